@@ -1,0 +1,41 @@
+# Everything runs inside .venv, created with the machine's python3 and kept up to date with
+# pyproject.toml (the stamp file makes re-runs a no-op).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: venv demo test lint typecheck contracts pytest bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/cleanroom demo
+
+lint: venv
+	$(BIN)/ruff check cleanroom tests benchmarks
+	$(BIN)/ruff format --check cleanroom tests benchmarks
+
+typecheck: venv
+	$(BIN)/mypy
+
+contracts: venv
+	$(BIN)/lint-imports
+
+pytest: venv
+	CLEANROOM_TEST_DATABASE_URL=$${CLEANROOM_TEST_DATABASE_URL:-$(PG_URL)} $(BIN)/pytest -q
+
+test: lint typecheck contracts pytest
+
+bench: venv
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache demo-output

@@ -1,0 +1,1 @@
+"""The `cleanroom` command line (click): a thin shell over services and the HTTP API."""

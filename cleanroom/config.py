@@ -1,0 +1,288 @@
+"""Settings, declared once: name, type, default and help.
+
+Loaded from ``configs/default.toml`` (or the file named by ``CLEANROOM_CONFIG``), then overridden by
+``CLEANROOM_<NAME>`` environment variables. Unknown keys and values of the wrong type fail at
+start-up with a message naming the setting. In ``development`` mode missing secrets are generated
+once per data directory (and said so); ``production`` refuses to start without them.
+
+>>> s = load_settings(env={"CLEANROOM_DATA_DIR": "/tmp/x", "CLEANROOM_ENGINE_THREADS": "2",
+...                        "CLEANROOM_SECRET_KEY": "k", "CLEANROOM_JWT_SECRET": "j"},
+...                   config_file=None)
+>>> s.engine_threads, s.data_dir.name
+(2, 'x')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cleanroom.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "mode",
+        str,
+        "development",
+        "development or production; production requires explicit secrets.",
+        ("development", "production"),
+    ),
+    Setting(
+        "data_dir",
+        str,
+        "./data",
+        "Directory for dataset files, reports and the default SQLite database.",
+    ),
+    Setting(
+        "database_url",
+        str,
+        "",
+        "SQLAlchemy URL of the metadata store; empty means SQLite at <data_dir>/cleanroom.db.",
+    ),
+    Setting(
+        "secret_key",
+        str,
+        "",
+        "Server secret from which per-collaboration identifier keys are derived (HKDF-SHA256).",
+    ),
+    Setting(
+        "jwt_secret", str, "", "HS256 secret that verifies bearer tokens (and signs dev tokens)."
+    ),
+    Setting(
+        "jwt_public_keys",
+        str,
+        "",
+        "Path of a JWKS file with RS256/ES256 public keys; when set, HS256 is not accepted.",
+    ),
+    Setting("jwt_issuer", str, "cleanroom", "Required `iss` claim of bearer tokens."),
+    Setting("jwt_audience", str, "cleanroom-api", "Required `aud` claim of bearer tokens."),
+    Setting(
+        "jwt_leeway_seconds", int, 30, "Clock skew tolerated when checking `exp`, `nbf` and `iat`."
+    ),
+    Setting(
+        "engine", str, "duckdb", "Query engine: duckdb (embedded) or spark.", ("duckdb", "spark")
+    ),
+    Setting("engine_memory_limit", str, "4GB", "Memory limit of each DuckDB run."),
+    Setting("engine_threads", int, 2, "Threads of each DuckDB run."),
+    Setting(
+        "engine_timeout_seconds", int, 600, "A run's query is interrupted after this many seconds."
+    ),
+    Setting(
+        "spark_master", str, "local[2]", "Spark master URL (local[N], spark://, yarn, k8s://)."
+    ),
+    Setting("spark_shuffle_partitions", int, 8, "spark.sql.shuffle.partitions."),
+    Setting("spark_executor_memory", str, "2g", "spark.executor.memory."),
+    Setting(
+        "spark_data_uri",
+        str,
+        "",
+        "Data root as Spark sees it (e.g. s3a://bucket/cleanroom); empty means data_dir.",
+    ),
+    Setting(
+        "max_upload_bytes",
+        int,
+        2 * 1024**3,
+        "Largest accepted upload; larger ones get payload_too_large.",
+    ),
+    Setting(
+        "worker_threads",
+        int,
+        2,
+        "Run-executing threads inside each server process (0: use `cleanroom worker`).",
+    ),
+    Setting("host", str, "127.0.0.1", "Address `cleanroom serve` binds."),
+    Setting("port", int, 8000, "Port `cleanroom serve` binds."),
+    Setting("gunicorn_workers", int, 2, "gunicorn worker processes for `cleanroom serve`."),
+    Setting("log_level", str, "info", "Log level.", ("debug", "info", "warning", "error")),
+    Setting(
+        "noise",
+        str,
+        "laplace",
+        "Noise family for runs: laplace (pure DP) or gaussian (zCDP, needs delta).",
+        ("laplace", "gaussian"),
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+ENV_PREFIX = "CLEANROOM_"
+SECRET_SETTINGS = ("secret_key", "jwt_secret")
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str
+    data_dir: Path
+    database_url: str
+    secret_key: str
+    jwt_secret: str
+    jwt_public_keys: str
+    jwt_issuer: str
+    jwt_audience: str
+    jwt_leeway_seconds: int
+    engine: str
+    engine_memory_limit: str
+    engine_threads: int
+    engine_timeout_seconds: int
+    spark_master: str
+    spark_shuffle_partitions: int
+    spark_executor_memory: str
+    spark_data_uri: str
+    max_upload_bytes: int
+    worker_threads: int
+    host: str
+    port: int
+    gunicorn_workers: int
+    log_level: str
+    noise: str
+    generated_secrets: tuple[str, ...] = field(default=())
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'cleanroom.db').resolve()}"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.data_dir / "datasets"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    if setting.type is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{origin}: setting '{setting.name}' must be an integer")
+        if isinstance(value, int):
+            result: Any = value
+        elif isinstance(value, str):
+            try:
+                result = int(value.strip())
+            except ValueError:
+                raise ConfigError(
+                    f"{origin}: setting '{setting.name}' must be an integer"
+                ) from None
+        else:
+            raise ConfigError(f"{origin}: setting '{setting.name}' must be an integer")
+    elif setting.type is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{origin}: setting '{setting.name}' must be a string")
+        result = value
+    else:  # pragma: no cover - every declared type is handled above
+        raise ConfigError(f"setting '{setting.name}' has an unsupported type; this is a bug")
+    if setting.choices and result not in setting.choices:
+        raise ConfigError(
+            f"{origin}: setting '{setting.name}' must be one of {', '.join(setting.choices)}"
+        )
+    return result
+
+
+def default_config_file() -> Path | None:
+    here = Path(__file__).resolve().parent.parent / "configs" / "default.toml"
+    return here if here.is_file() else None
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    config_file: Path | str | None = "auto",
+    **overrides: Any,
+) -> Settings:
+    """Defaults, then the TOML file, then ``CLEANROOM_*`` variables, then ``overrides``."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    if config_file == "auto":
+        named = env.get(ENV_PREFIX + "CONFIG")
+        path: Path | None = Path(named) if named else default_config_file()
+    else:
+        path = Path(config_file) if config_file is not None else None
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read configuration file {path}: {exc}") from None
+        for key, value in data.items():
+            if key not in _BY_NAME:
+                raise ConfigError(f"{path}: unknown setting '{key}'")
+            values[key] = _coerce(_BY_NAME[key], value, str(path))
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        if key.startswith(ENV_PREFIX + "TEST_"):
+            continue  # test-suite variables (e.g. CLEANROOM_TEST_DATABASE_URL)
+        name = key[len(ENV_PREFIX) :].lower()
+        if name not in _BY_NAME:
+            raise ConfigError(f"environment: unknown setting {key}")
+        values[name] = _coerce(_BY_NAME[name], value, "environment")
+    for name, value in overrides.items():
+        if name not in _BY_NAME:
+            raise ConfigError(f"unknown setting '{name}'")
+        values[name] = value if name == "data_dir" else _coerce(_BY_NAME[name], value, "override")
+    values["data_dir"] = Path(values["data_dir"])
+    generated: list[str] = []
+    for name in SECRET_SETTINGS:
+        if values[name]:
+            continue
+        if name == "jwt_secret" and values["jwt_public_keys"]:
+            continue
+        if values["mode"] == "production":
+            raise ConfigError(
+                f"production mode needs an explicit {name} (set {ENV_PREFIX}{name.upper()})"
+            )
+        values[name] = _development_secret(values["data_dir"], name)
+        generated.append(name)
+    return Settings(**values, generated_secrets=tuple(generated))
+
+
+def _development_secret(data_dir: Path, name: str) -> str:
+    """A development secret, generated once per data directory.
+
+    It lives in ``<data_dir>/dev-secrets/<name>`` (mode 0600), never in the repository or the
+    database, so that every worker process and every restart on the same data directory agree:
+    identifiers re-keyed yesterday still join today. Production mode never gets here.
+    """
+    folder = data_dir / "dev-secrets"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        value = path.read_text(encoding="ascii").strip()
+        if value:
+            return value
+        raise ConfigError(f"development secret file {path} is empty; delete it") from None
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_urlsafe(32))
+    return path.read_text(encoding="ascii").strip()
+
+
+def warn_generated_secrets(settings: Settings) -> None:
+    """Say, once, that this process is running with ephemeral development secrets."""
+    if settings.generated_secrets:
+        print(
+            "cleanroom: development mode: using generated development "
+            + ", ".join(settings.generated_secrets)
+            + f" kept in {settings.data_dir / 'dev-secrets'}; set "
+            + ", ".join(ENV_PREFIX + n.upper() for n in settings.generated_secrets)
+            + " for real deployments",
+            file=sys.stderr,
+        )

@@ -1,0 +1,1 @@
+"""Differential privacy: privacy-loss values, OpenDP mechanisms, partition selection, accuracy."""

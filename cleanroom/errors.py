@@ -1,0 +1,148 @@
+"""The one exception hierarchy of cleanroom.
+
+Every error a client can see is a :class:`CleanroomError` with an HTTP ``status`` and a stable
+``code`` (API.md, Errors). ``web`` maps them to RFC 9457 problem documents in exactly one place;
+``cli`` prints ``code: detail``. Messages are written for a person to act on and never quote data
+values, SQL or engine messages.
+
+>>> err = BudgetExhausted(requested={"epsilon": 1.0}, remaining={"epsilon": 0.5})
+>>> (err.status, err.code)
+(409, 'budget_exhausted')
+>>> err.extra()["remaining"]
+{'epsilon': 0.5}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One reason a template was rejected, with where it happened (1-based line and column)."""
+
+    code: str
+    message: str
+    line: int = 0
+    column: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+        }
+
+
+class CleanroomError(Exception):
+    """Base class. Subclasses set ``status``, ``code`` and ``title``."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "invalid_request"
+    title: ClassVar[str] = "Invalid request"
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.title
+        super().__init__(self.detail)
+
+    def extra(self) -> dict[str, Any]:
+        """Additional members of the problem document (beyond type/title/status/detail/code)."""
+        return {}
+
+
+class InvalidRequest(CleanroomError):
+    status, code, title = 400, "invalid_request", "Invalid request"
+
+
+class InvalidToken(CleanroomError):
+    status, code, title = 401, "invalid_token", "Invalid or missing token"
+
+
+class Forbidden(CleanroomError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(CleanroomError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class MethodNotAllowed(CleanroomError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class Conflict(CleanroomError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class TemplateNotApproved(CleanroomError):
+    status, code, title = 409, "template_not_approved", "Template is not approved"
+
+
+class ReportNotReady(CleanroomError):
+    status, code, title = 409, "conflict", "Report not ready"
+
+
+class BudgetExhausted(CleanroomError):
+    status, code, title = 409, "budget_exhausted", "Privacy budget exhausted"
+
+    def __init__(
+        self,
+        requested: dict[str, float],
+        remaining: dict[str, float],
+        detail: str | None = None,
+    ) -> None:
+        self.requested = dict(requested)
+        self.remaining = dict(remaining)
+        super().__init__(
+            detail
+            or (
+                f"this run needs epsilon={requested.get('epsilon')} but only "
+                f"epsilon={remaining.get('epsilon')} remains in the budget"
+            )
+        )
+
+    def extra(self) -> dict[str, Any]:
+        return {"requested": self.requested, "remaining": self.remaining}
+
+
+class PayloadTooLarge(CleanroomError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class DatasetInvalid(CleanroomError):
+    status, code, title = 422, "dataset_invalid", "Dataset is invalid"
+
+
+class DatasetExpired(CleanroomError):
+    status, code, title = 410, "dataset_expired", "Dataset has expired"
+
+
+class TemplateRejected(CleanroomError):
+    status, code, title = 422, "template_rejected", "Template rejected"
+
+    def __init__(self, violations: list[Violation], detail: str | None = None) -> None:
+        self.violations = list(violations)
+        n = len(self.violations)
+        super().__init__(detail or f"the template breaks {n} rule{'s' if n != 1 else ''}")
+
+    def extra(self) -> dict[str, Any]:
+        return {"errors": [v.to_dict() for v in self.violations]}
+
+
+class ConfigError(CleanroomError):
+    status, code, title = 500, "config_error", "Configuration error"
+
+
+class ExecutionFailed(CleanroomError):
+    """The engine failed. The engine's own message never goes into ``detail``."""
+
+    status, code, title = 500, "execution_failed", "Query execution failed"
+
+
+class InternalError(CleanroomError):
+    status, code, title = 500, "internal_error", "Internal error"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or "an internal invariant failed; this is a bug")

@@ -1,0 +1,1 @@
+"""Ingestion: CSV/Parquet to validated, minimized, re-keyed Parquet; identifier hashing."""

@@ -1,0 +1,1 @@
+"""Template policy: parse, bind, check, rewrite and transpile partner SQL (sqlglot only; no I/O)."""

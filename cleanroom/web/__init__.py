@@ -1,0 +1,1 @@
+"""The HTTP JSON API (Flask): a thin shell over services."""
