@@ -481,3 +481,15 @@ class CompiledQuery:
     datasets: tuple[str, ...]  # dataset names the query reads (views: dataset_view(name))
     parameters: Mapping[str, Any] = field(default_factory=dict)
     pin: str = ""  # hash of the normalized AST with parameter values abstracted
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: from a verified bearer token (web) or the local operator (cli)."""
+
+    sub: str
+    org: str
+    role: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"sub": self.sub, "org": self.org, "role": self.role}
