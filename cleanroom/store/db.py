@@ -1,0 +1,167 @@
+"""Engine, connection settings, transactions and migrations shared by every part of the store.
+
+Two kinds of transaction:
+
+- ``_read()``: a plain transaction. On SQLite a deferred ``BEGIN`` (WAL lets readers run next to
+  a writer); on PostgreSQL READ COMMITTED.
+- ``_write()``: on SQLite ``BEGIN IMMEDIATE``, so the database write lock is held *before* the
+  first read and a read-check-write sequence (budget, audit chain, idempotency key, claiming a run)
+  is serialized across threads and processes; ``busy_timeout`` makes contenders wait instead of
+  failing. On PostgreSQL a READ COMMITTED transaction in which the code takes explicit row locks
+  (``SELECT ... FOR UPDATE``) on a lock-target row. Lock order is always: budget row, then other
+  rows, then the audit head last, so two writers never wait on each other in a cycle.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from cleanroom.events import AuditEvent
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connection option that asks the SQLite "begin" hook for BEGIN IMMEDIATE instead of BEGIN.
+_IMMEDIATE = "cleanroom_begin_immediate"
+# Any 64-bit number; all cleanroom processes agree on it to serialize migrations on PostgreSQL.
+_MIGRATION_LOCK_KEY = 0x636C65616E726F6F
+
+AuditArg = AuditEvent | Sequence[AuditEvent] | None
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """A fresh random text id such as ``run_3f2a...`` (prefix, underscore, 32 hex digits).
+
+    >>> rid = new_id("run")
+    >>> rid.startswith("run_") and len(rid) == 36
+    True
+    """
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def audit_events(audit: AuditArg) -> tuple[AuditEvent, ...]:
+    """Normalize the ``audit=`` argument of write methods to a tuple of events."""
+    if audit is None:
+        return ()
+    if isinstance(audit, AuditEvent):
+        return (audit,)
+    return tuple(audit)
+
+
+def _make_engine(database_url: str) -> Engine:
+    if database_url.startswith("sqlite"):
+        engine = create_engine(
+            database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(database_url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module (it would not BEGIN before a
+        # SELECT, breaking read-check-write sequences); the "begin" hook below emits BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class StoreBase:
+    """Holds the engine; the feature mixins (collaborations, runs, ledger, ...) build on it."""
+
+    def __init__(self, database_url: str, *, clock: Clock | None = None) -> None:
+        self._url = database_url
+        self._engine = _make_engine(database_url)
+        self._clock: Clock = clock or utcnow
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for tests and tooling; services use the methods)."""
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._engine.dialect.name
+
+    def now(self) -> datetime:
+        """The store's clock (UTC, timezone-aware); injectable for tests via ``open_store``."""
+        return self._clock()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (``alembic upgrade head``); idempotent."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with self._engine.connect() as conn:
+            conn.execution_options(**{_IMMEDIATE: True})
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    # Concurrent start-ups (many gunicorn workers) migrate one at a time.
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY}
+                    )
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+
+    def ping(self) -> bool:
+        """True when the database answers and the schema is migrated (for ``/readyz``)."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(text("SELECT 1 FROM alembic_version"))
+        except Exception:  # noqa: BLE001 - any failure means "not ready"; details stay in logs
+            return False
+        return True
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._engine.dispose()
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._engine.connect() as conn:
+            conn.execution_options(**{_IMMEDIATE: True})
+            with Session(bind=conn, expire_on_commit=False) as session, session.begin():
+                yield session
+
+    def _insert_ignore(
+        self, session: Session, table: Any, rows: Sequence[Mapping[str, Any]]
+    ) -> Any:
+        """``INSERT ... ON CONFLICT DO NOTHING`` on either dialect; returns the statement result."""
+        build = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        stmt = build(table).values(list(rows)).on_conflict_do_nothing()
+        return session.execute(stmt)

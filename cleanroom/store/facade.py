@@ -1,0 +1,49 @@
+"""The ``Store``: one object with every store operation, and the functions that open it."""
+
+from __future__ import annotations
+
+from cleanroom.store.audit import AuditMixin
+from cleanroom.store.collaborations import CollaborationsMixin
+from cleanroom.store.datasets import DatasetsMixin
+from cleanroom.store.db import Clock
+from cleanroom.store.ledger import LedgerMixin
+from cleanroom.store.run_lifecycle import RunLifecycleMixin
+from cleanroom.store.runs import RunsMixin
+from cleanroom.store.suppressions import SuppressionsMixin
+from cleanroom.store.templates import TemplatesMixin
+
+
+class Store(
+    CollaborationsMixin,
+    SuppressionsMixin,
+    DatasetsMixin,
+    TemplatesMixin,
+    RunsMixin,
+    RunLifecycleMixin,
+    LedgerMixin,
+    AuditMixin,
+):
+    """The metadata store. Safe to share between threads; open one per process.
+
+    Every method runs in its own transaction and returns frozen records. Write methods accept
+    ``audit=`` (one ``AuditEvent`` or several) appended to the collaboration's chain in the same
+    transaction, so the state change and its audit record commit together or not at all.
+    """
+
+
+def open_store(database_url: str, *, clock: Clock | None = None) -> Store:
+    """Open the store at a SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
+
+    Does not create tables: call ``init_db`` / ``Store.migrate()`` once (``cleanroom init-db``).
+    ``clock`` replaces the UTC wall clock (tests).
+    """
+    return Store(database_url, clock=clock)
+
+
+def init_db(database_url: str) -> None:
+    """Create or upgrade the schema to the newest migration (``alembic upgrade head``)."""
+    store = open_store(database_url)
+    try:
+        store.migrate()
+    finally:
+        store.close()

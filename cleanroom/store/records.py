@@ -1,0 +1,324 @@
+"""What the store hands out: frozen dataclass records, never ORM objects.
+
+Every record has an explicit ``to_dict`` with JSON-friendly values (timestamps as ISO-8601
+strings in UTC, binary ids never included). Records are snapshots: they do not follow the database.
+
+>>> line = BudgetLine("col_1", "acme", 10.0, 1e-6, 2.5, 0.0)
+>>> line.remaining_epsilon
+7.5
+>>> line.to_dict()["remaining"]
+{'epsilon': 7.5, 'delta': 1e-06}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+RUN_STATUSES = ("queued", "running", "succeeded", "failed")
+TEMPLATE_STATUSES = ("pending", "approved", "rejected", "revoked")
+ORG_KINDS = ("retailer", "advertiser")
+MEMBER_ROLES = ("retailer", "partner")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    kind: str  # "retailer" | "advertiser"
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "created_at": _iso(self.created_at)}
+
+
+@dataclass(frozen=True)
+class Membership:
+    collaboration_id: str
+    org: str
+    role: str  # role in the collaboration: "retailer" | "partner"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"collaboration_id": self.collaboration_id, "org": self.org, "role": self.role}
+
+
+@dataclass(frozen=True)
+class Collaboration:
+    id: str
+    name: str
+    retailer_org: str
+    policy: Mapping[str, Any]  # stored as given; validated upstream by CollaborationPolicy
+    members: tuple[Membership, ...]
+    created_at: datetime
+    created_by: str
+
+    @property
+    def partner_orgs(self) -> tuple[str, ...]:
+        return tuple(m.org for m in self.members if m.role == "partner")
+
+    def member_role(self, org: str) -> str | None:
+        """The org's role in this collaboration, or None when it is not a member."""
+        return next((m.role for m in self.members if m.org == org), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "retailer_org": self.retailer_org,
+            "partner_orgs": list(self.partner_orgs),
+            "policy": dict(self.policy),
+            "created_at": _iso(self.created_at),
+            "created_by": self.created_by,
+        }
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    dataset_id: str
+    version: int  # 1..n
+    path: str  # relative to the data directory
+    row_count: int
+    dropped_identifiers: int  # rows whose identifier was NULL/empty and so never joins
+    size_bytes: int
+    created_at: datetime
+    expires_at: datetime | None
+    purged_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset_id": self.dataset_id,
+            "version": self.version,
+            "path": self.path,
+            "row_count": self.row_count,
+            "dropped_identifiers": self.dropped_identifiers,
+            "bytes": self.size_bytes,
+            "created_at": _iso(self.created_at),
+            "expires_at": _iso(self.expires_at),
+            "purged_at": _iso(self.purged_at),
+        }
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: str
+    collaboration_id: str
+    name: str
+    owner_org: str
+    kind: str  # "personal" | "reference"
+    spec: Mapping[str, Any]  # the latest registered spec (DatasetSpec.to_dict())
+    created_at: datetime
+    current: DatasetVersion | None  # highest non-purged version; None when all are purged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "collaboration_id": self.collaboration_id,
+            "name": self.name,
+            "owner_org": self.owner_org,
+            "kind": self.kind,
+            "spec": dict(self.spec),
+            "created_at": _iso(self.created_at),
+            "current_version": None if self.current is None else self.current.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Template:
+    id: str  # one id per (name, version): approving, running and revoking act on exactly it
+    collaboration_id: str
+    name: str
+    version: int
+    org: str
+    submitted_by: str
+    sql: str
+    parameters: tuple[Mapping[str, Any], ...]  # ParamSpec.to_dict() each
+    purpose: str
+    bounds: Mapping[str, Any]  # header bounds
+    status: str  # pending | approved | rejected | revoked
+    pin: str  # normalized-AST hash; a run re-checks it
+    analysis: Mapping[str, Any]
+    reason: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "collaboration_id": self.collaboration_id,
+            "name": self.name,
+            "version": self.version,
+            "org": self.org,
+            "submitted_by": self.submitted_by,
+            "sql": self.sql,
+            "parameters": [dict(p) for p in self.parameters],
+            "purpose": self.purpose,
+            "bounds": dict(self.bounds),
+            "status": self.status,
+            "pin": self.pin,
+            "analysis": dict(self.analysis),
+            "reason": self.reason,
+            "decided_by": self.decided_by,
+            "decided_at": _iso(self.decided_at),
+            "created_at": _iso(self.created_at),
+        }
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    collaboration_id: str
+    template_id: str
+    template_version: int
+    org: str
+    submitted_by: str
+    parameters: Mapping[str, Any]
+    epsilon: float
+    delta: float
+    status: str  # queued | running | succeeded | failed
+    progress: float  # 0..1
+    error_code: str | None
+    error_message: str | None  # safe text only, never engine output
+    idempotency_key: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    claimed_by: str | None
+    heartbeat_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "collaboration_id": self.collaboration_id,
+            "template_id": self.template_id,
+            "template_version": self.template_version,
+            "org": self.org,
+            "submitted_by": self.submitted_by,
+            "parameters": dict(self.parameters),
+            "privacy_loss": {"epsilon": self.epsilon, "delta": self.delta},
+            "status": self.status,
+            "progress": self.progress,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
+        if self.error_code is not None:
+            out["error"] = {"code": self.error_code, "message": self.error_message}
+        return out
+
+
+@dataclass(frozen=True)
+class RunCreation:
+    """Result of creating a run: ``created`` is False when an idempotency key matched."""
+
+    run: Run
+    created: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run": self.run.to_dict(), "created": self.created}
+
+
+@dataclass(frozen=True)
+class Report:
+    run_id: str
+    body: str  # the report JSON text exactly as stored (noise drawn once, never re-drawn)
+    created_at: datetime
+
+    def data(self) -> dict[str, Any]:
+        """The parsed report body."""
+        parsed: dict[str, Any] = json.loads(self.body)
+        return parsed
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data()
+
+
+@dataclass(frozen=True)
+class BudgetCharge:
+    id: str
+    collaboration_id: str
+    org: str
+    run_id: str | None
+    epsilon: float
+    delta: float
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "collaboration_id": self.collaboration_id,
+            "org": self.org,
+            "run_id": self.run_id,
+            "privacy_loss": {"epsilon": self.epsilon, "delta": self.delta},
+            "created_at": _iso(self.created_at),
+        }
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    """One partner org's budget in one collaboration (in the current refresh period)."""
+
+    collaboration_id: str
+    org: str
+    total_epsilon: float
+    total_delta: float
+    spent_epsilon: float
+    spent_delta: float
+
+    @property
+    def remaining_epsilon(self) -> float:
+        return max(0.0, self.total_epsilon - self.spent_epsilon)
+
+    @property
+    def remaining_delta(self) -> float:
+        return max(0.0, self.total_delta - self.spent_delta)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "org": self.org,
+            "total": {"epsilon": self.total_epsilon, "delta": self.total_delta},
+            "spent": {"epsilon": self.spent_epsilon, "delta": self.spent_delta},
+            "remaining": {"epsilon": self.remaining_epsilon, "delta": self.remaining_delta},
+        }
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    collaboration_id: str
+    seq: int  # 1..n per collaboration, no gaps
+    name: str
+    actor: str
+    org: str
+    details: Mapping[str, Any]
+    created_at: datetime
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "collaboration_id": self.collaboration_id,
+            "seq": self.seq,
+            "name": self.name,
+            "actor": self.actor,
+            "org": self.org,
+            "details": dict(self.details),
+            "created_at": _iso(self.created_at),
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    ok: bool
+    events: int
+    first_broken_seq: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "events": self.events, "first_broken_seq": self.first_broken_seq}
