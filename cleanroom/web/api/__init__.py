@@ -1,0 +1,15 @@
+"""The ``/v1`` resource blueprints. ``create_app`` mounts each one under ``/v1``.
+
+A resource module declares ``bp = Blueprint("<resource>", __name__)`` and its views with
+:func:`cleanroom.web.routing.route`; add its ``bp`` to :data:`BLUEPRINTS` and it is served,
+authenticated and documented in ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from cleanroom.web.api import identity
+
+API_PREFIX = "/v1"
+BLUEPRINTS: tuple[Blueprint, ...] = (identity.bp,)

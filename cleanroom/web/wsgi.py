@@ -1,0 +1,27 @@
+"""The WSGI entry point for gunicorn: ``cleanroom.web.wsgi:app``.
+
+The app is built on first access of ``app`` (gunicorn's ``getattr``), not at import: importing
+this module (doctest collection, tooling) must not read the environment or create a data
+directory. Settings come from ``configs/default.toml`` (or ``CLEANROOM_CONFIG``) and the
+``CLEANROOM_*`` variables of the worker process.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from flask import Flask
+
+from cleanroom.web.app import create_app
+
+
+@functools.cache
+def _build() -> Flask:
+    return create_app()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return _build()
+    raise AttributeError(name)
