@@ -1,0 +1,295 @@
+"""The embedded engine: each run gets its own sandboxed in-memory DuckDB connection.
+
+The sandbox, in the order DuckDB needs it (settings are locked last, so nothing after can loosen
+them):
+
+1. the run's dataset files become views (``read_parquet`` of a checked, quoted path) and the
+   suppression keys a temporary table, while external access is still on;
+2. resource limits (threads, memory, a per-run spill directory), UTC, no Python replacement scans,
+   no extension auto-install/auto-load, no remote file systems;
+3. ``allowed_paths`` / ``allowed_directories``: exactly this run's dataset files (not the whole data
+   directory, which holds other collaborations' data);
+4. ``enable_external_access = false``, then ``lock_configuration = true``.
+
+Before the SQL reaches DuckDB it must be a single ``SELECT`` that calls none of the functions that
+read files, settings or other SQL (:data:`DENIED_FUNCTIONS`); policy already rejects all of these,
+the engine refuses them again in case a rewrite bug lets one through.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from cleanroom.config import Settings
+from cleanroom.engine.base import (
+    ProgressCallback,
+    RunWatch,
+    check_view_names,
+    local_path_under,
+    log,
+    log_failure,
+    suppression_table,
+)
+from cleanroom.errors import ConfigError, ExecutionFailed
+from cleanroom.types import PID, SUPPRESSION_VIEW
+
+DENIED_FUNCTIONS = frozenset(
+    {
+        "query", "query_table", "current_setting", "getenv", "getvariable", "glob",
+        "sniff_csv", "which_secret", "from_csv_auto", "from_parquet", "checkpoint",
+        "force_checkpoint", "json_execute_serialized_sql", "enable_profiling",
+    }
+)  # fmt: skip
+DENIED_PREFIXES = (
+    "read_", "parquet_", "duckdb_", "pragma_", "iceberg_", "delta_", "sqlite_", "postgres_",
+    "mysql_", "json_execute", "load_", "install_",
+)  # fmt: skip
+_NAME_TOKENS = (duckdb.token_type.identifier, duckdb.token_type.keyword)
+
+_self_test_lock = threading.Lock()
+_self_test_passed = False
+
+
+def sql_string(text: str) -> str:
+    """``text`` as a DuckDB string literal (DDL takes no parameters).
+
+    >>> sql_string("/data/o'brien.parquet")
+    "'/data/o''brien.parquet'"
+    """
+    return "'" + text.replace("'", "''") + "'"
+
+
+def checked_select(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """``sql`` when it is one ``SELECT`` calling no denied function, else ExecutionFailed."""
+    try:
+        statements = conn.extract_statements(sql)
+        tokens = duckdb.tokenize(sql)
+    except duckdb.Error as exc:
+        log_failure("duckdb", exc)
+        raise ExecutionFailed("the query could not be parsed by the engine") from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise ExecutionFailed("the engine runs exactly one SELECT statement per run")
+    for i, (start, kind) in enumerate(tokens):
+        if kind not in _NAME_TOKENS or i + 1 >= len(tokens):
+            continue
+        end, next_kind = tokens[i + 1]
+        if next_kind != duckdb.token_type.operator or not sql[end:].lstrip().startswith("("):
+            continue
+        name = sql[start:end].strip().strip('"').replace('""', '"').lower()
+        if name in DENIED_FUNCTIONS or name.startswith(DENIED_PREFIXES):
+            raise ExecutionFailed("the query calls a function the engine does not allow")
+    return sql
+
+
+class DuckDBEngine:
+    """Runs each query on a fresh, locked-down in-memory DuckDB connection."""
+
+    name = "duckdb"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+
+    def check_ready(self) -> None:
+        """Prove once per process that the sandbox refuses files outside a run's datasets."""
+        global _self_test_passed
+        with _self_test_lock:
+            if not _self_test_passed:
+                self.self_test()
+                _self_test_passed = True
+
+    def close(self) -> None:
+        """Nothing to release: connections live only as long as a run."""
+
+    @staticmethod
+    def self_test() -> None:
+        """Open a sandboxed connection over one scratch file and check that another file,
+        written next to it but not registered, cannot be read, copied to or attached, and that
+        the settings cannot be changed back. Raises ConfigError when the sandbox leaks."""
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        with tempfile.TemporaryDirectory(prefix="cleanroom-selftest-") as scratch:
+            root = Path(scratch)
+            (root / "inside").mkdir()
+            (root / "outside").mkdir()
+            inside, outside = root / "inside" / "d.parquet", root / "outside" / "o.parquet"
+            pq.write_table(pa.table({"x": [1]}), inside)
+            pq.write_table(pa.table({"x": [2]}), outside)
+            (root / "outside" / "o.csv").write_text("x\n3\n", encoding="utf-8")
+            conn = duckdb.connect(":memory:")
+            try:
+                conn.execute(
+                    f"CREATE VIEW v AS SELECT * FROM read_parquet({sql_string(str(inside))})"
+                )
+                _lock_down(
+                    conn, files=[inside], directories=[], temp_dir=None, threads=1, memory="256MB"
+                )
+                if conn.sql("SELECT x FROM v").fetchall() != [(1,)]:
+                    raise ConfigError("DuckDB sandbox self-test: a registered view is unreadable")
+                escapes = (
+                    f"SELECT * FROM read_parquet({sql_string(str(outside))})",
+                    f"SELECT * FROM read_csv({sql_string(str(root / 'outside' / 'o.csv'))})",
+                    f"SELECT * FROM {sql_string(str(outside))}",
+                    f"COPY (SELECT 1) TO {sql_string(str(root / 'outside' / 'w.csv'))}",
+                    f"ATTACH {sql_string(str(root / 'outside' / 'a.duckdb'))} AS a",
+                    "SET enable_external_access = true",
+                )
+                for statement in escapes:
+                    try:
+                        conn.execute(statement)
+                    except duckdb.Error:
+                        continue
+                    raise ConfigError(
+                        "DuckDB sandbox self-test failed: a statement that must be refused ran "
+                        f"({statement.split('(')[0].split(' ')[0]}); do not serve runs"
+                    )
+            except duckdb.Error as exc:
+                log_failure("duckdb self-test", exc)
+                raise ConfigError(
+                    "DuckDB sandbox self-test could not run; see the server log"
+                ) from None
+            finally:
+                conn.close()
+        log.info("DuckDB sandbox self-test passed")
+
+    def execute(
+        self,
+        sql: str,
+        datasets: Mapping[str, str],
+        suppressed_pids: Sequence[bytes] | pa.Table,
+        *,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> pa.Table:
+        """Run ``sql`` over ``datasets`` (view -> Parquet file or directory under the data dir)."""
+        self.check_ready()
+        check_view_names(datasets)
+        if cancel is not None and cancel.is_set():
+            raise ExecutionFailed("the run was cancelled")
+        locations = {view: local_path_under(path, self.data_dir) for view, path in datasets.items()}
+        suppressed = suppression_table(suppressed_pids)
+        with self._run_dir() as temp_dir:
+            conn = duckdb.connect(":memory:")
+            try:
+                checked_select(conn, sql)
+                watch = RunWatch(
+                    timeout_seconds=self.settings.engine_timeout_seconds,
+                    interrupt=conn.interrupt,
+                    cancel=cancel,
+                    progress=lambda: _progress(conn),
+                    on_progress=on_progress,
+                )
+                try:
+                    self._prepare(conn, locations, suppressed, temp_dir, progress=on_progress)
+                    with watch:
+                        relation = conn.sql(sql)
+                        if relation is None:  # pragma: no cover - checked_select admits SELECT only
+                            raise ExecutionFailed("the query returned no result")
+                        result: pa.Table = relation.to_arrow_table()
+                except duckdb.Error as exc:
+                    watch.check()
+                    log_failure("duckdb", exc)
+                    raise ExecutionFailed(
+                        "the engine could not run the query; details are in the server log"
+                    ) from None
+                watch.check()
+                watch.report(1.0)
+                return result
+            finally:
+                conn.close()
+
+    @contextmanager
+    def _run_dir(self) -> Iterator[Path]:
+        """A spill directory of this run only (DuckDB allows reading its temp directory)."""
+        path = self.data_dir / "tmp" / f"duckdb-{uuid.uuid4().hex}"
+        path.mkdir(parents=True)
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _prepare(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        locations: Mapping[str, Path],
+        suppressed: pa.Table,
+        temp_dir: Path,
+        *,
+        progress: ProgressCallback | None,
+    ) -> None:
+        files, directories = [], []
+        for view, path in locations.items():
+            if path.is_dir():
+                directories.append(path)
+                source = sql_string(str(path / "**" / "*.parquet"))
+            else:
+                files.append(path)
+                source = sql_string(str(path))
+            conn.execute(f'CREATE VIEW "{view}" AS SELECT * FROM read_parquet({source})')
+        conn.execute(f'CREATE TEMP TABLE "{SUPPRESSION_VIEW}" ("{PID}" BLOB)')
+        source_name = f"cr_src_{uuid.uuid4().hex}"
+        conn.register(source_name, suppressed)
+        try:
+            conn.execute(f'INSERT INTO "{SUPPRESSION_VIEW}" SELECT "{PID}" FROM "{source_name}"')
+        finally:
+            conn.unregister(source_name)
+        if progress is not None:
+            conn.execute("SET enable_progress_bar = true")
+            conn.execute("SET enable_progress_bar_print = false")
+            conn.execute("SET progress_bar_time = 0")
+        _lock_down(
+            conn,
+            files=files,
+            directories=directories,
+            temp_dir=temp_dir,
+            threads=self.settings.engine_threads,
+            memory=self.settings.engine_memory_limit,
+        )
+
+
+def _progress(conn: duckdb.DuckDBPyConnection) -> float | None:
+    percent = conn.query_progress()
+    return percent / 100.0 if percent >= 0 else None
+
+
+def _lock_down(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    files: Sequence[Path],
+    directories: Sequence[Path],
+    temp_dir: Path | None,
+    threads: int,
+    memory: str,
+) -> None:
+    """Apply the sandbox settings; the order matters (see the module docstring)."""
+    statements = [
+        f"SET threads = {int(threads)}",
+        f"SET memory_limit = {sql_string(memory)}",
+        "SET TimeZone = 'UTC'",
+        "SET python_enable_replacements = false",
+        "SET autoinstall_known_extensions = false",
+        "SET autoload_known_extensions = false",
+        "SET allow_community_extensions = false",
+        "SET disabled_filesystems = 'HTTPFileSystem,S3FileSystem'",
+        f"SET temp_directory = {sql_string(str(temp_dir) if temp_dir is not None else '')}",
+        f"SET allowed_paths = {_sql_list([str(f) for f in files])}",
+        f"SET allowed_directories = {_sql_list([str(d) + '/' for d in directories])}",
+        "SET enable_external_access = false",
+        "SET lock_configuration = true",
+    ]
+    for statement in statements:
+        conn.execute(statement)
+
+
+def _sql_list(items: Sequence[str]) -> str:
+    return "[" + ", ".join(sql_string(i) for i in items) + "]::VARCHAR[]"
