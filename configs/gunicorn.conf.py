@@ -1,0 +1,50 @@
+"""gunicorn settings for cleanroom.
+
+Used by ``cleanroom serve`` and usable directly:
+``gunicorn -c configs/gunicorn.conf.py cleanroom.web.wsgi:app``. Bind address and worker count
+come from the cleanroom settings (``CLEANROOM_HOST``, ``CLEANROOM_PORT``,
+``CLEANROOM_GUNICORN_WORKERS`` or ``configs/default.toml``); anything else can be overridden
+with gunicorn's own command-line flags or ``GUNICORN_CMD_ARGS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cleanroom.config import load_settings
+
+_settings = load_settings()
+
+wsgi_app = "cleanroom.web.wsgi:app"
+_host = f"[{_settings.host}]" if ":" in _settings.host else _settings.host
+bind = [f"{_host}:{_settings.port}"]
+workers = _settings.gunicorn_workers
+# Threads let one worker overlap slow clients (uploads, report downloads); runs themselves
+# execute on the services layer's worker threads, not on request threads.
+worker_class = "gthread"
+threads = 4
+# With gthread this is the worker heartbeat, not a request deadline: large uploads stream for
+# longer than this without being killed.
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+# Each worker builds its own app and services context after the fork (see cleanroom.web.state).
+preload_app = False
+# A bearer token may be up to 8 KB; let it reach the app, which answers with problem+json.
+limit_request_field_size = 16384
+loglevel = _settings.log_level
+errorlog = "-"
+accesslog = "-"
+# %(U)s is the path without its query string: query strings can carry identifiers and
+# parameters, which do not belong in access logs. No referer for the same reason.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms %({x-request-id}o)s'
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Close the worker's services context (connections, run threads) as the worker exits."""
+    app = getattr(worker, "wsgi", None)
+    if app is None:
+        return
+    from cleanroom.web.state import close_app
+
+    close_app(app)
