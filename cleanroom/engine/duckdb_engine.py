@@ -67,10 +67,19 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def checked_select(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
-    """``sql`` when it is one ``SELECT`` calling no denied function, else ExecutionFailed."""
+def checked_select(sql: str) -> str:
+    """``sql`` when it is one ``SELECT`` calling no denied function, else ExecutionFailed.
+
+    >>> checked_select("SELECT COUNT(*) FROM cr_ds_t")
+    'SELECT COUNT(*) FROM cr_ds_t'
+    >>> checked_select("SELECT * FROM read_csv('/etc/passwd')")
+    Traceback (most recent call last):
+    ...
+    cleanroom.errors.ExecutionFailed: the query calls a function the engine does not allow
+    """
     try:
-        statements = conn.extract_statements(sql)
+        with duckdb.connect(":memory:") as parser:
+            statements = parser.extract_statements(sql)
         tokens = duckdb.tokenize(sql)
     except duckdb.Error as exc:
         log_failure("duckdb", exc)
@@ -87,6 +96,53 @@ def checked_select(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
         if name in DENIED_FUNCTIONS or name.startswith(DENIED_PREFIXES):
             raise ExecutionFailed("the query calls a function the engine does not allow")
     return sql
+
+
+def sandboxed_connection(
+    locations: Mapping[str, Path],
+    suppressed: pa.Table,
+    *,
+    temp_dir: Path | None,
+    threads: int,
+    memory: str,
+    progress: bool = False,
+) -> duckdb.DuckDBPyConnection:
+    """A locked in-memory connection with ``locations`` (view -> checked Parquet file or
+    directory) as views and ``suppressed`` as the suppression table; nothing else is readable."""
+    conn = duckdb.connect(":memory:")
+    try:
+        files, directories = [], []
+        for view, path in locations.items():
+            if path.is_dir():
+                directories.append(path)
+                source = sql_string(str(path / "**" / "*.parquet"))
+            else:
+                files.append(path)
+                source = sql_string(str(path))
+            conn.execute(f'CREATE VIEW "{view}" AS SELECT * FROM read_parquet({source})')
+        conn.execute(f'CREATE TEMP TABLE "{SUPPRESSION_VIEW}" ("{PID}" BLOB)')
+        source_name = f"cr_src_{uuid.uuid4().hex}"
+        conn.register(source_name, suppressed)
+        try:
+            conn.execute(f'INSERT INTO "{SUPPRESSION_VIEW}" SELECT "{PID}" FROM "{source_name}"')
+        finally:
+            conn.unregister(source_name)
+        if progress:
+            conn.execute("SET enable_progress_bar = true")
+            conn.execute("SET enable_progress_bar_print = false")
+            conn.execute("SET progress_bar_time = 0")
+        _lock_down(
+            conn,
+            files=files,
+            directories=directories,
+            temp_dir=temp_dir,
+            threads=threads,
+            memory=memory,
+        )
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 class DuckDBEngine:
@@ -126,38 +182,36 @@ class DuckDBEngine:
             pq.write_table(pa.table({"x": [1]}), inside)
             pq.write_table(pa.table({"x": [2]}), outside)
             (root / "outside" / "o.csv").write_text("x\n3\n", encoding="utf-8")
-            conn = duckdb.connect(":memory:")
+            escapes = (
+                f"SELECT * FROM read_parquet({sql_string(str(outside))})",
+                f"SELECT * FROM read_csv({sql_string(str(root / 'outside' / 'o.csv'))})",
+                f"SELECT * FROM {sql_string(str(outside))}",
+                f"COPY (SELECT 1) TO {sql_string(str(root / 'outside' / 'w.csv'))}",
+                f"ATTACH {sql_string(str(root / 'outside' / 'a.duckdb'))} AS a",
+                "SET enable_external_access = true",
+            )
             try:
-                conn.execute(
-                    f"CREATE VIEW v AS SELECT * FROM read_parquet({sql_string(str(inside))})"
+                conn = sandboxed_connection(
+                    {"v": inside}, suppression_table([]), temp_dir=None, threads=1, memory="256MB"
                 )
-                _lock_down(
-                    conn, files=[inside], directories=[], temp_dir=None, threads=1, memory="256MB"
-                )
-                if conn.sql("SELECT x FROM v").fetchall() != [(1,)]:
-                    raise ConfigError("DuckDB sandbox self-test: a registered view is unreadable")
-                escapes = (
-                    f"SELECT * FROM read_parquet({sql_string(str(outside))})",
-                    f"SELECT * FROM read_csv({sql_string(str(root / 'outside' / 'o.csv'))})",
-                    f"SELECT * FROM {sql_string(str(outside))}",
-                    f"COPY (SELECT 1) TO {sql_string(str(root / 'outside' / 'w.csv'))}",
-                    f"ATTACH {sql_string(str(root / 'outside' / 'a.duckdb'))} AS a",
-                    "SET enable_external_access = true",
-                )
-                for statement in escapes:
-                    try:
-                        conn.execute(statement)
-                    except duckdb.Error:
-                        continue
-                    raise ConfigError(
-                        "DuckDB sandbox self-test failed: a statement that must be refused ran "
-                        f"({statement.split('(')[0].split(' ')[0]}); do not serve runs"
-                    )
+                readable = conn.sql("SELECT x FROM v").fetchall() == [(1,)]
             except duckdb.Error as exc:
                 log_failure("duckdb self-test", exc)
                 raise ConfigError(
                     "DuckDB sandbox self-test could not run; see the server log"
                 ) from None
+            try:
+                if not readable:
+                    raise ConfigError("DuckDB sandbox self-test: a registered view is unreadable")
+                for number, statement in enumerate(escapes, start=1):
+                    try:
+                        conn.execute(statement)
+                    except duckdb.Error:
+                        continue
+                    raise ConfigError(
+                        f"DuckDB sandbox self-test failed: escape {number} of {len(escapes)} "
+                        "was not refused; do not serve runs with this DuckDB build"
+                    )
             finally:
                 conn.close()
         log.info("DuckDB sandbox self-test passed")
@@ -174,39 +228,50 @@ class DuckDBEngine:
         """Run ``sql`` over ``datasets`` (view -> Parquet file or directory under the data dir)."""
         self.check_ready()
         check_view_names(datasets)
+        checked_select(sql)
         if cancel is not None and cancel.is_set():
             raise ExecutionFailed("the run was cancelled")
         locations = {view: local_path_under(path, self.data_dir) for view, path in datasets.items()}
         suppressed = suppression_table(suppressed_pids)
         with self._run_dir() as temp_dir:
-            conn = duckdb.connect(":memory:")
             try:
-                checked_select(conn, sql)
-                watch = RunWatch(
-                    timeout_seconds=self.settings.engine_timeout_seconds,
-                    interrupt=conn.interrupt,
-                    cancel=cancel,
-                    progress=lambda: _progress(conn),
-                    on_progress=on_progress,
+                conn = sandboxed_connection(
+                    locations,
+                    suppressed,
+                    temp_dir=temp_dir,
+                    threads=self.settings.engine_threads,
+                    memory=self.settings.engine_memory_limit,
+                    progress=on_progress is not None,
                 )
-                try:
-                    self._prepare(conn, locations, suppressed, temp_dir, progress=on_progress)
-                    with watch:
-                        relation = conn.sql(sql)
-                        if relation is None:  # pragma: no cover - checked_select admits SELECT only
-                            raise ExecutionFailed("the query returned no result")
-                        result: pa.Table = relation.to_arrow_table()
-                except duckdb.Error as exc:
-                    watch.check()
-                    log_failure("duckdb", exc)
-                    raise ExecutionFailed(
-                        "the engine could not run the query; details are in the server log"
-                    ) from None
+            except duckdb.Error as exc:
+                log_failure("duckdb", exc)
+                raise ExecutionFailed(
+                    "the engine could not open the run's datasets; details are in the server log"
+                ) from None
+            watch = RunWatch(
+                timeout_seconds=self.settings.engine_timeout_seconds,
+                interrupt=conn.interrupt,
+                cancel=cancel,
+                progress=lambda: _progress(conn),
+                on_progress=on_progress,
+            )
+            try:
+                with watch:
+                    relation = conn.sql(sql)
+                    if relation is None:  # pragma: no cover - checked_select admits SELECT only
+                        raise ExecutionFailed("the query returned no result")
+                    result: pa.Table = relation.to_arrow_table()
+            except duckdb.Error as exc:
                 watch.check()
-                watch.report(1.0)
-                return result
+                log_failure("duckdb", exc)
+                raise ExecutionFailed(
+                    "the engine could not run the query; details are in the server log"
+                ) from None
             finally:
                 conn.close()
+        watch.check()
+        watch.report(1.0)
+        return result
 
     @contextmanager
     def _run_dir(self) -> Iterator[Path]:
@@ -217,44 +282,6 @@ class DuckDBEngine:
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
-
-    def _prepare(
-        self,
-        conn: duckdb.DuckDBPyConnection,
-        locations: Mapping[str, Path],
-        suppressed: pa.Table,
-        temp_dir: Path,
-        *,
-        progress: ProgressCallback | None,
-    ) -> None:
-        files, directories = [], []
-        for view, path in locations.items():
-            if path.is_dir():
-                directories.append(path)
-                source = sql_string(str(path / "**" / "*.parquet"))
-            else:
-                files.append(path)
-                source = sql_string(str(path))
-            conn.execute(f'CREATE VIEW "{view}" AS SELECT * FROM read_parquet({source})')
-        conn.execute(f'CREATE TEMP TABLE "{SUPPRESSION_VIEW}" ("{PID}" BLOB)')
-        source_name = f"cr_src_{uuid.uuid4().hex}"
-        conn.register(source_name, suppressed)
-        try:
-            conn.execute(f'INSERT INTO "{SUPPRESSION_VIEW}" SELECT "{PID}" FROM "{source_name}"')
-        finally:
-            conn.unregister(source_name)
-        if progress is not None:
-            conn.execute("SET enable_progress_bar = true")
-            conn.execute("SET enable_progress_bar_print = false")
-            conn.execute("SET progress_bar_time = 0")
-        _lock_down(
-            conn,
-            files=files,
-            directories=directories,
-            temp_dir=temp_dir,
-            threads=self.settings.engine_threads,
-            memory=self.settings.engine_memory_limit,
-        )
 
 
 def _progress(conn: duckdb.DuckDBPyConnection) -> float | None:
