@@ -1,4 +1,4 @@
-"""Test-only routes declared with the real ``route()`` API, mounted on a test app under /v1/_test."""
+"""Test-only routes declared with the real ``route()`` API, mounted under /v1/_test."""
 
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ def test_wrong_secret(settings: Settings) -> None:
 
 
 def test_tampered_claims(settings: Settings) -> None:
-    head, payload, signature = hs256_token(settings).split(".")
+    head, _payload, signature = hs256_token(settings).split(".")
     forged = raw_token({"alg": "HS256"}, claims(settings, role="retailer_admin"), b"x").split(".")
     refused(settings, f"{head}.{forged[1]}.{signature}", "signature")
 
