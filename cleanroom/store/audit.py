@@ -3,30 +3,190 @@
 ``hash = sha256(prev_hash + canonical_json(record))`` where the record is
 ``{seq, collaboration, name, actor, org, details, created_at (ISO-8601)}`` and canonical JSON is
 ``json.dumps(sort_keys=True, separators=(",", ":"))``; the first event's ``prev_hash`` is 64 zeros.
-Appends are serialized per collaboration by locking its ``audit_heads`` row (SQLite: the
-``BEGIN IMMEDIATE`` write lock), and ``(collaboration, seq)`` is unique as a second line of defence.
+Appends are serialized per collaboration by locking its ``audit_heads`` row (``SELECT ... FOR
+UPDATE`` on PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` write lock), and ``(collaboration, seq)``
+is the primary key as a second line of defence. The head also records the last hash, so deleting
+the newest events is detected too.
+
+>>> record_hash(GENESIS_HASH, {"seq": 1, "name": "x"})[:12]
+'182370ec706a'
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cleanroom.errors import InternalError
 from cleanroom.events import AuditEvent
-from cleanroom.store.db import StoreBase
+from cleanroom.store import rows
+from cleanroom.store.db import (
+    AuditArg,
+    StoreBase,
+    audit_events,
+    insert_ignore,
+    require_collaboration,
+)
+from cleanroom.store.models import AuditEventRow, AuditHeadRow
 from cleanroom.store.records import AuditRecord, AuditVerification
 
 GENESIS_HASH = "0" * 64
 
 
+def canonical_json(value: Any) -> str:
+    """The one JSON spelling that is hashed: sorted keys, no spaces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
+    """``sha256(prev_hash + canonical_json(record))`` as hex."""
+    return hashlib.sha256((prev_hash + canonical_json(record)).encode()).hexdigest()
+
+
+def _hashed_fields(
+    seq: int, collaboration_id: str, name: str, actor: str, org: str, details: Any, at: datetime
+) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "collaboration": collaboration_id,
+        "name": name,
+        "actor": actor,
+        "org": org,
+        "details": details,
+        "created_at": at.isoformat(),
+    }
+
+
+def append_in_session(
+    session: Session,
+    collaboration_id: str,
+    audit: AuditArg,
+    now: datetime,
+    facts: Mapping[str, Any] | None = None,
+) -> list[AuditRecord]:
+    """Append events inside the caller's write transaction (commit or roll back together).
+
+    ``facts`` (ids, versions, counts the store itself decided) are merged into every event's
+    details, overriding the caller's keys of the same name. Call this as the last step of a
+    transaction: the audit head is the last lock taken.
+    """
+    events = audit_events(audit)
+    if not events:
+        return []
+    insert_ignore(
+        session,
+        AuditHeadRow,
+        [{"collaboration_id": collaboration_id, "last_seq": 0, "last_hash": GENESIS_HASH}],
+    )
+    head = session.scalars(
+        select(AuditHeadRow)
+        .where(AuditHeadRow.collaboration_id == collaboration_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    out = []
+    for event in events:
+        out.append(_append_one(session, head, collaboration_id, event, now, facts or {}))
+    session.flush()
+    return out
+
+
+def _append_one(
+    session: Session,
+    head: AuditHeadRow,
+    collaboration_id: str,
+    event: AuditEvent,
+    now: datetime,
+    facts: Mapping[str, Any],
+) -> AuditRecord:
+    try:
+        details_text = canonical_json({**event.details, **facts})
+    except (TypeError, ValueError) as exc:
+        raise InternalError("audit details must be plain JSON values; this is a bug") from exc
+    details = json.loads(details_text)
+    seq = head.last_seq + 1
+    fields = _hashed_fields(seq, collaboration_id, event.name, event.actor, event.org, details, now)
+    digest = record_hash(head.last_hash, fields)
+    row = AuditEventRow(
+        collaboration_id=collaboration_id,
+        seq=seq,
+        name=event.name,
+        actor=event.actor,
+        org=event.org,
+        details=details_text,
+        created_at=now,
+        prev_hash=head.last_hash,
+        hash=digest,
+    )
+    session.add(row)
+    head.last_seq, head.last_hash = seq, digest
+    return rows.audit_record(row)
+
+
 class AuditMixin(StoreBase):
     def append_audit(self, collaboration_id: str, event: AuditEvent) -> AuditRecord:
         """Append one event to the collaboration's chain (its own transaction)."""
-        raise NotImplementedError
+        with self._write() as session:
+            require_collaboration(session, collaboration_id)
+            return append_in_session(session, collaboration_id, event, self.now())[0]
 
     def list_audit(
         self, collaboration_id: str, after_seq: int = 0, limit: int = 100
     ) -> list[AuditRecord]:
         """Events with ``seq > after_seq`` in order, at most ``limit`` (page with the last seq)."""
-        raise NotImplementedError
+        with self._read() as session:
+            found = session.scalars(
+                select(AuditEventRow)
+                .where(
+                    AuditEventRow.collaboration_id == collaboration_id,
+                    AuditEventRow.seq > after_seq,
+                )
+                .order_by(AuditEventRow.seq)
+                .limit(max(0, limit))
+            ).all()
+            return [rows.audit_record(r) for r in found]
 
     def verify_audit(self, collaboration_id: str) -> AuditVerification:
-        """Recompute the chain; ``first_broken_seq`` names the first record that does not verify."""
-        raise NotImplementedError
+        """Recompute the chain; ``first_broken_seq`` names the first record that does not verify.
+
+        A record breaks when its seq is not the next number, its ``prev_hash`` is not the previous
+        record's hash, or its hash does not match its content. Missing newest records (the head
+        says there were more) break at the first missing seq.
+        """
+        with self._read() as session:
+            head = session.get(AuditHeadRow, collaboration_id)
+            result = session.execute(
+                select(AuditEventRow)
+                .where(AuditEventRow.collaboration_id == collaboration_id)
+                .order_by(AuditEventRow.seq)
+                .execution_options(yield_per=1000)
+            ).scalars()
+            count, prev, broken = 0, GENESIS_HASH, None
+            for row in result:
+                count += 1
+                if broken is None and not _row_verifies(row, count, prev):
+                    broken = count
+                prev = row.hash
+            head_state = (head.last_seq, head.last_hash) if head else (0, GENESIS_HASH)
+            if broken is None and head_state != (count, prev):
+                broken = count + 1
+            return AuditVerification(ok=broken is None, events=count, first_broken_seq=broken)
+
+
+def _row_verifies(row: AuditEventRow, expected_seq: int, prev_hash: str) -> bool:
+    if row.seq != expected_seq or row.prev_hash != prev_hash:
+        return False
+    try:
+        details = json.loads(row.details)
+    except ValueError:
+        return False
+    fields = _hashed_fields(
+        row.seq, row.collaboration_id, row.name, row.actor, row.org, details, row.created_at
+    )
+    return record_hash(prev_hash, fields) == row.hash

@@ -5,8 +5,30 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cleanroom.store.db import AuditArg, StoreBase
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cleanroom.errors import InvalidRequest, NotFound
+from cleanroom.store import rows
+from cleanroom.store.audit import append_in_session
+from cleanroom.store.db import (
+    AuditArg,
+    StoreBase,
+    ensure_org,
+    insert_ignore,
+    new_id,
+    require_collaboration,
+)
+from cleanroom.store.models import CollaborationRow, MembershipRow, OrganizationRow
 from cleanroom.store.records import Collaboration, Organization
+
+
+def load_collaboration(session: Session, collaboration_id: str) -> Collaboration:
+    row = require_collaboration(session, collaboration_id)
+    members = session.scalars(
+        select(MembershipRow).where(MembershipRow.collaboration_id == collaboration_id)
+    ).all()
+    return rows.collaboration(row, list(members))
 
 
 class CollaborationsMixin(StoreBase):
@@ -27,22 +49,78 @@ class CollaborationsMixin(StoreBase):
         stored as given (validate it with ``CollaborationPolicy`` first). ``audit`` events are
         appended to the new collaboration's chain in the same transaction.
         """
-        raise NotImplementedError
+        partners = list(dict.fromkeys(partner_orgs))
+        if retailer_org in partners:
+            raise InvalidRequest("the retailer org cannot also be a partner of its collaboration")
+        cid = collaboration_id or new_id("col")
+        now = self.now()
+        with self._write() as session:
+            ensure_org(session, retailer_org, "retailer", now)
+            for org in partners:
+                ensure_org(session, org, "advertiser", now)
+            session.add(
+                CollaborationRow(
+                    id=cid,
+                    name=name,
+                    retailer_org=retailer_org,
+                    policy=dict(policy),
+                    created_at=now,
+                    created_by=created_by,
+                )
+            )
+            session.add(MembershipRow(collaboration_id=cid, org=retailer_org, role="retailer"))
+            session.add_all(
+                MembershipRow(collaboration_id=cid, org=org, role="partner") for org in partners
+            )
+            session.flush()
+            append_in_session(session, cid, audit, now, {"collaboration_id": cid})
+            return load_collaboration(session, cid)
 
     def add_partner(
         self, collaboration_id: str, org: str, *, audit: AuditArg = None
     ) -> Collaboration:
         """Add a partner org to a collaboration; no-op when it is already a member."""
-        raise NotImplementedError
+        now = self.now()
+        with self._write() as session:
+            require_collaboration(session, collaboration_id)
+            ensure_org(session, org, "advertiser", now)
+            added = insert_ignore(
+                session,
+                MembershipRow,
+                [{"collaboration_id": collaboration_id, "org": org, "role": "partner"}],
+            )
+            if added:
+                append_in_session(session, collaboration_id, audit, now, {"partner_org": org})
+            return load_collaboration(session, collaboration_id)
 
     def get_collaboration(self, collaboration_id: str) -> Collaboration:
         """The collaboration with its members; ``NotFound`` when unknown."""
-        raise NotImplementedError
+        with self._read() as session:
+            return load_collaboration(session, collaboration_id)
 
     def list_collaborations(self, org: str | None = None) -> list[Collaboration]:
         """All collaborations, or only those ``org`` is a member of (oldest first)."""
-        raise NotImplementedError
+        with self._read() as session:
+            query = select(CollaborationRow).order_by(
+                CollaborationRow.created_at, CollaborationRow.id
+            )
+            if org is not None:
+                query = query.join(
+                    MembershipRow, MembershipRow.collaboration_id == CollaborationRow.id
+                ).where(MembershipRow.org == org)
+            found = session.scalars(query).all()
+            members: dict[str, list[MembershipRow]] = {c.id: [] for c in found}
+            if found:
+                for m in session.scalars(
+                    select(MembershipRow).where(MembershipRow.collaboration_id.in_(members))
+                ):
+                    members[m.collaboration_id].append(m)
+            return [rows.collaboration(c, members[c.id]) for c in found]
 
     def get_organization(self, org: str) -> Organization:
         """One organization; ``NotFound`` when unknown."""
-        raise NotImplementedError
+        with self._read() as session:
+            row = session.get(OrganizationRow, org)
+            if row is None:
+                raise NotFound("organization not found")
+            return rows.organization(row)

@@ -1,13 +1,47 @@
-"""Datasets and their immutable versions; purge marks versions whose files were deleted."""
+"""Datasets and their immutable versions; purge marks versions whose files were deleted.
+
+The current version of a dataset is its highest version that is not purged (``Dataset.current``).
+An expired but not yet purged version is still current: callers check ``expires_at``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from cleanroom.store.db import AuditArg, StoreBase
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from cleanroom.errors import Conflict, NotFound
+from cleanroom.store import rows
+from cleanroom.store.audit import append_in_session
+from cleanroom.store.db import (
+    AuditArg,
+    StoreBase,
+    ensure_org,
+    lock_name,
+    new_id,
+    require_collaboration,
+)
+from cleanroom.store.models import DatasetRow, DatasetVersionRow
 from cleanroom.store.records import Dataset, DatasetVersion
+
+
+def _current_versions(session: Session, dataset_ids: Sequence[str]) -> dict[str, DatasetVersionRow]:
+    if not dataset_ids:
+        return {}
+    found = session.scalars(
+        select(DatasetVersionRow)
+        .where(DatasetVersionRow.dataset_id.in_(dataset_ids), DatasetVersionRow.purged_at.is_(None))
+        .order_by(DatasetVersionRow.dataset_id, DatasetVersionRow.version)
+    )
+    return {v.dataset_id: v for v in found}  # the last (highest) version of each wins
+
+
+def _datasets(session: Session, found: Sequence[DatasetRow]) -> list[Dataset]:
+    current = _current_versions(session, [d.id for d in found])
+    return [rows.dataset(d, current.get(d.id)) for d in found]
 
 
 class DatasetsMixin(StoreBase):
@@ -33,28 +67,125 @@ class DatasetsMixin(StoreBase):
         org's dataset of the same name is a ``Conflict``. ``dataset_id`` is used only when the
         dataset is new (pass one from ``new_id("ds")`` to name files before registering).
         """
-        raise NotImplementedError
+        now = self.now()
+        with self._write() as session:
+            require_collaboration(session, collaboration_id)
+            lock_name(session, "dataset", collaboration_id, name)
+            row = session.scalars(
+                select(DatasetRow).where(
+                    DatasetRow.collaboration_id == collaboration_id, DatasetRow.name == name
+                )
+            ).one_or_none()
+            if row is None:
+                ensure_org(session, owner_org, "advertiser", now)
+                row = DatasetRow(
+                    id=dataset_id or new_id("ds"),
+                    collaboration_id=collaboration_id,
+                    name=name,
+                    owner_org=owner_org,
+                    kind=kind,
+                    spec=dict(spec),
+                    created_at=now,
+                )
+                session.add(row)
+                session.flush()
+            elif row.owner_org != owner_org:
+                raise Conflict("a dataset with this name belongs to another organization")
+            else:
+                row.kind, row.spec = kind, dict(spec)
+            last = session.scalar(
+                select(func.max(DatasetVersionRow.version)).where(
+                    DatasetVersionRow.dataset_id == row.id
+                )
+            )
+            version = DatasetVersionRow(
+                dataset_id=row.id,
+                version=(last or 0) + 1,
+                path=path,
+                row_count=row_count,
+                dropped_identifiers=dropped_identifiers,
+                size_bytes=size_bytes,
+                created_at=now,
+                expires_at=expires_at,
+                purged_at=None,
+            )
+            session.add(version)
+            session.flush()
+            facts = {"dataset_id": row.id, "name": name, "version": version.version}
+            append_in_session(session, collaboration_id, audit, now, facts)
+            return rows.dataset(row, version), rows.dataset_version(version)
 
     def get_dataset(self, dataset_id: str, *, collaboration_id: str | None = None) -> Dataset:
         """One dataset with its current version; ``NotFound`` if unknown or in another collab."""
-        raise NotImplementedError
+        with self._read() as session:
+            row = session.get(DatasetRow, dataset_id)
+            if row is None or collaboration_id not in (None, row.collaboration_id):
+                raise NotFound("dataset not found")
+            return _datasets(session, [row])[0]
 
     def get_dataset_by_name(self, collaboration_id: str, name: str) -> Dataset:
         """The dataset named ``name`` in the collaboration; ``NotFound`` when there is none."""
-        raise NotImplementedError
+        with self._read() as session:
+            row = session.scalars(
+                select(DatasetRow).where(
+                    DatasetRow.collaboration_id == collaboration_id, DatasetRow.name == name
+                )
+            ).one_or_none()
+            if row is None:
+                raise NotFound("dataset not found")
+            return _datasets(session, [row])[0]
 
     def list_datasets(self, collaboration_id: str) -> list[Dataset]:
         """The collaboration's datasets, by name."""
-        raise NotImplementedError
+        with self._read() as session:
+            found = session.scalars(
+                select(DatasetRow)
+                .where(DatasetRow.collaboration_id == collaboration_id)
+                .order_by(DatasetRow.name)
+            ).all()
+            return _datasets(session, found)
 
     def list_dataset_versions(self, dataset_id: str) -> list[DatasetVersion]:
         """All versions of a dataset, oldest first, purged ones included."""
-        raise NotImplementedError
+        with self._read() as session:
+            found = session.scalars(
+                select(DatasetVersionRow)
+                .where(DatasetVersionRow.dataset_id == dataset_id)
+                .order_by(DatasetVersionRow.version)
+            )
+            return [rows.dataset_version(v) for v in found]
 
     def purge_dataset(self, dataset_id: str, *, audit: AuditArg = None) -> list[DatasetVersion]:
         """Mark every not-yet-purged version purged; returns those (the caller deletes files)."""
-        raise NotImplementedError
+        now = self.now()
+        with self._write() as session:
+            row = session.get(DatasetRow, dataset_id)
+            if row is None:
+                raise NotFound("dataset not found")
+            purged = self._purge(session, [DatasetVersionRow.dataset_id == dataset_id], now)
+            facts = {"dataset_id": dataset_id, "versions": [v.version for v in purged]}
+            append_in_session(session, row.collaboration_id, audit, now, facts)
+            return purged
 
     def purge_expired_versions(self) -> list[DatasetVersion]:
         """Mark versions past their ``expires_at`` purged; returns them (caller deletes files)."""
-        raise NotImplementedError
+        now = self.now()
+        with self._write() as session:
+            expired = [
+                DatasetVersionRow.expires_at.is_not(None),
+                DatasetVersionRow.expires_at <= now,
+            ]
+            return self._purge(session, expired, now)
+
+    @staticmethod
+    def _purge(session: Session, where: list[Any], now: datetime) -> list[DatasetVersion]:
+        stmt = (
+            update(DatasetVersionRow)
+            .where(*where, DatasetVersionRow.purged_at.is_(None))
+            .values(purged_at=now)
+            .returning(DatasetVersionRow)
+        )
+        found = session.scalars(stmt, execution_options={"synchronize_session": False}).all()
+        return sorted(
+            (rows.dataset_version(v) for v in found), key=lambda v: (v.dataset_id, v.version)
+        )

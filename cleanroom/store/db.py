@@ -23,12 +23,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from cleanroom.errors import NotFound
 from cleanroom.events import AuditEvent
+from cleanroom.store.models import Base, CollaborationRow, OrganizationRow
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -158,10 +160,42 @@ class StoreBase:
             with Session(bind=conn, expire_on_commit=False) as session, session.begin():
                 yield session
 
-    def _insert_ignore(
-        self, session: Session, table: Any, rows: Sequence[Mapping[str, Any]]
-    ) -> Any:
-        """``INSERT ... ON CONFLICT DO NOTHING`` on either dialect; returns the statement result."""
-        build = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        stmt = build(table).values(list(rows)).on_conflict_do_nothing()
-        return session.execute(stmt)
+
+def insert_ignore(session: Session, table: type[Base], rows: Sequence[Mapping[str, Any]]) -> int:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on either dialect; returns how many rows were new."""
+    if not rows:
+        return 0
+    build = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    stmt = build(table).values(list(rows)).on_conflict_do_nothing()
+    # RETURNING lists only the inserted rows on both dialects (rowcount is unreliable for
+    # multi-row statements across drivers).
+    pk = next(iter(inspect(table).primary_key))
+    return len(session.execute(stmt.returning(pk)).all())
+
+
+def lock_name(session: Session, *parts: str) -> None:
+    """Serialize writers on a name (e.g. one dataset's version numbers) for this transaction.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: nothing to do, the write transaction
+    already holds the database write lock (BEGIN IMMEDIATE).
+    """
+    if _dialect(session) == "postgresql":
+        key = "\x1f".join(parts)
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+
+
+def ensure_org(session: Session, org: str, kind: str, now: datetime) -> None:
+    """Create the organization on first reference (its kind is the one first seen)."""
+    insert_ignore(session, OrganizationRow, [{"id": org, "kind": kind, "created_at": now}])
+
+
+def require_collaboration(session: Session, collaboration_id: str) -> CollaborationRow:
+    """The collaboration row, or ``NotFound``."""
+    row = session.get(CollaborationRow, collaboration_id)
+    if row is None:
+        raise NotFound("collaboration not found")
+    return row
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name

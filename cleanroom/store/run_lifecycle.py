@@ -1,15 +1,50 @@
 """Run execution states: claim, progress, fail, complete (report + state + audit), recovery.
 
 ``queued -> running -> succeeded | failed`` and ``queued -> failed``; anything else is a
-``Conflict``.
+``Conflict``. Each change is a conditional ``UPDATE ... WHERE status IN (<legal sources>)`` inside a
+write transaction, so two callers cannot both move the same run. Claiming picks the oldest queued
+run with ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL (concurrent claimers skip each other's
+pick instead of waiting) and under the ``BEGIN IMMEDIATE`` write lock on SQLite.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from cleanroom.errors import Conflict, InvalidRequest, NotFound, ReportNotReady
+from cleanroom.events import AuditEvent
+from cleanroom.store import rows
+from cleanroom.store.audit import append_in_session
 from cleanroom.store.db import AuditArg, StoreBase
+from cleanroom.store.models import ReportRow, RunRow
 from cleanroom.store.records import Report, Run
+
+INTERRUPTED = ("execution_failed", "interrupted")
+
+
+def _move(
+    session: Session, run_id: str, sources: tuple[str, ...], to: str, **values: Any
+) -> RunRow:
+    """Conditionally change the run's status; ``Conflict`` (or ``NotFound``) when not allowed."""
+    changed = session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.status.in_(sources))
+        .values(status=to, **values)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.scalars(
+        select(RunRow).where(RunRow.id == run_id).execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("run not found")
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"a {row.status} run cannot become {to}")
+    return row
 
 
 class RunLifecycleMixin(StoreBase):
@@ -17,22 +52,78 @@ class RunLifecycleMixin(StoreBase):
         """Atomically take the oldest ``queued`` run: it becomes ``running`` with
         ``claimed_by=worker_id``. Never hands one run to two claimers. None when the queue is empty.
         """
-        raise NotImplementedError
+        now = self.now()
+        with self._write() as session:
+            picked = session.scalars(
+                select(RunRow.id)
+                .where(RunRow.status == "queued")
+                .order_by(RunRow.created_at, RunRow.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if picked is None:
+                return None
+            row = _move(
+                session,
+                picked,
+                ("queued",),
+                "running",
+                claimed_by=worker_id,
+                started_at=now,
+                heartbeat_at=now,
+            )
+            return rows.run(row)
 
     def mark_running(self, run_id: str, worker_id: str, *, audit: AuditArg = None) -> Run:
         """``queued -> running`` for one given run (inline execution); ``Conflict`` otherwise."""
-        raise NotImplementedError
+        now = self.now()
+        with self._write() as session:
+            row = _move(
+                session,
+                run_id,
+                ("queued",),
+                "running",
+                claimed_by=worker_id,
+                started_at=now,
+                heartbeat_at=now,
+            )
+            append_in_session(session, row.collaboration_id, audit, now, {"run_id": run_id})
+            return rows.run(row)
 
     def set_progress(self, run_id: str, progress: float) -> Run:
         """Record progress (0..1) of a ``running`` run and refresh its heartbeat."""
-        raise NotImplementedError
+        if not (math.isfinite(progress) and 0.0 <= progress <= 1.0):
+            raise InvalidRequest("progress must be between 0 and 1")
+        with self._write() as session:
+            row = _move(
+                session,
+                run_id,
+                ("running",),
+                "running",
+                progress=progress,
+                heartbeat_at=self.now(),
+            )
+            return rows.run(row)
 
     def fail_run(
         self, run_id: str, error_code: str, message: str, *, audit: AuditArg = None
     ) -> Run:
         """``queued | running -> failed`` with a safe error code and message. Any budget charge is
         kept (the ledger is append-only). ``Conflict`` when the run already finished."""
-        raise NotImplementedError
+        now = self.now()
+        with self._write() as session:
+            row = _move(
+                session,
+                run_id,
+                ("queued", "running"),
+                "failed",
+                error_code=error_code,
+                error_message=message,
+                finished_at=now,
+            )
+            facts = {"run_id": run_id, "error_code": error_code}
+            append_in_session(session, row.collaboration_id, audit, now, facts)
+            return rows.run(row)
 
     def complete_run(self, run_id: str, report_json: str, *, audit: AuditArg = None) -> Report:
         """Store the report, mark the run ``succeeded`` and append ``audit`` in ONE transaction.
@@ -40,11 +131,25 @@ class RunLifecycleMixin(StoreBase):
         ``report_json`` is stored verbatim and never changes. ``Conflict`` when the run is not
         ``running`` (a second complete included); then nothing is written.
         """
-        raise NotImplementedError
+        now = self.now()
+        with self._write() as session:
+            row = _move(session, run_id, ("running",), "succeeded", progress=1.0, finished_at=now)
+            report = ReportRow(run_id=run_id, body=report_json, created_at=now)
+            session.add(report)
+            session.flush()
+            append_in_session(session, row.collaboration_id, audit, now, {"run_id": run_id})
+            return rows.report(report)
 
     def get_report(self, run_id: str, *, collaboration_id: str | None = None) -> Report:
         """The run's report; ``NotFound`` for an unknown run, ``ReportNotReady`` before success."""
-        raise NotImplementedError
+        with self._read() as session:
+            run = session.get(RunRow, run_id)
+            if run is None or collaboration_id not in (None, run.collaboration_id):
+                raise NotFound("run not found")
+            report = session.get(ReportRow, run_id)
+            if report is None:
+                raise ReportNotReady(f"the run is {run.status}; its report is not available")
+            return rows.report(report)
 
     def recover_orphaned_runs(
         self, older_than: timedelta | None = None, *, actor: str | None = "system"
@@ -53,4 +158,30 @@ class RunLifecycleMixin(StoreBase):
         None, e.g. at start-up of a single worker) with ``execution_failed`` / "interrupted".
         With ``actor``, a ``run.failed`` audit event is appended for each, in the same transaction.
         """
-        raise NotImplementedError
+        now = self.now()
+        with self._write() as session:
+            query = select(RunRow.id).where(RunRow.status == "running")
+            if older_than is not None:
+                query = query.where(RunRow.heartbeat_at < now - older_than)
+            # SKIP LOCKED: a run a live worker is updating right now is not an orphan.
+            ids = session.scalars(query.order_by(RunRow.id).with_for_update(skip_locked=True))
+            recovered = [self._interrupt(session, rid, now, actor) for rid in ids.all()]
+            return recovered
+
+    @staticmethod
+    def _interrupt(session: Session, run_id: str, now: datetime, actor: str | None) -> Run:
+        code, message = INTERRUPTED
+        row = _move(
+            session,
+            run_id,
+            ("running",),
+            "failed",
+            error_code=code,
+            error_message=message,
+            finished_at=now,
+        )
+        if actor is not None:
+            event = AuditEvent("run.failed", actor, row.org, {"reason": message})
+            facts = {"run_id": run_id, "error_code": code}
+            append_in_session(session, row.collaboration_id, event, now, facts)
+        return rows.run(row)

@@ -1,12 +1,72 @@
-"""Creating and reading runs, with idempotency keys and the atomic "create run + charge"."""
+"""Creating and reading runs, with idempotency keys and the atomic "create run + charge".
+
+Idempotency: ``(collaboration, org, idempotency_key)`` is unique. ``create_run`` inserts with
+``INSERT ... ON CONFLICT DO NOTHING`` and, when nothing was inserted, returns the run that holds
+the key. ``create_run_with_charge`` first locks the org's budget row (see ``ledger``), which also
+serializes every creation for that (collaboration, org), then looks the key up, then charges and
+inserts; on SQLite ``BEGIN IMMEDIATE`` gives the same serialization.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from cleanroom.store.db import AuditArg, StoreBase
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cleanroom.errors import Conflict, NotFound
+from cleanroom.store import rows
+from cleanroom.store.audit import append_in_session
+from cleanroom.store.db import (
+    AuditArg,
+    StoreBase,
+    ensure_org,
+    insert_ignore,
+    new_id,
+    require_collaboration,
+)
+from cleanroom.store.ledger import charge_in_session, lock_budget
+from cleanroom.store.models import RunRow, TemplateRow
 from cleanroom.store.records import Run, RunCreation
+
+
+def _by_key(session: Session, collaboration_id: str, org: str, key: str) -> RunRow | None:
+    return session.scalars(
+        select(RunRow).where(
+            RunRow.collaboration_id == collaboration_id,
+            RunRow.org == org,
+            RunRow.idempotency_key == key,
+        )
+    ).one_or_none()
+
+
+def _new_run(run_id: str, now: datetime, **fields: Any) -> dict[str, Any]:
+    return {
+        **fields,
+        "id": run_id,
+        "parameters": dict(fields["parameters"]),
+        "status": "queued",
+        "progress": 0.0,
+        "error_code": None,
+        "error_message": None,
+        "created_at": now,
+        "started_at": None,
+        "finished_at": None,
+        "claimed_by": None,
+        "heartbeat_at": None,
+    }
+
+
+def _check_template(
+    session: Session, collaboration_id: str, template_id: str, version: int
+) -> None:
+    template = session.get(TemplateRow, template_id)
+    if template is None or template.collaboration_id != collaboration_id:
+        raise NotFound("template not found")
+    if template.version != version:
+        raise Conflict("the template id and version do not match")
 
 
 class RunsMixin(StoreBase):
@@ -28,7 +88,37 @@ class RunsMixin(StoreBase):
         """Insert a ``queued`` run. With an ``idempotency_key`` already used by the same
         (collaboration, org), return that run with ``created=False`` and write nothing (``audit``
         is appended only when the run is created)."""
-        raise NotImplementedError
+        now = self.now()
+        rid = run_id or new_id("run")
+        with self._write() as session:
+            require_collaboration(session, collaboration_id)
+            _check_template(session, collaboration_id, template_id, template_version)
+            ensure_org(session, org, "advertiser", now)
+            values = _new_run(
+                rid,
+                now,
+                collaboration_id=collaboration_id,
+                template_id=template_id,
+                template_version=template_version,
+                org=org,
+                submitted_by=submitted_by,
+                parameters=parameters,
+                epsilon=epsilon,
+                delta=delta,
+                idempotency_key=idempotency_key,
+            )
+            if insert_ignore(session, RunRow, [values]) == 0:
+                existing = _by_key(session, collaboration_id, org, idempotency_key or "")
+                if existing is None:  # the conflict was on the run id itself
+                    raise Conflict("a run with this id already exists")
+                return RunCreation(rows.run(existing), created=False)
+            facts = {
+                "run_id": rid,
+                "template_id": template_id,
+                "template_version": template_version,
+            }
+            append_in_session(session, collaboration_id, audit, now, facts)
+            return RunCreation(rows.run(session.get_one(RunRow, rid)), created=True)
 
     def create_run_with_charge(
         self,
@@ -53,12 +143,59 @@ class RunsMixin(StoreBase):
         ``BudgetExhausted`` (and writes nothing) when the charge does not fit; ``totals`` and
         ``refresh_days`` as for ``charge_budget``.
         """
-        raise NotImplementedError
+        now = self.now()
+        rid = run_id or new_id("run")
+        with self._write() as session:
+            require_collaboration(session, collaboration_id)
+            _check_template(session, collaboration_id, template_id, template_version)
+            # Lock the budget row first: it serializes every creation for this (collaboration,
+            # org), so the idempotency-key lookup below cannot race another creation.
+            lock_budget(session, collaboration_id, org, totals, now)
+            if idempotency_key is not None:
+                existing = _by_key(session, collaboration_id, org, idempotency_key)
+                if existing is not None:
+                    return RunCreation(rows.run(existing), created=False)
+            values = _new_run(
+                rid,
+                now,
+                collaboration_id=collaboration_id,
+                template_id=template_id,
+                template_version=template_version,
+                org=org,
+                submitted_by=submitted_by,
+                parameters=parameters,
+                epsilon=epsilon,
+                delta=delta,
+                idempotency_key=idempotency_key,
+            )
+            session.add(RunRow(**values))
+            session.flush()
+            charge_in_session(
+                session, collaboration_id, org, epsilon, delta, rid, totals, refresh_days, now
+            )
+            facts = {
+                "run_id": rid,
+                "template_id": template_id,
+                "template_version": template_version,
+                "epsilon": epsilon,
+                "delta": delta,
+            }
+            append_in_session(session, collaboration_id, audit, now, facts)
+            return RunCreation(rows.run(session.get_one(RunRow, rid)), created=True)
 
     def get_run(self, run_id: str, *, collaboration_id: str | None = None) -> Run:
         """One run; ``NotFound`` if unknown or in another collaboration."""
-        raise NotImplementedError
+        with self._read() as session:
+            row = session.get(RunRow, run_id)
+            if row is None or collaboration_id not in (None, row.collaboration_id):
+                raise NotFound("run not found")
+            return rows.run(row)
 
     def list_runs(self, collaboration_id: str, org: str | None = None) -> list[Run]:
         """The collaboration's runs (only ``org``'s when given), oldest first."""
-        raise NotImplementedError
+        with self._read() as session:
+            query = select(RunRow).where(RunRow.collaboration_id == collaboration_id)
+            if org is not None:
+                query = query.where(RunRow.org == org)
+            found = session.scalars(query.order_by(RunRow.created_at, RunRow.id))
+            return [rows.run(r) for r in found]

@@ -1,8 +1,10 @@
 """Query templates: versions per name, and the legal state transitions.
 
 ``pending -> approved | rejected`` and ``approved -> revoked``; anything else is a ``Conflict``.
-Each transition is a conditional ``UPDATE ... WHERE status = <expected>``, so two admins deciding at
-once cannot both win on either dialect.
+Each transition is a conditional ``UPDATE ... WHERE status = <expected>``, so of two admins deciding
+at once exactly one wins, on either dialect. Every version has its own id: approving, running and
+revoking act on exactly one version; submitting a known name again creates version n+1, pending,
+and leaves earlier versions as they are.
 """
 
 from __future__ import annotations
@@ -10,8 +12,29 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cleanroom.store.db import AuditArg, StoreBase
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from cleanroom.errors import Conflict, NotFound
+from cleanroom.store import rows
+from cleanroom.store.audit import append_in_session
+from cleanroom.store.db import (
+    AuditArg,
+    StoreBase,
+    ensure_org,
+    lock_name,
+    new_id,
+    require_collaboration,
+)
+from cleanroom.store.models import TemplateRow
 from cleanroom.store.records import Template
+
+# (from, to) pairs that are legal.
+TRANSITIONS = {("pending", "approved"), ("pending", "rejected"), ("approved", "revoked")}
+
+
+def _facts(row: TemplateRow) -> dict[str, Any]:
+    return {"template_id": row.id, "name": row.name, "version": row.version}
 
 
 class TemplatesMixin(StoreBase):
@@ -32,7 +55,39 @@ class TemplatesMixin(StoreBase):
         audit: AuditArg = None,
     ) -> Template:
         """Store a new ``pending`` template; a name seen before gets the next version number."""
-        raise NotImplementedError
+        now = self.now()
+        with self._write() as session:
+            require_collaboration(session, collaboration_id)
+            ensure_org(session, org, "advertiser", now)
+            lock_name(session, "template", collaboration_id, name)
+            last = session.scalar(
+                select(func.max(TemplateRow.version)).where(
+                    TemplateRow.collaboration_id == collaboration_id, TemplateRow.name == name
+                )
+            )
+            row = TemplateRow(
+                id=template_id or new_id("tpl"),
+                collaboration_id=collaboration_id,
+                name=name,
+                version=(last or 0) + 1,
+                org=org,
+                submitted_by=submitted_by,
+                sql=sql,
+                parameters=[dict(p) for p in parameters],
+                purpose=purpose,
+                bounds=dict(bounds or {}),
+                status="pending",
+                pin=pin,
+                analysis=dict(analysis or {}),
+                reason=None,
+                decided_by=None,
+                decided_at=None,
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            append_in_session(session, collaboration_id, audit, now, _facts(row))
+            return rows.template(row)
 
     def approve_template(
         self,
@@ -44,7 +99,8 @@ class TemplatesMixin(StoreBase):
         audit: AuditArg = None,
     ) -> Template:
         """``pending -> approved`` (optionally setting the pin); ``Conflict`` from other states."""
-        raise NotImplementedError
+        extra = {} if pin is None else {"pin": pin}
+        return self._transition(template_id, "approved", decided_by, reason, audit, extra)
 
     def reject_template(
         self,
@@ -55,7 +111,7 @@ class TemplatesMixin(StoreBase):
         audit: AuditArg = None,
     ) -> Template:
         """``pending -> rejected``; ``Conflict`` from any other state."""
-        raise NotImplementedError
+        return self._transition(template_id, "rejected", decided_by, reason, audit, {})
 
     def revoke_template(
         self,
@@ -66,14 +122,60 @@ class TemplatesMixin(StoreBase):
         audit: AuditArg = None,
     ) -> Template:
         """``approved -> revoked`` (the kill switch); ``Conflict`` from any other state."""
-        raise NotImplementedError
+        return self._transition(template_id, "revoked", decided_by, reason, audit, {})
 
     def get_template(self, template_id: str, *, collaboration_id: str | None = None) -> Template:
         """One template version; ``NotFound`` if unknown or in another collaboration."""
-        raise NotImplementedError
+        with self._read() as session:
+            row = session.get(TemplateRow, template_id)
+            if row is None or collaboration_id not in (None, row.collaboration_id):
+                raise NotFound("template not found")
+            return rows.template(row)
 
     def list_templates(
         self, collaboration_id: str, *, name: str | None = None, status: str | None = None
     ) -> list[Template]:
         """Templates of the collaboration by name then version, optionally filtered."""
-        raise NotImplementedError
+        with self._read() as session:
+            query = select(TemplateRow).where(TemplateRow.collaboration_id == collaboration_id)
+            if name is not None:
+                query = query.where(TemplateRow.name == name)
+            if status is not None:
+                query = query.where(TemplateRow.status == status)
+            found = session.scalars(query.order_by(TemplateRow.name, TemplateRow.version))
+            return [rows.template(r) for r in found]
+
+    def _transition(
+        self,
+        template_id: str,
+        to: str,
+        decided_by: str,
+        reason: str | None,
+        audit: AuditArg,
+        extra: Mapping[str, Any],
+    ) -> Template:
+        sources = [a for a, b in TRANSITIONS if b == to]
+        now = self.now()
+        with self._write() as session:
+            changed = session.execute(
+                update(TemplateRow)
+                .where(TemplateRow.id == template_id, TemplateRow.status.in_(sources))
+                .values(status=to, decided_by=decided_by, decided_at=now, reason=reason, **extra)
+                .execution_options(synchronize_session=False)
+            )
+            row = _fresh(session, template_id)
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict(f"a {row.status} template cannot become {to}")
+            append_in_session(session, row.collaboration_id, audit, now, _facts(row))
+            return rows.template(row)
+
+
+def _fresh(session: Session, template_id: str) -> TemplateRow:
+    row = session.scalars(
+        select(TemplateRow)
+        .where(TemplateRow.id == template_id)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("template not found")
+    return row

@@ -1,0 +1,1 @@
+"""Alembic migrations of the store (run by ``cleanroom.store.init_db``)."""
