@@ -1,0 +1,222 @@
+"""The private release: noise, partition selection, policy minimum, post-processing, accuracy.
+
+Order of operations (DESIGN.md section 4, steps 4-6):
+
+1. calibrate every mechanism from the plan and the loss split (no data);
+2. candidates: the public domains' cross product, or the groups the engine found;
+3. noise each measurement's vector over the candidates; with non-public keys, OpenDP's Laplace
+   threshold on the person count picks the groups that appear (its noisy counts are the released
+   person counts);
+4. clip noisy values at zero where the bounds say the exact one cannot be negative;
+5. drop rows whose noisy person count is under ``min_users_per_row`` (reported as suppressed);
+6. outputs, HAVING, ORDER BY, LIMIT on noisy values; half-widths per cell.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from cleanroom.dp.calibration import ReleaseCalibration, calibrate_release
+from cleanroom.dp.candidates import Candidates, GroupTuple, candidates
+from cleanroom.dp.intervals import Interval, half_width, interval, noisy_columns
+from cleanroom.dp.loss import PrivacyLoss
+from cleanroom.dp.mechanisms import ALPHA, CONFIDENCE
+from cleanroom.dp.postprocess import Env, Value, evaluate, is_number, order_indices
+from cleanroom.dp.split import LossSplit
+from cleanroom.types import Col, Output, ReleasePlan
+
+DERIVED_METHOD = (
+    "interval arithmetic over Bonferroni-adjusted intervals of the noisy measurements an "
+    "output reads (each at 1 - 0.05/k for k measurements); null when unbounded"
+)
+
+
+@dataclass(frozen=True)
+class Release:
+    """A finished private release: what a report shows, all noisy, all JSON-ready."""
+
+    columns: tuple[str, ...]
+    rows: tuple[dict[str, Value], ...]
+    half_widths: dict[str, float]  # output columns that are measurements as is (API.md)
+    measurement_half_widths: dict[str, float]  # every measurement, an added person count too
+    row_half_widths: tuple[dict[str, float | None], ...]  # parallel to rows, non-key outputs
+    mechanisms: tuple[dict[str, Any], ...]
+    partition_selection: dict[str, Any]
+    suppressed_by_policy: tuple[dict[str, Value], ...]  # group keys of rows under the minimum
+    min_users_per_row: int
+    loss_split: LossSplit
+    noise: str
+    confidence: float = CONFIDENCE
+
+    @property
+    def privacy_loss(self) -> PrivacyLoss:
+        """The composed loss of this release (what the ledger charges)."""
+        return self.loss_split.total
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": list(self.columns),
+            "rows": [dict(r) for r in self.rows],
+            "privacy_loss": self.privacy_loss.to_dict(),
+            "accuracy": {
+                "confidence": self.confidence,
+                "half_widths": dict(self.half_widths),
+                "measurement_half_widths": dict(self.measurement_half_widths),
+                "row_half_widths": [dict(r) for r in self.row_half_widths],
+                "derived_method": DERIVED_METHOD,
+            },
+            "mechanisms": [dict(m) for m in self.mechanisms],
+            "noise": self.noise,
+            "partition_selection": dict(self.partition_selection),
+            "min_users_per_row": self.min_users_per_row,
+            "suppressed_by_policy": {
+                "count": len(self.suppressed_by_policy),
+                "groups": [dict(g) for g in self.suppressed_by_policy],
+            },
+            "loss_split": self.loss_split.to_dict(),
+        }
+
+
+def release(
+    plan: ReleasePlan,
+    table: pa.Table,
+    loss: PrivacyLoss,
+    *,
+    noise: str = "laplace",
+    delta_budget_for_selection: float | None = None,
+) -> Release:
+    """Release ``plan``'s outputs from the engine's exact per-group ``table`` under ``loss``.
+
+    ``table`` has the group key columns (named as ``plan.group_keys``) and one column per
+    measurement, already bounded per person by the rewrite. ``noise`` is ``"laplace"`` or
+    ``"gaussian"``; ``delta_budget_for_selection`` is the delta the service grants partition
+    selection (see :mod:`cleanroom.dp.split`). Noise is drawn here, once: persist the result.
+    """
+    calibration = calibrate_release(
+        plan, loss, noise=noise, delta_budget_for_selection=delta_budget_for_selection
+    )
+    groups, noisy = _noise(calibration, candidates(plan, table))
+    key_names = [k.name for k in plan.group_keys]
+    envs: list[dict[str, Value]] = []
+    suppressed: list[dict[str, Value]] = []
+    for i, group in enumerate(groups):
+        keys = dict(zip(key_names, group, strict=True))
+        person_count = noisy[plan.person_count][i]
+        if person_count < plan.min_users_per_row:
+            suppressed.append(keys)
+            continue
+        envs.append({**keys, **{column: values[i] for column, values in noisy.items()}})
+
+    rows, kept = _post_process(plan, envs)
+    hw = _RowAccuracy(calibration)
+    return Release(
+        columns=tuple(o.name for o in plan.outputs),
+        rows=tuple(rows),
+        half_widths=calibration.output_half_widths(),
+        measurement_half_widths=calibration.measurement_half_widths(),
+        row_half_widths=tuple(hw.for_row(env, row) for env, row in zip(kept, rows, strict=True)),
+        mechanisms=tuple(calibration.mechanism_dicts()),
+        partition_selection=calibration.partition_selection_dict(),
+        suppressed_by_policy=tuple(suppressed),
+        min_users_per_row=plan.min_users_per_row,
+        loss_split=calibration.split,
+        noise=calibration.noise,
+    )
+
+
+def _noise(
+    calibration: ReleaseCalibration, found: Candidates
+) -> tuple[list[GroupTuple], dict[str, list[int | float]]]:
+    """Noisy values per measurement for the groups that may appear, clipped where bounds allow."""
+    noisy = {m.column: m.sample(found.exact[m.column]) for m in calibration.mechanisms}
+    groups = found.groups
+    threshold = calibration.threshold
+    if threshold is not None:
+        passed = threshold.select([int(v) for v in found.exact[threshold.column]])
+        keep = sorted(passed)
+        groups = [groups[i] for i in keep]
+        noisy = {column: [values[i] for i in keep] for column, values in noisy.items()}
+        noisy[threshold.column] = [passed[i] for i in keep]
+    for m in calibration.plan.measurements:
+        # Post-processing toward the feasible range never hurts privacy and only reduces error.
+        zero: int | float = 0 if m.integer else 0.0
+        if m.lower >= 0:
+            noisy[m.column] = [max(v, zero) for v in noisy[m.column]]
+        elif m.upper <= 0:
+            noisy[m.column] = [min(v, zero) for v in noisy[m.column]]
+    return groups, noisy
+
+
+def _post_process(
+    plan: ReleasePlan, envs: list[dict[str, Value]]
+) -> tuple[list[dict[str, Value]], list[dict[str, Value]]]:
+    """Output rows after HAVING, ORDER BY and LIMIT, with the environments they came from."""
+    rows: list[dict[str, Value]] = []
+    kept: list[dict[str, Value]] = []
+    for env in envs:
+        row = {o.name: _finite(evaluate(o.expr, env)) for o in plan.outputs}
+        # Names resolve to keys and measurements first, then to output aliases.
+        scope = {**row, **env}
+        if plan.having is not None and evaluate(plan.having, scope) is not True:
+            continue
+        rows.append(row)
+        kept.append(scope)
+    if plan.order_by:
+        order = order_indices(kept, plan.order_by)
+        rows, kept = [rows[i] for i in order], [kept[i] for i in order]
+    if plan.limit is not None:
+        rows, kept = rows[: plan.limit], kept[: plan.limit]
+    return rows, kept
+
+
+def _finite(value: Value) -> Value:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+class _RowAccuracy:
+    """Per-cell half-widths of one row's non-key outputs (see :mod:`cleanroom.dp.intervals`)."""
+
+    def __init__(self, calibration: ReleaseCalibration) -> None:
+        self.calibration = calibration
+        self.measured = {m.column for m in calibration.plan.measurements}
+        self._widths: dict[tuple[str, int], float] = {}
+
+    def _part_half_width(self, column: str, parts: int) -> float:
+        if (column, parts) not in self._widths:
+            self._widths[column, parts] = self.calibration.half_width(column, ALPHA / parts)
+        return self._widths[column, parts]
+
+    def for_row(self, env: Env, row: dict[str, Value]) -> dict[str, float | None]:
+        return {
+            o.name: self._cell(o, env, row[o.name])
+            for o in self.calibration.plan.outputs
+            if not o.is_group_key
+        }
+
+    def _cell(self, output: Output, env: Env, value: Value) -> float | None:
+        if not is_number(value):
+            return None
+        expr = output.expr
+        if isinstance(expr, Col) and expr.name in self.measured:
+            return self.calibration.half_width(expr.name)
+        reads = noisy_columns(expr, self.measured)
+        if not reads:
+            return 0.0
+        intervals = {c: self._interval(c, env, len(reads)) for c in reads}
+        return half_width(value, interval(expr, env, intervals))
+
+    def _interval(self, column: str, env: Env, parts: int) -> Interval:
+        value = env[column]
+        assert isinstance(value, int | float)
+        width = self._part_half_width(column, parts)
+        lo, hi = value - width, value + width
+        m = self.calibration.measurement(column)
+        if m.lower >= 0:
+            lo = max(lo, 0.0)
+        if m.upper <= 0:
+            hi = min(hi, 0.0)
+        return Interval(float(lo), float(hi))
