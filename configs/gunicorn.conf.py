@@ -32,6 +32,9 @@ keepalive = 5
 preload_app = False
 # A bearer token may be up to 8 KB; let it reach the app, which answers with problem+json.
 limit_request_field_size = 16384
+# gunicorn 27's runtime control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl):
+# two servers on one host would fight over it, and we manage workers with signals anyway.
+control_socket_disable = True
 loglevel = _settings.log_level
 errorlog = "-"
 accesslog = "-"
