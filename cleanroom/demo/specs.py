@@ -32,12 +32,16 @@ PURCHASE_CHANNELS = ("online", "instore")
 CATEGORIES = ("snacks", "beverages", "household", "personal_care")
 CELLS = ("test", "holdout")
 
+# Ten templates at up to 5 epsilon each fit the budget. On the default world a person touches at
+# most 5 groups of any shipped template (last touch by campaign x placement) and has at most 30
+# impressions per campaign (the generator's cap), so max_groups_per_user and max_count_per_user
+# never bind; min_users_per_row 20 keeps the small frequency and time buckets in the reports.
 DEMO_POLICY: dict[str, Any] = {
     "epsilon_budget": 50.0,
     "delta_budget": 1e-5,
     "min_users_per_row": 20,
     "max_groups_per_user": 8,
-    "max_count_per_user": 50,
+    "max_count_per_user": 30,
     "max_epsilon_per_run": 5.0,
     "budget_refresh": None,
     "purposes": ["measurement", "audience_sizing"],

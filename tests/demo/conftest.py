@@ -1,0 +1,34 @@
+"""Fixtures for the demo world and the shipped templates (helpers: ``demo_exact``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import duckdb
+import pytest
+from demo_exact import exact_frame
+
+from cleanroom.demo.specs import demo_dataset_specs
+from cleanroom.demo.world import World, generate_world
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return generate_world(tmp_path_factory.mktemp("world"), seed=11, shoppers=3000)
+
+
+@pytest.fixture(scope="session")
+def exact_connections(small_world: World) -> Iterator[dict[str, duckdb.DuckDBPyConnection]]:
+    """purpose -> DuckDB connection holding the demo datasets as that purpose sees them."""
+    out: dict[str, duckdb.DuckDBPyConnection] = {}
+    for purpose in ("measurement", "audience_sizing"):
+        con = duckdb.connect()
+        for name in demo_dataset_specs():
+            frame = exact_frame(small_world, name, purpose)
+            con.register("frame", frame)
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+            con.unregister("frame")
+        out[purpose] = con
+    yield out
+    for con in out.values():
+        con.close()
