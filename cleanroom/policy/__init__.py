@@ -1,1 +1,20 @@
-"""Template policy: parse, bind, check, rewrite and transpile partner SQL (sqlglot only; no I/O)."""
+"""Template policy: parse, bind, check, rewrite and transpile partner SQL (sqlglot only; no I/O).
+
+Entry points: :func:`parse_template_file`, :func:`analyze_template`, :func:`compile_template`,
+:func:`template_pin`. DESIGN.md section 4 is the specification; docs/template-language.md lists
+every violation code.
+"""
+
+from cleanroom.policy.analysis import Analysis
+from cleanroom.policy.api import analyze_template, compile_template
+from cleanroom.policy.header import TemplateSource, parse_template_file
+from cleanroom.policy.pin import template_pin
+
+__all__ = [
+    "Analysis",
+    "TemplateSource",
+    "analyze_template",
+    "compile_template",
+    "parse_template_file",
+    "template_pin",
+]

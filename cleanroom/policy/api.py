@@ -1,0 +1,122 @@
+"""Public entry points: analyze (at submission) and compile (at run time) a template.
+
+>>> from cleanroom.types import CollaborationPolicy, DatasetSpec
+>>> spec = DatasetSpec.from_dict({"name": "exposures", "kind": "personal",
+...     "purposes": ["measurement"], "columns": {"email": {"role": "identifier"},
+...     "campaign_id": {"role": "dimension"}}})
+>>> a = analyze_template("SELECT campaign_id, COUNT(DISTINCT pid) AS reach FROM exposures "
+...     "GROUP BY campaign_id", [], "measurement", CollaborationPolicy(), {"exposures": spec})
+>>> a.outputs, a.datasets
+(('campaign_id', 'reach'), ('exposures',))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cleanroom.policy.analysis import Analysis
+from cleanroom.policy.params import PLACEHOLDER_VALUES
+from cleanroom.policy.pipeline import ENGINES, Job, run
+from cleanroom.policy.violations import ViolationCollector
+from cleanroom.types import CollaborationPolicy, CompiledQuery, DatasetSpec, ParamSpec
+
+_NO_BOUNDS: Mapping[str, tuple[float, float]] = {}
+
+
+def _job(
+    sql: str,
+    parameters: Sequence[ParamSpec],
+    values: Mapping[str, Any],
+    purpose: str,
+    policy: CollaborationPolicy,
+    datasets: Mapping[str, DatasetSpec],
+    declared_bounds: Mapping[str, tuple[float, float]],
+    line_offset: int,
+    engines: Sequence[str],
+) -> Job:
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        raise ValueError(f"unknown engine(s): {', '.join(unknown)}")
+    return run(
+        Job(
+            sql=sql,
+            parameters=tuple(parameters),
+            values=values,
+            purpose=purpose,
+            policy=policy,
+            datasets={k.lower(): v for k, v in datasets.items()},
+            declared_bounds=declared_bounds,
+            engines=tuple(engines),
+            collector=ViolationCollector(sql, line_offset),
+        )
+    )
+
+
+def compile_template(
+    sql: str,
+    parameters: Sequence[ParamSpec],
+    values: Mapping[str, Any],
+    purpose: str,
+    policy: CollaborationPolicy,
+    datasets: Mapping[str, DatasetSpec],
+    declared_bounds: Mapping[str, tuple[float, float]] = _NO_BOUNDS,
+    *,
+    line_offset: int = 0,
+    engines: Sequence[str] = ENGINES,
+) -> CompiledQuery:
+    """Bind ``values``, check, rewrite and transpile; raise TemplateRejected with every violation.
+
+    ``engines`` selects the SQL dialects produced; a construct an engine cannot run is rejected
+    only when that engine is asked for (the other SQL field is then empty).
+    """
+    job = _job(
+        sql, parameters, values, purpose, policy, datasets, declared_bounds, line_offset, engines
+    )
+    assert job.plan is not None and job.checker is not None
+    names = tuple(dict.fromkeys(spec.name for _, spec in job.checker.dataset_tables))
+    bound = {p.name: values.get(p.name, p.default) for p in parameters}
+    return CompiledQuery(
+        duckdb_sql=job.sql_by_engine.get("duckdb", ""),
+        spark_sql=job.sql_by_engine.get("spark", ""),
+        plan=job.plan,
+        datasets=names,
+        parameters=bound,
+        pin=job.pin,
+    )
+
+
+def analyze_template(
+    sql: str,
+    parameters: Sequence[ParamSpec],
+    purpose: str,
+    policy: CollaborationPolicy,
+    datasets: Mapping[str, DatasetSpec],
+    declared_bounds: Mapping[str, tuple[float, float]] = _NO_BOUNDS,
+    *,
+    line_offset: int = 0,
+) -> Analysis:
+    """Validate a template at submission time (defaults or typed stand-ins for its parameters)."""
+    values = {
+        p.name: p.default if p.has_default else PLACEHOLDER_VALUES[p.type] for p in parameters
+    }
+    compiled = compile_template(
+        sql, parameters, values, purpose, policy, datasets, declared_bounds,
+        line_offset=line_offset, engines=("duckdb",),
+    )  # fmt: skip
+    plan = compiled.plan
+    return Analysis(
+        outputs=tuple(o.name for o in plan.outputs),
+        group_keys=tuple(
+            {
+                "name": k.name,
+                "public_domain": list(k.public_domain) if k.public_domain is not None else None,
+            }
+            for k in plan.group_keys
+        ),
+        aggregates=tuple(m.to_dict() for m in plan.measurements),
+        datasets=compiled.datasets,
+        pin=compiled.pin,
+        purpose=purpose,
+        plan=plan,
+    )

@@ -1,0 +1,138 @@
+"""Template files: a header of ``-- key: value`` lines, then one SELECT (API.md, Template files).
+
+>>> src = parse_template_file(
+...     "-- name: reach\\n-- purpose: measurement\\n-- param: days int = 14\\n"
+...     "-- bounds: sales 0 20000\\nSELECT COUNT(DISTINCT pid) FROM exposures\\n")
+>>> src.name, src.purpose, src.parameters[0].default, src.bounds["sales"], src.line_offset
+('reach', 'measurement', 14, (0.0, 20000.0), 4)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cleanroom.errors import TemplateRejected, Violation
+from cleanroom.policy.params import check_param_value
+from cleanroom.types import NAME_RE, PARAM_TYPES, ParamSpec
+
+HEADER_KEYS = ("name", "description", "purpose", "param", "bounds")
+_HEADER_LINE = re.compile(r"^--\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s?(.*)$")
+_PARAM = re.compile(r"^([a-z][a-z0-9_]*)\s+(list\[(?:str|int)\]|[a-z]+)\s*(?:=\s*(.+))?$")
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """A parsed template file: header fields and the SQL body.
+
+    ``line_offset`` is the number of file lines before the body, so a violation at body line ``n``
+    is at file line ``n + line_offset``.
+    """
+
+    sql: str
+    line_offset: int = 0
+    name: str | None = None
+    description: str | None = None
+    purpose: str | None = None
+    parameters: tuple[ParamSpec, ...] = ()
+    bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    has_header: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "purpose": self.purpose,
+            "parameters": [p.to_dict() for p in self.parameters],
+            "bounds": {k: list(v) for k, v in self.bounds.items()},
+        }
+
+
+def parse_param_line(value: str) -> ParamSpec:
+    """``window_days int = 14`` -> ParamSpec; raises ValueError with a readable reason."""
+    match = _PARAM.match(value.strip())
+    if not match:
+        raise ValueError("a param line is 'name type [= default]', e.g. 'window_days int = 14'")
+    name, type_, default_text = match.groups()
+    if type_ not in PARAM_TYPES:
+        raise ValueError(f"parameter type must be one of {', '.join(PARAM_TYPES)}")
+    if not NAME_RE.match(name):
+        raise ValueError("parameter names are lower-case letters, digits and underscores")
+    if default_text is None:
+        return ParamSpec(name, type_)
+    try:
+        default = json.loads(default_text)
+    except json.JSONDecodeError:
+        raise ValueError(f"the default of '{name}' must be a JSON literal") from None
+    problem = check_param_value(type_, default)
+    if problem:
+        raise ValueError(f"the default of '{name}' {problem}")
+    return ParamSpec(name, type_, default, True)
+
+
+def _parse_bounds(value: str) -> tuple[str, tuple[float, float]]:
+    parts = value.split()
+    if len(parts) != 3:
+        raise ValueError("a bounds line is 'name lo hi', e.g. 'sales 0 20000'")
+    try:
+        lo, hi = float(parts[1]), float(parts[2])
+    except ValueError:
+        raise ValueError("bounds must be numbers") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+        raise ValueError("bounds must be finite with lo <= hi")
+    return parts[0].lower(), (lo, hi)
+
+
+def parse_template_file(text: str) -> TemplateSource:
+    """Split a template file into header fields and SQL body; raise TemplateRejected on a bad header."""
+    lines = text.split("\n")
+    violations: list[Violation] = []
+    fields: dict[str, str] = {}
+    params: list[ParamSpec] = []
+    bounds: dict[str, tuple[float, float]] = {}
+    body_start = 0
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            body_start = index + 1
+            continue
+        match = _HEADER_LINE.match(stripped)
+        if not match:
+            break
+        body_start = index + 1
+        key, value = match.group(1).lower(), match.group(2).strip()
+        lineno = index + 1
+        try:
+            if key not in HEADER_KEYS:
+                raise ValueError(f"unknown header key '{key}' (allowed: {', '.join(HEADER_KEYS)})")
+            if key == "param":
+                spec = parse_param_line(value)
+                if any(p.name == spec.name for p in params):
+                    raise ValueError(f"parameter '{spec.name}' is declared twice")
+                params.append(spec)
+            elif key == "bounds":
+                name, pair = _parse_bounds(value)
+                bounds[name] = pair
+            elif key in fields:
+                raise ValueError(f"header key '{key}' appears twice")
+            else:
+                fields[key] = value
+        except ValueError as err:
+            violations.append(Violation("bad_header", str(err), lineno, 1))
+    if violations:
+        raise TemplateRejected(violations)
+    has_header = bool(fields or params or bounds)
+    return TemplateSource(
+        sql="\n".join(lines[body_start:]),
+        line_offset=body_start,
+        name=fields.get("name"),
+        description=fields.get("description"),
+        purpose=fields.get("purpose"),
+        parameters=tuple(params),
+        bounds=bounds,
+        has_header=has_header,
+    )

@@ -1,0 +1,158 @@
+"""The policy pipeline: an ordered tuple of small rules over one :class:`Job`.
+
+Checking rules collect violations; the rewrite rules run only when there are none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from cleanroom.errors import TemplateRejected
+from cleanroom.policy.bind import bind_parameters
+from cleanroom.policy.parse import parse_select
+from cleanroom.policy.pin import pin_of
+from cleanroom.policy.queries import QueryChecker
+from cleanroom.policy.release import ReleaseChecker, ReleaseSpec
+from cleanroom.policy.rewrite_datasets import wrap_datasets
+from cleanroom.policy.rewrite_release import split_release
+from cleanroom.policy.violations import ViolationCollector
+from cleanroom.types import (
+    CollaborationPolicy,
+    DatasetSpec,
+    GroupKey,
+    Measurement,
+    ParamSpec,
+    ReleasePlan,
+)
+
+ENGINES = ("duckdb", "spark")
+
+
+@dataclass
+class Job:
+    sql: str
+    parameters: Sequence[ParamSpec]
+    values: Mapping[str, Any]
+    purpose: str
+    policy: CollaborationPolicy
+    datasets: Mapping[str, DatasetSpec]
+    declared_bounds: Mapping[str, tuple[float, float]]
+    engines: Sequence[str]
+    collector: ViolationCollector
+    tree: exp.Select | None = None
+    pin: str = ""
+    in_domains: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    checker: QueryChecker | None = None
+    release: ReleaseSpec | None = None
+    plan: ReleasePlan | None = None
+    sql_by_engine: dict[str, str] = field(default_factory=dict)
+
+
+def parse(job: Job) -> None:
+    tree = parse_select(job.sql, job.collector)
+    if tree is not None:
+        job.tree = tree
+        job.pin = pin_of(tree, job.parameters)
+
+
+def bind(job: Job) -> None:
+    assert job.tree is not None
+    job.in_domains = bind_parameters(job.tree, job.parameters, job.values, job.collector)
+
+
+def check(job: Job) -> None:
+    assert job.tree is not None
+    declared = {k.lower(): v for k, v in job.declared_bounds.items()}
+    job.checker = QueryChecker(job.collector, job.datasets, declared, job.in_domains)
+    job.release = ReleaseChecker(job.checker, job.policy).analyze(job.tree)
+    for name in sorted(set(declared) - job.checker.used_bounds):
+        job.collector.add_at(
+            "unknown_bounds_target", f"declared bounds for '{name}' match no column or output", 0, 0
+        )
+
+
+def check_purpose(job: Job) -> None:
+    assert job.checker is not None
+    if job.purpose not in job.policy.purposes:
+        job.collector.add_at(
+            "purpose_not_allowed",
+            f"purpose '{job.purpose}' is not allowed by this collaboration "
+            f"(allowed: {', '.join(job.policy.purposes)})",
+            0,
+            0,
+        )
+    for table, spec in job.checker.dataset_tables:
+        if spec.is_personal and job.purpose not in spec.purposes:
+            job.collector.add(
+                "purpose_not_allowed",
+                table,
+                f"dataset '{spec.name}' does not serve purpose '{job.purpose}'",
+            )
+
+
+def check_engines(job: Job) -> None:
+    assert job.checker is not None
+    if job.checker.asof and "spark" in job.engines:
+        job.collector.add_at(
+            "unsupported_on_spark", "ASOF joins cannot run on the Spark engine", 0, 0
+        )
+
+
+def build_plan(job: Job) -> None:
+    assert job.release is not None
+    spec, policy = job.release, job.policy
+    max_groups = policy.max_groups_per_user if spec.keys else 1
+    job.plan = ReleasePlan(
+        group_keys=tuple(
+            GroupKey(k.name, tuple(k.domain) if k.domain is not None else None)  # type: ignore[arg-type]
+            for k in spec.keys
+        ),
+        measurements=tuple(
+            Measurement(m.column, m.kind, m.lower, m.upper, m.integer, max_groups)  # type: ignore[arg-type]
+            for m in spec.measurements
+        ),
+        person_count=spec.person_count,
+        outputs=tuple(spec.outputs),
+        having=spec.having,
+        order_by=tuple(spec.order_by),
+        limit=spec.limit,
+        max_groups_per_user=max_groups,
+        min_users_per_row=policy.min_users_per_row,
+        added_person_count=spec.added_person_count,
+    )
+
+
+def rewrite(job: Job) -> None:
+    assert job.tree is not None and job.checker is not None and job.release is not None
+    assert job.plan is not None
+    wrap_datasets(job.checker.dataset_tables, job.purpose)
+    final = split_release(job.tree, job.release, job.plan.max_groups_per_user)
+    for engine in job.engines:
+        job.sql_by_engine[engine] = final.sql(dialect=engine, comments=False)
+
+
+Rule = Callable[[Job], None]
+CHECKS: tuple[Rule, ...] = (parse, bind, check, check_purpose, check_engines)
+REWRITES: tuple[Rule, ...] = (build_plan, rewrite)
+
+
+def run(job: Job) -> Job:
+    """Run every rule; raise TemplateRejected with all violations found before rewriting."""
+    try:
+        for rule in CHECKS:
+            rule(job)
+            if job.tree is None:
+                break
+        job.collector.raise_if_any()
+        for rule in REWRITES:
+            rule(job)
+    except RecursionError:
+        job.collector.add_at("nesting_too_deep", "the template nests too deeply to analyze", 0, 0)
+    job.collector.raise_if_any()
+    if job.tree is None:
+        raise TemplateRejected([])
+    return job

@@ -1,0 +1,95 @@
+"""Rewrite step 3: the release split into per-(group, person) clamped partials, a cap on groups
+per person, and exact sums per group. Noise is added later, in Python, never in SQL.
+
+>>> clamp(exp.column("x"), 0, 10).sql()
+'COALESCE(LEAST(GREATEST(x, 0), 10), 0)'
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from cleanroom.policy.release import ReleaseSpec
+
+PARTIAL, CAPPED, SHUFFLED = "cr_partial", "cr_capped", "cr_shuffled"
+
+
+def _number(value: float) -> exp.Expr:
+    return exp.Literal.number(int(value) if float(value).is_integer() else value)
+
+
+def clamp(expr: exp.Expr, lower: float, upper: float) -> exp.Expr:
+    # ignore_nulls: DuckDB's and Spark's own LEAST/GREATEST semantics (no CASE emulation).
+    bounded = exp.Least(
+        this=exp.Greatest(this=expr, expressions=[_number(lower)], ignore_nulls=True),
+        expressions=[_number(upper)],
+        ignore_nulls=True,
+    )
+    return exp.Coalesce(this=bounded, expressions=[exp.Literal.number(0)])
+
+
+def split_release(select: exp.Select, spec: ReleaseSpec, max_groups: int) -> exp.Select:
+    """Turn the checked release ``select`` into the staged query the engine runs."""
+    alias, pid_name = spec.pid
+    pid = exp.column(pid_name, table=alias)
+    key_cols = [f"cr_k{i}" for i in range(len(spec.keys))]
+    partial = exp.Select(
+        expressions=[
+            *(exp.alias_(k.expr.copy(), c) for k, c in zip(spec.keys, key_cols, strict=True)),
+            exp.alias_(pid.copy(), "cr_pid"),
+            *(
+                exp.alias_(clamp(m.partial.copy(), m.lower, m.upper), m.column)
+                for m in spec.measurements
+            ),  # fmt: skip
+        ]
+    )
+    for arg in ("from_", "joins", "where"):
+        value = select.args.get(arg)
+        if value:
+            partial.set(arg, value)
+    partial.set(
+        "group",
+        exp.Group(expressions=[*(k.expr.copy() for k in spec.keys), pid.copy()]),
+    )
+    measures = [m.column for m in spec.measurements]
+    ctes: list[exp.CTE] = list(select.args["with_"].expressions) if select.args.get("with_") else []
+    ctes.append(exp.CTE(this=partial, alias=exp.TableAlias(this=exp.to_identifier(PARTIAL))))
+    source = PARTIAL
+    if spec.keys and max_groups >= 1:
+        shuffled = exp.select(
+            *key_cols, "cr_pid", *measures, exp.alias_(exp.Rand(), "cr_rand")
+        ).from_(PARTIAL)
+        ranked = exp.select(
+            *key_cols,
+            *measures,
+            exp.alias_(
+                exp.Window(
+                    this=exp.RowNumber(),
+                    partition_by=[exp.column("cr_pid")],
+                    order=exp.Order(expressions=[exp.Ordered(this=exp.column("cr_rand"))]),
+                ),
+                "cr_group_rank",
+            ),
+        ).from_(exp.Subquery(this=shuffled, alias=exp.TableAlias(this=exp.to_identifier(SHUFFLED))))
+        ctes.append(exp.CTE(this=ranked, alias=exp.TableAlias(this=exp.to_identifier(CAPPED))))
+        source = CAPPED
+    final = exp.Select(
+        expressions=[
+            *(exp.alias_(exp.column(c), k.name) for c, k in zip(key_cols, spec.keys, strict=True)),
+            *(
+                exp.alias_(
+                    exp.Coalesce(
+                        this=exp.Sum(this=exp.column(m)), expressions=[exp.Literal.number(0)]
+                    ),
+                    m,
+                )
+                for m in measures
+            ),  # fmt: skip
+        ]
+    ).from_(source)
+    if source == CAPPED:
+        final = final.where(f"cr_group_rank <= {int(max_groups)}")
+    if spec.keys:
+        final.set("group", exp.Group(expressions=[exp.column(c) for c in key_cols]))
+    final.set("with_", exp.With(expressions=ctes))
+    return final
