@@ -1,7 +1,6 @@
 """Declaring a route once: URL rule, auth, body schema and responses, for Flask and for OpenAPI.
 
 >>> from flask import Blueprint
-from flask.typing import ResponseReturnValue
 >>> bp = Blueprint("examples", __name__, url_prefix="/v1")
 >>> NEW_THING = NamedSchema("NewThing", {"type": "object", "required": ["name"],
 ...     "properties": {"name": {"type": "string", "minLength": 1}}, "additionalProperties": False})
