@@ -10,6 +10,7 @@ from demo_exact import exact_frame
 
 from cleanroom.demo.specs import demo_dataset_specs
 from cleanroom.demo.world import World, generate_world
+from cleanroom.types import SUPPRESSION_VIEW, dataset_view
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +33,18 @@ def exact_connections(small_world: World) -> Iterator[dict[str, duckdb.DuckDBPyC
     yield out
     for con in out.values():
         con.close()
+
+
+@pytest.fixture(scope="session")
+def engine_views(small_world: World) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The demo datasets under the engine's view names, as ingestion stores them (consent
+    columns kept, blocked and identifier columns dropped), and an empty suppression list."""
+    con = duckdb.connect()
+    for name in demo_dataset_specs():
+        frame = exact_frame(small_world, name, None)
+        con.register("frame", frame)
+        con.execute(f"CREATE TABLE {dataset_view(name)} AS SELECT * FROM frame")
+        con.unregister("frame")
+    con.execute(f"CREATE TABLE {SUPPRESSION_VIEW} (pid VARCHAR)")
+    yield con
+    con.close()

@@ -35,7 +35,9 @@ def pid_of(email: str) -> str:
     return hashlib.sha256(identity_key(email).encode()).hexdigest()
 
 
-def exact_frame(world: World, name: str, purpose: str) -> pd.DataFrame:
+def exact_frame(world: World, name: str, purpose: str | None) -> pd.DataFrame:
+    """Dataset ``name`` keyed by ``pid``: as a template of ``purpose`` sees it (consent applied,
+    consent columns dropped), or with ``purpose=None`` as ingestion stores it (consent kept)."""
     spec = demo_dataset_specs()[name]
     roles = {col: c["role"] for col, c in spec["columns"].items()}
     stamps = [col for col, role in roles.items() if role == "timestamp"]
@@ -46,7 +48,8 @@ def exact_frame(world: World, name: str, purpose: str) -> pd.DataFrame:
     if "identifier" in roles.values():
         (ident,) = [col for col, role in roles.items() if role == "identifier"]
         frame = frame.assign(pid=frame[ident].map(pid_of))
-    keep = [col for col, role in roles.items() if role in ("dimension", "metric", "timestamp")]
+    kept_roles = ("dimension", "metric", "timestamp") + (("consent",) if purpose is None else ())
+    keep = [col for col, role in roles.items() if role in kept_roles]
     return frame[(["pid"] if "pid" in frame else []) + keep].reset_index(drop=True)
 
 

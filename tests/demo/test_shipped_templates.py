@@ -1,5 +1,6 @@
 """Every shipped template: its header parses, it runs as plain SQL on the demo world (the exact
-answer path) with its default parameters, and it passes the policy for the demo collaboration."""
+answer path) with its default parameters, it passes the policy for the demo collaboration, and
+its rewrite computes the exact answer on the demo world before noise (no bound binds there)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ import duckdb
 import pytest
 from demo_exact import QUERIES, SHIPPED, TEMPLATE_FILES, bind_parameters
 
-from cleanroom.policy.header import parse_template_file
+from cleanroom.demo.specs import DEMO_POLICY, demo_dataset_specs
+from cleanroom.policy import (
+    Analysis,
+    TemplateSource,
+    analyze_template,
+    compile_template,
+    parse_template_file,
+)
+from cleanroom.types import Col, CollaborationPolicy, DatasetSpec, ReleasePlan
 
 # fmt: off
 EXPECTED_COLUMNS = {
@@ -25,7 +34,13 @@ EXPECTED_COLUMNS = {
 # fmt: on
 
 
-def _source(name: str):  # type: ignore[no-untyped-def]
+POLICY = CollaborationPolicy.from_dict(DEMO_POLICY)
+SPECS = {name: DatasetSpec.from_dict(spec) for name, spec in demo_dataset_specs().items()}
+# Group keys without a public domain (their rows go through threshold partition selection).
+THRESHOLD_KEYS = {"audience_overlap": {"region"}, "roas": {"spend_cents"}}
+
+
+def _source(name: str) -> TemplateSource:
     return parse_template_file((QUERIES / f"{name}.sql").read_text(encoding="utf-8"))
 
 
@@ -50,14 +65,81 @@ def test_header_parses_with_defaults_for_every_parameter(name: str) -> None:
 def test_exact_answer_with_default_parameters_is_not_empty(
     name: str, exact_connections: dict[str, duckdb.DuckDBPyConnection]
 ) -> None:
+    columns, rows = _exact_answer(name, exact_connections)
+    assert columns == EXPECTED_COLUMNS[name]
+    assert rows
+    assert all(None not in row for row in rows)
+
+
+def _exact_answer(
+    name: str, connections: dict[str, duckdb.DuckDBPyConnection]
+) -> tuple[list[str], list[tuple[object, ...]]]:
     source = _source(name)
     assert source.purpose is not None
     defaults = {p.name: p.default for p in source.parameters}
     sql = bind_parameters(source.sql, source.parameters, defaults)
-    cursor = exact_connections[source.purpose].execute(sql)
-    columns = [d[0] for d in cursor.description]
-    rows = cursor.fetchall()
-    assert columns == EXPECTED_COLUMNS[name]
-    assert rows
-    # every person count in the exact answer is positive: the groups are real
-    assert all(row[columns.index(columns[-1])] is not None for row in rows)
+    cursor = connections[source.purpose].execute(sql)
+    return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+def _analyze(name: str) -> Analysis:
+    source = _source(name)
+    assert source.purpose is not None
+    return analyze_template(
+        source.sql, source.parameters, source.purpose, POLICY, SPECS, source.bounds,
+        line_offset=source.line_offset,
+    )  # fmt: skip
+
+
+def _roles(plan: ReleasePlan) -> tuple[dict[str, str], dict[str, str]]:
+    """Output name -> result column, for the group keys and for the plain measurements."""
+    key_columns = {k.name for k in plan.group_keys}
+    measure_columns = {m.column for m in plan.measurements}
+    keys, measures = {}, {}
+    for out in plan.outputs:
+        if isinstance(out.expr, Col) and out.expr.name in key_columns:
+            keys[out.name] = out.expr.name
+        elif isinstance(out.expr, Col) and out.expr.name in measure_columns:
+            measures[out.name] = out.expr.name
+    return keys, measures
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_policy_accepts_with_the_expected_release(name: str) -> None:
+    analysis = _analyze(name)
+    assert list(analysis.outputs) == EXPECTED_COLUMNS[name]
+    keys, _ = _roles(analysis.plan)
+    domains = {k.name: k.public_domain for k in analysis.plan.group_keys}
+    no_domain = {out for out, column in keys.items() if domains[column] is None}
+    assert no_domain == THRESHOLD_KEYS.get(name, set())
+    assert analysis.plan.max_groups_per_user == DEMO_POLICY["max_groups_per_user"] or len(keys) == 0
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_rewrite_equals_the_exact_answer_on_the_demo_world(
+    name: str,
+    exact_connections: dict[str, duckdb.DuckDBPyConnection],
+    engine_views: duckdb.DuckDBPyConnection,
+) -> None:
+    """Before noise, the compiled query gives the exact answer: the demo's bounds never bind."""
+    source = _source(name)
+    assert source.purpose is not None
+    compiled = compile_template(
+        source.sql, source.parameters, {}, source.purpose, POLICY, SPECS, source.bounds,
+        line_offset=source.line_offset,
+    )  # fmt: skip
+    assert compiled.spark_sql
+    keys, measures = _roles(compiled.plan)
+    assert measures, "every template releases at least one plain measurement"
+    cursor = engine_views.execute(compiled.duckdb_sql)
+    engine_names = [d[0] for d in cursor.description]
+    engine = {
+        tuple(row[keys[k]] for k in keys): tuple(float(row[m]) for m in measures.values())
+        for row in (dict(zip(engine_names, r, strict=True)) for r in cursor.fetchall())
+    }
+    columns, rows = _exact_answer(name, exact_connections)
+    exact = {
+        tuple(row[k] for k in keys): tuple(float(row[m]) for m in measures)
+        for row in (dict(zip(columns, r, strict=True)) for r in rows)
+    }
+    assert engine == exact
