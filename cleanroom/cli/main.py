@@ -7,6 +7,7 @@ import click
 from cleanroom import __version__
 from cleanroom.cli.serve import serve
 from cleanroom.cli.token import token
+from cleanroom.cli.validate import validate
 
 
 @click.group()
@@ -17,6 +18,7 @@ def cli() -> None:
 
 cli.add_command(serve)
 cli.add_command(token)
+cli.add_command(validate)
 
 
 def main() -> None:

@@ -97,8 +97,11 @@ class ExpressionChecker:
         if found.outer:
             ctx.scope.outer_references = True
         # Qualify in place so the rewrite and the engine bind exactly what we checked.
-        node.set("table", exp.to_identifier(found.alias))
-        node.set("this", exp.to_identifier(found.name))
+        if node.args.get("table") is None:
+            node.set("table", exp.to_identifier(found.alias))
+        else:
+            node.args["table"].set("this", found.alias)
+        node.this.set("this", found.name)
         return found.val
 
     def literal(self, node: exp.Literal, ctx: Context) -> Val:
@@ -171,6 +174,8 @@ class ExpressionChecker:
     def in_(self, node: exp.In, ctx: Context) -> Val:
         left = self.operand(node.this, ctx)
         query = node.args.get("query")
+        if isinstance(query, exp.Subquery):
+            query = query.this
         if query is not None:
             assert self.subquery_hook is not None
             self.subquery_hook(query, ctx, "in")

@@ -170,6 +170,9 @@ def parse_select(text: str, collector: ViolationCollector) -> exp.Query | None:
     if not isinstance(root, exp.Select):
         collector.add("not_select", root, "only SELECT queries are allowed")
         return None
+    if not root.expressions:
+        collector.add_offset("parse_error", 0, "the SELECT list is empty")
+        return None
     count = sum(1 for _ in root.walk())
     if count > MAX_NODES:
         collector.add_at("too_large", f"the template has more than {MAX_NODES} syntax nodes", 0, 0)
