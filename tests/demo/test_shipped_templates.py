@@ -37,7 +37,7 @@ EXPECTED_COLUMNS = {
 POLICY = CollaborationPolicy.from_dict(DEMO_POLICY)
 SPECS = {name: DatasetSpec.from_dict(spec) for name, spec in demo_dataset_specs().items()}
 # Group keys without a public domain (their rows go through threshold partition selection).
-THRESHOLD_KEYS = {"audience_overlap": {"region"}, "roas": {"spend_cents"}}
+THRESHOLD_KEYS = {"roas": {"spend_cents"}}
 
 
 def _source(name: str) -> TemplateSource:
