@@ -101,6 +101,8 @@ def calibrate_release(
     split = split_loss(
         plan, loss, noise=noise, delta_budget_for_selection=delta_budget_for_selection
     )
+    if plan.keys_are_public:
+        public_candidate_count(plan)  # refuse oversized domains before anything else
     threshold: ThresholdMechanism | None = None
     mechanisms = []
     for m in plan.measurements:

@@ -32,8 +32,8 @@ from cleanroom.dp._opendp import dp
 from cleanroom.errors import InternalError
 from cleanroom.types import Measurement
 
+ALPHA = 0.05  # 95% confidence intervals
 CONFIDENCE = 0.95
-ALPHA = 1.0 - CONFIDENCE
 
 Number = int | float
 

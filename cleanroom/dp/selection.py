@@ -117,21 +117,21 @@ def _calibrate(max_groups: int, bound: int, epsilon: float, delta: float) -> tup
 
 def public_candidates(plan: ReleasePlan) -> list[tuple[KeyValue, ...]]:
     """The cross product of the group keys' public domains, in declaration order."""
+    public_candidate_count(plan)
     domains: list[tuple[KeyValue, ...]] = []
-    size = 1
     for key in plan.group_keys:
         if key.public_domain is None:
             raise InternalError("public_candidates on a non-public key; this is a bug")
         domains.append(key.public_domain)
-        size *= len(key.public_domain)
+    return list(itertools.product(*domains))
+
+
+def public_candidate_count(plan: ReleasePlan) -> int:
+    """How many groups a public-key release has; refuses products too large to release."""
+    size = math.prod(len(k.public_domain or ()) for k in plan.group_keys)
     if size > MAX_PUBLIC_GROUPS:
         raise InvalidRequest(
             f"the group keys' declared values make {size} groups, more than the "
             f"{MAX_PUBLIC_GROUPS} a release may have; group by fewer or coarser dimensions"
         )
-    return list(itertools.product(*domains))
-
-
-def public_candidate_count(plan: ReleasePlan) -> int:
-    """How many groups a public-key release has (for previews), without building them."""
-    return math.prod(len(k.public_domain or ()) for k in plan.group_keys)
+    return size

@@ -1,0 +1,144 @@
+"""Privacy-loss values, budget arithmetic and the split of a run's loss."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from dp_plans import BUYERS, SALES, SPEND, attribution_plan
+
+from cleanroom.dp import BudgetBalance, PrivacyLoss, compose, split_loss
+from cleanroom.errors import BudgetExhausted, InvalidRequest
+
+
+@pytest.mark.parametrize(
+    ("epsilon", "delta", "message"),
+    [
+        (math.nan, 0.0, "epsilon must be a finite number"),
+        (math.inf, 0.0, "epsilon must be a finite number"),
+        (-1.0, 0.0, "epsilon must be greater than zero"),
+        (0.0, 0.0, "epsilon must be greater than zero"),
+        (1.0, math.nan, "delta must be a finite number"),
+        (1.0, -1e-9, "delta must be at least 0 and less than 1"),
+        (1.0, 1.0, "delta must be at least 0 and less than 1"),
+        (True, 0.0, "epsilon must be a number"),
+        ("1", 0.0, "epsilon must be a number"),
+    ],
+)
+def test_privacy_loss_rejects_bad_values(epsilon: object, delta: object, message: str) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        PrivacyLoss(epsilon, delta)  # type: ignore[arg-type]
+
+
+def test_privacy_loss_composes_by_summing_and_serializes() -> None:
+    total = PrivacyLoss(0.5, 1e-7) + PrivacyLoss(1, 2e-7)
+    assert total.epsilon == 1.5
+    assert total.delta == pytest.approx(3e-7)
+    assert isinstance(PrivacyLoss(1).epsilon, float)
+    assert PrivacyLoss(2.0, 1e-6).to_dict() == {"epsilon": 2.0, "delta": 1e-6}
+    assert PrivacyLoss.from_dict({"epsilon": 1}) == PrivacyLoss(1.0, 0.0)
+    assert compose([]) == (0.0, 0.0)
+    assert compose([PrivacyLoss(0.1)] * 10) == (1.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    "body", [None, [], {"delta": 1e-6}, {"epsilon": 1, "sigma": 2}, {"epsilon": "x"}]
+)
+def test_privacy_loss_from_dict_rejects_bad_bodies(body: object) -> None:
+    with pytest.raises(InvalidRequest):
+        PrivacyLoss.from_dict(body)
+
+
+def test_budget_can_be_spent_exactly_despite_float_drift() -> None:
+    balance = BudgetBalance(total_epsilon=1.0, total_delta=1e-6)
+    for _ in range(10):
+        balance = balance.charge(PrivacyLoss(0.1, 1e-7))
+    assert balance.remaining_epsilon == 0.0
+    assert balance.remaining_delta == 0.0
+    assert not balance.can_afford(PrivacyLoss(1e-6))
+    with pytest.raises(BudgetExhausted) as caught:
+        balance.charge(PrivacyLoss(0.5))
+    assert caught.value.extra() == {
+        "requested": {"epsilon": 0.5, "delta": 0.0},
+        "remaining": {"epsilon": 0.0, "delta": 0.0},
+    }
+
+
+def test_budget_balance_shape_and_delta_limits() -> None:
+    balance = BudgetBalance(total_epsilon=2.0, total_delta=1e-6).charge(PrivacyLoss(0.5, 4e-7))
+    assert balance.to_dict() == {
+        "total": {"epsilon": 2.0, "delta": 1e-6},
+        "spent": {"epsilon": 0.5, "delta": 4e-7},
+        "remaining": {"epsilon": 1.5, "delta": pytest.approx(6e-7)},
+    }
+    assert not balance.can_afford(PrivacyLoss(0.1, 7e-7))
+    assert not BudgetBalance(total_epsilon=1.0, total_delta=0.0).can_afford(PrivacyLoss(0.1, 1e-12))
+    with pytest.raises(InvalidRequest):
+        BudgetBalance(total_epsilon=-1.0, total_delta=0.0)
+
+
+def _assert_sums_to(split_total: PrivacyLoss, loss: PrivacyLoss) -> None:
+    assert split_total.epsilon == pytest.approx(loss.epsilon, rel=1e-12)
+    assert split_total.delta == pytest.approx(loss.delta, rel=1e-12)
+    assert split_total.epsilon <= loss.epsilon * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("measurements", [(BUYERS,), (BUYERS, SALES), (BUYERS, SALES, SPEND)])
+@pytest.mark.parametrize("noise", ["laplace", "gaussian"])
+@pytest.mark.parametrize("public", [True, False])
+def test_split_sums_to_the_requested_loss(
+    measurements: tuple[object, ...], noise: str, public: bool
+) -> None:
+    plan = attribution_plan(("c1",) if public else None, measurements=measurements)  # type: ignore[arg-type]
+    loss = PrivacyLoss(0.7, 3e-7)
+    split = split_loss(plan, loss, noise=noise)
+    assert [p.column for p in split.parts] == [m.column for m in plan.measurements]
+    shares = {p.epsilon for p in split.parts}
+    assert len(shares) == 1  # equal epsilon shares
+    if public and noise == "laplace":
+        assert split.total == PrivacyLoss(0.7, 0.0)  # no mechanism uses delta: not charged
+    else:
+        _assert_sums_to(split.total, loss)
+    roles = {p.column: p.role for p in split.parts}
+    assert roles["buyers"] == ("aggregate" if public else "partition_selection")
+    if noise == "laplace":
+        assert all(p.delta == 0 for p in split.parts if p.role == "aggregate")
+
+
+def test_split_with_a_delta_granted_for_selection() -> None:
+    plan = attribution_plan(None)
+    split = split_loss(plan, PrivacyLoss(1.0), delta_budget_for_selection=1e-7)
+    assert split.part("buyers").delta == 1e-7
+    assert split.total == PrivacyLoss(1.0, 1e-7)
+    gaussian = split_loss(
+        plan, PrivacyLoss(1.0, 2e-7), noise="gaussian", delta_budget_for_selection=1e-7
+    )
+    assert gaussian.part("buyers").delta == 1e-7
+    assert gaussian.part("sales").delta == 2e-7
+    # Keys with public domains need no selection: the granted delta is neither used nor charged.
+    public = split_loss(attribution_plan(), PrivacyLoss(1.0), delta_budget_for_selection=1e-7)
+    assert public.total == PrivacyLoss(1.0)
+
+
+def test_split_refuses_when_a_mechanism_needs_delta_and_gets_none() -> None:
+    with pytest.raises(InvalidRequest, match="no public domain"):
+        split_loss(attribution_plan(None), PrivacyLoss(1.0))
+    with pytest.raises(InvalidRequest, match="Gaussian noise needs a delta"):
+        split_loss(attribution_plan(), PrivacyLoss(1.0), noise="gaussian")
+    with pytest.raises(InvalidRequest, match="noise must be one of"):
+        split_loss(attribution_plan(), PrivacyLoss(1.0), noise="uniform")
+    with pytest.raises(InvalidRequest, match="partition selection must be a number"):
+        split_loss(attribution_plan(None), PrivacyLoss(1.0), delta_budget_for_selection=2.0)
+
+
+def test_split_to_dict_is_shown_in_reports() -> None:
+    data = split_loss(attribution_plan(None), PrivacyLoss(1.0, 1e-6)).to_dict()
+    assert data["requested"] == {"epsilon": 1.0, "delta": 1e-6}
+    assert data["total"] == {"epsilon": 1.0, "delta": 1e-6}
+    assert data["parts"][0] == {
+        "column": "buyers",
+        "role": "partition_selection",
+        "epsilon": 0.5,
+        "delta": 1e-6,
+    }
+    assert "epsilon divided equally" in data["rule"]
