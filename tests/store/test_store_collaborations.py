@@ -1,0 +1,87 @@
+"""Collaborations, memberships, organizations and the suppression list."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import POLICY, FakeClock, event
+
+from cleanroom.errors import InternalError, InvalidRequest, NotFound
+from cleanroom.store import Collaboration, Store
+
+
+def test_create_and_read_a_collaboration(store: Store, collab: Collaboration) -> None:
+    assert collab.retailer_org == "shopco"
+    assert collab.partner_orgs == ("acme", "beta")
+    assert collab.member_role("acme") == "partner"
+    assert collab.member_role("nobody") is None
+    assert dict(collab.policy) == POLICY
+    assert collab.created_at.tzinfo is not None
+    assert store.get_collaboration(collab.id) == collab
+    assert store.get_organization("shopco").kind == "retailer"
+    assert store.get_organization("acme").kind == "advertiser"
+    assert collab.to_dict()["partner_orgs"] == ["acme", "beta"]
+
+
+def test_list_collaborations_by_member(
+    store: Store, collab: Collaboration, clock: FakeClock
+) -> None:
+    clock.advance(seconds=1)
+    other = store.create_collaboration("other", "shopco", ["gamma"], POLICY, "alice")
+    assert [c.id for c in store.list_collaborations()] == [collab.id, other.id]
+    assert [c.id for c in store.list_collaborations("acme")] == [collab.id]
+    assert [c.id for c in store.list_collaborations("shopco")] == [collab.id, other.id]
+    assert store.list_collaborations("stranger") == []
+
+
+def test_add_partner_is_idempotent(store: Store, collab: Collaboration) -> None:
+    store.add_partner(collab.id, "gamma", audit=event("collaboration.created"))
+    again = store.add_partner(collab.id, "gamma", audit=event("collaboration.created"))
+    assert again.partner_orgs == ("acme", "beta", "gamma")
+    # only the first call changed anything, so only it was audited
+    assert [a.details.get("partner_org") for a in store.list_audit(collab.id)][1:] == ["gamma"]
+
+
+def test_unknown_collaboration_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.get_collaboration("col_missing")
+    with pytest.raises(NotFound):
+        store.add_suppressions("col_missing", [b"\x01" * 32])
+    with pytest.raises(NotFound):
+        store.get_organization("nobody")
+
+
+def test_retailer_cannot_be_its_own_partner(store: Store) -> None:
+    with pytest.raises(InvalidRequest):
+        store.create_collaboration("bad", "shopco", ["shopco"], POLICY, "alice")
+
+
+def test_suppressions_are_idempotent(store: Store, collab: Collaboration) -> None:
+    a, b, c = b"\x01" * 32, b"\x02" * 32, b"\x03" * 32
+    assert store.add_suppressions(collab.id, [a, b, b]) == 2
+    assert store.add_suppressions(collab.id, [b, c]) == 1
+    assert store.add_suppressions(collab.id, [a, b, c]) == 0
+    assert store.list_suppressed_pids(collab.id) == [a, b, c]
+    assert store.count_suppressions(collab.id) == 3
+
+
+def test_suppressions_are_per_collaboration(store: Store, collab: Collaboration) -> None:
+    other = store.create_collaboration("other", "shopco", ["acme"], POLICY, "alice")
+    store.add_suppressions(collab.id, [b"\x01" * 32])
+    assert store.add_suppressions(other.id, [b"\x01" * 32]) == 1
+    assert store.list_suppressed_pids(other.id) == [b"\x01" * 32]
+
+
+def test_many_suppressions_in_one_call(store: Store, collab: Collaboration) -> None:
+    pids = [i.to_bytes(32, "big") for i in range(1, 1201)]
+    audit = event("suppression.added", "alice", "shopco")
+    assert store.add_suppressions(collab.id, pids, audit=audit) == 1200
+    assert store.add_suppressions(collab.id, pids[:700]) == 0
+    last = store.list_audit(collab.id)[-1]
+    assert last.name == "suppression.added"
+    assert last.details["added"] == 1200
+
+
+def test_a_pid_must_be_32_bytes(store: Store, collab: Collaboration) -> None:
+    with pytest.raises(InternalError):
+        store.add_suppressions(collab.id, [b"short"])
+    assert store.count_suppressions(collab.id) == 0

@@ -1,0 +1,123 @@
+"""The budget ledger: atomic check-and-charge, exhaustion, refresh periods, races."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+from conftest import FakeClock, event
+from ledger_race import charge_in_threads
+
+from cleanroom.errors import BudgetExhausted, InvalidRequest
+from cleanroom.store import Collaboration, Store, Template
+
+
+def test_charges_add_up(store: Store, collab: Collaboration, clock: FakeClock) -> None:
+    line = store.charge_budget(collab.id, "acme", 1.5, 1e-7, audit=event("budget.charged"))
+    assert (line.spent_epsilon, line.remaining_epsilon) == (1.5, 8.5)
+    clock.advance(seconds=1)
+    line = store.charge_budget(collab.id, "acme", 2.5, 1e-7)
+    assert line.spent_epsilon == 4.0
+    assert line.spent_delta == pytest.approx(2e-7)
+    budget = {b.org: b for b in store.get_budget(collab.id)}
+    assert set(budget) == {"acme", "beta"}
+    assert budget["acme"].to_dict()["remaining"]["epsilon"] == 6.0
+    assert budget["beta"].spent_epsilon == 0.0
+    assert budget["beta"].total_epsilon == 10.0
+    assert store.get_budget_line(collab.id, "acme") == budget["acme"]
+    assert [c.epsilon for c in store.list_charges(collab.id, "acme")] == [1.5, 2.5]
+    assert store.list_audit(collab.id)[-1].details["epsilon"] == 1.5
+
+
+def test_an_overdraft_is_refused_and_writes_nothing(store: Store, collab: Collaboration) -> None:
+    store.charge_budget(collab.id, "acme", 9.0, 0.0)
+    audit_before = store.list_audit(collab.id)
+    with pytest.raises(BudgetExhausted) as info:
+        store.charge_budget(collab.id, "acme", 1.5, 0.0, audit=event("budget.charged"))
+    assert info.value.requested == {"epsilon": 1.5, "delta": 0.0}
+    assert info.value.remaining == {"epsilon": 1.0, "delta": 1e-6}
+    assert len(store.list_charges(collab.id)) == 1
+    assert store.list_audit(collab.id) == audit_before
+    with pytest.raises(BudgetExhausted):  # delta is a budget too
+        store.charge_budget(collab.id, "acme", 0.1, 2e-6)
+    # exactly the rest still fits (float tolerance)
+    assert store.charge_budget(collab.id, "acme", 1.0, 1e-6).remaining_epsilon == 0.0
+
+
+def test_explicit_totals_override_the_policy(store: Store, collab: Collaboration) -> None:
+    store.charge_budget(collab.id, "beta", 1.0, 0.0, totals=(2.0, 0.0))
+    with pytest.raises(BudgetExhausted):
+        store.charge_budget(collab.id, "beta", 1.5, 0.0, totals=(2.0, 0.0))
+    assert store.get_budget_line(collab.id, "beta").total_epsilon == 2.0
+
+
+def test_bad_privacy_loss_is_rejected(store: Store, collab: Collaboration) -> None:
+    for eps, delta in ((-1.0, 0.0), (float("nan"), 0.0), (1.0, 1.0)):
+        with pytest.raises(InvalidRequest):
+            store.charge_budget(collab.id, "acme", eps, delta)
+
+
+def test_refresh_periods_are_anchored_at_collaboration_creation(
+    store: Store, collab: Collaboration, clock: FakeClock
+) -> None:
+    store.charge_budget(collab.id, "acme", 10.0, 0.0, refresh_days=30)
+    with pytest.raises(BudgetExhausted):
+        store.charge_budget(collab.id, "acme", 1.0, 0.0, refresh_days=30)
+    clock.advance(days=29, hours=23)
+    with pytest.raises(BudgetExhausted):
+        store.charge_budget(collab.id, "acme", 1.0, 0.0, refresh_days=30)
+    clock.advance(hours=1)  # exactly created_at + 30 days: a new period
+    assert store.charge_budget(collab.id, "acme", 4.0, 0.0, refresh_days=30).spent_epsilon == 4.0
+
+
+def test_refresh_comes_from_the_policy(store: Store, clock: FakeClock) -> None:
+    policy = {"epsilon_budget": 1.0, "budget_refresh": "P7D"}
+    collab = store.create_collaboration("weekly", "shopco", ["acme"], policy, "alice")
+    store.charge_budget(collab.id, "acme", 1.0, 0.0)
+    clock.advance(days=7)
+    assert store.get_budget_line(collab.id, "acme").spent_epsilon == 0.0
+    store.charge_budget(collab.id, "acme", 1.0, 0.0)
+    assert len(store.list_charges(collab.id)) == 2
+
+
+def test_run_and_charge_are_one_transaction(
+    store: Store, collab: Collaboration, template: Template
+) -> None:
+    made = store.create_run_with_charge(
+        collab.id, template.id, 1, "acme", "bob", {}, 6.0, 0.0, idempotency_key="k",
+        audit=[event("run.created"), event("budget.charged")],
+    )  # fmt: skip
+    assert made.created
+    assert made.run.status == "queued"
+    assert [c.run_id for c in store.list_charges(collab.id)] == [made.run.id]
+    again = store.create_run_with_charge(
+        collab.id, template.id, 1, "acme", "bob", {}, 6.0, 0.0, idempotency_key="k"
+    )
+    assert not again.created
+    assert again.run == made.run
+    assert len(store.list_charges(collab.id)) == 1  # the repeat charged nothing
+    with pytest.raises(BudgetExhausted):
+        store.create_run_with_charge(collab.id, template.id, 1, "acme", "bob", {}, 6.0, 0.0)
+    assert len(store.list_runs(collab.id)) == 1  # the refused run was not created
+    assert [a.name for a in store.list_audit(collab.id)][-2:] == ["run.created", "budget.charged"]
+
+
+@pytest.mark.parametrize("with_runs", [False, True], ids=["charge", "run+charge"])
+def test_racing_charges_grant_exactly_what_the_budget_admits(
+    store: Store, collab: Collaboration, template: Template, database_url: str, with_runs: bool
+) -> None:
+    # 10.0 / 0.25 = 40 admissible charges, 2 processes x 60 threads = 120 attempts.
+    processes, threads, epsilon, admitted = 2, 60, 0.25, 40
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(processes) as pool:
+        args = [(database_url, collab.id, threads, epsilon, with_runs, f"p{i}") for i in range(2)]
+        results = pool.starmap(charge_in_threads, args)
+    granted = sum(g for g, _ in results)
+    refused = sum(r for _, r in results)
+    assert (granted, refused) == (admitted, processes * threads - admitted)
+    charges = store.list_charges(collab.id, "acme")
+    assert len(charges) == admitted
+    assert sum(c.epsilon for c in charges) == 10.0
+    assert store.get_budget_line(collab.id, "acme").remaining_epsilon == 0.0
+    if with_runs:
+        assert len(store.list_runs(collab.id)) == admitted
