@@ -150,6 +150,8 @@ class Settings:
     port: int
     gunicorn_workers: int
     log_level: str
+    api_url: str
+    token: str
     noise: str
     generated_secrets: tuple[str, ...] = field(default=())
 

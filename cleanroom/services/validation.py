@@ -25,7 +25,8 @@ class CollaborationSpec:
     purpose: str | None
 
 
-def _parameters(raw: Any) -> tuple[ParamSpec, ...]:
+def parameters_from_json(raw: Any) -> tuple[ParamSpec, ...]:
+    """Parameter declarations from JSON ``[{"name", "type", "default"?}]`` (API.md)."""
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -69,7 +70,9 @@ def load_collaboration_spec(data: Any) -> CollaborationSpec:
     purpose = template.get("purpose")
     if purpose is not None and not isinstance(purpose, str):
         raise InvalidRequest("template.purpose must be a string")
-    return CollaborationSpec(policy, datasets, _parameters(template.get("parameters")), purpose)
+    return CollaborationSpec(
+        policy, datasets, parameters_from_json(template.get("parameters")), purpose
+    )
 
 
 def validate_template_file(text: str, spec: CollaborationSpec) -> Analysis:

@@ -1,0 +1,58 @@
+"""Who may act on a collaboration: membership first, then the role's permission (as data).
+
+A principal whose org is not a member gets ``not_found`` (existence is not revealed); a member
+without the right gets ``forbidden`` and the refusal is written to the collaboration's audit log.
+Roles are tied to the org's place in the collaboration: ``retailer_admin`` only for the retailer,
+``advertiser`` and ``partner_viewer`` only for partners; ``auditor`` for either.
+"""
+
+from __future__ import annotations
+
+from cleanroom.errors import Forbidden, NotFound
+from cleanroom.events import AuditEvent
+from cleanroom.permissions import allowed
+from cleanroom.services.context import Services
+from cleanroom.store import Collaboration
+from cleanroom.types import Principal
+
+_ROLE_PLACES = {
+    "retailer_admin": ("retailer",),
+    "advertiser": ("partner",),
+    "partner_viewer": ("partner",),
+    "auditor": ("retailer", "partner"),
+}
+
+
+def member_collaboration(svc: Services, who: Principal, collaboration_id: str) -> Collaboration:
+    """The collaboration when ``who``'s org is a member; ``NotFound`` otherwise."""
+    try:
+        collab = svc.store.get_collaboration(collaboration_id)
+    except NotFound:
+        raise NotFound("collaboration not found") from None
+    if collab.member_role(who.org) is None:
+        raise NotFound("collaboration not found")
+    return collab
+
+
+def authorize(svc: Services, who: Principal, collaboration_id: str, action: str) -> Collaboration:
+    """Membership, then the permission for ``action``; refusals are audited."""
+    collab = member_collaboration(svc, who, collaboration_id)
+    place = collab.member_role(who.org)
+    if not allowed(who.role, action) or place not in _ROLE_PLACES.get(who.role, ()):
+        refuse(svc, who, collab.id, action, "forbidden")
+        raise Forbidden(f"role {who.role} of {who.org} may not perform {action} here")
+    return collab
+
+
+def refuse(svc: Services, who: Principal, collaboration_id: str, action: str, code: str) -> None:
+    """Record a refused request that reached a collaboration."""
+    svc.store.append_audit(
+        collaboration_id,
+        AuditEvent("request.refused", who.sub, who.org, {"action": action, "code": code}),
+    )
+
+
+def require_own_org(who: Principal, owner_org: str, what: str) -> None:
+    """Some actions are limited to the org that owns the object."""
+    if who.org != owner_org:
+        raise Forbidden(f"only {what}'s own organization may do this")

@@ -1,0 +1,75 @@
+"""The services context: settings, the store and the engine for one process.
+
+``build_services(settings)`` opens the store (migrating it when asked) and creates the engine
+lazily, on the first run: a web worker that only serves metadata never starts a Spark session.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cleanroom.config import Settings
+from cleanroom.engine import Engine, make_engine
+from cleanroom.errors import CleanroomError
+from cleanroom.store import Store, open_store
+
+
+class Stoppable(Protocol):
+    def stop(self, timeout: float = ...) -> None: ...
+
+
+@dataclass
+class Services:
+    """Everything a use case needs. One per process; safe to share between threads."""
+
+    settings: Settings
+    store: Store
+    engine_factory: Callable[[Settings], Engine] = make_engine
+    _engine: Engine | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    run_queued: threading.Event = field(default_factory=threading.Event, init=False)
+    _workers: list[Stoppable] = field(default_factory=list, init=False)
+
+    def attach_worker(self, worker: Stoppable) -> None:
+        """A run worker stopped by :meth:`close`."""
+        self._workers.append(worker)
+
+    def engine(self) -> Engine:
+        """The process's engine, created on first use."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = self.engine_factory(self.settings)
+            return self._engine
+
+    def ready(self) -> dict[str, bool]:
+        """Readiness: the store answers and the engine can serve runs."""
+        store_ok = self.store.ping()
+        try:
+            self.engine().check_ready()
+            engine_ok = True
+        except CleanroomError:
+            engine_ok = False
+        return {"store": store_ok, "engine": engine_ok}
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.stop()
+        self._workers.clear()
+        with self._lock:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+        self.store.close()
+
+
+def build_services(settings: Settings, *, migrate: bool = False) -> Services:
+    """Open the store at ``settings.effective_database_url`` (SQLite under the data dir unless
+    configured) and return the context. ``migrate`` upgrades the schema first (embedded use)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.effective_database_url)
+    if migrate:
+        store.migrate()
+    return Services(settings=settings, store=store)

@@ -1,0 +1,106 @@
+"""From a run request to a compiled, costed plan, without touching data.
+
+Shared by ``preview`` (which stops here), ``create_run`` (which then charges) and the worker
+(which compiles again at execution time and checks the approval pin).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cleanroom.dp import LossSplit, PrivacyLoss, split_loss
+from cleanroom.errors import Conflict, InvalidRequest, NotFound, TemplateNotApproved
+from cleanroom.policy import compile_template
+from cleanroom.services.collaborations import policy_of
+from cleanroom.services.context import Services
+from cleanroom.services.datasets import require_current, usable_datasets
+from cleanroom.services.templates import template_text
+from cleanroom.store import Collaboration, DatasetVersion, Template
+from cleanroom.types import CollaborationPolicy, CompiledQuery, DatasetSpec
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    template: Template
+    policy: CollaborationPolicy
+    compiled: CompiledQuery
+    versions: Mapping[str, DatasetVersion]  # dataset name -> the version the run reads
+    split: LossSplit
+    noise: str
+
+    @property
+    def loss(self) -> PrivacyLoss:
+        """What the ledger charges: the loss the split actually uses."""
+        return self.split.total
+
+
+def requested_loss(raw: Any, policy: CollaborationPolicy, needs_delta: bool) -> PrivacyLoss:
+    """The request's ``privacy_loss``; a missing delta defaults to a tenth of the collaboration's
+    delta budget when the release needs one (threshold partition selection or Gaussian noise)."""
+    if not isinstance(raw, Mapping) or "epsilon" not in raw:
+        raise InvalidRequest('privacy_loss must be an object like {"epsilon": 1.0, "delta": 1e-7}')
+    unknown = sorted(set(raw) - {"epsilon", "delta"})
+    if unknown:
+        raise InvalidRequest(f"unknown privacy_loss key(s): {', '.join(unknown)}")
+    data = dict(raw)
+    if data.get("delta") is None:
+        data["delta"] = policy.delta_budget / 10 if needs_delta else 0.0
+    loss = PrivacyLoss.from_dict(data)
+    if loss.epsilon > policy.max_epsilon_per_run + 1e-12:
+        raise InvalidRequest(
+            f"epsilon {loss.epsilon} is above this collaboration's maximum per run "
+            f"({policy.max_epsilon_per_run})"
+        )
+    return loss
+
+
+def plan_run(
+    svc: Services,
+    collab: Collaboration,
+    template_id: Any,
+    parameters: Any,
+    privacy_loss: Any,
+    *,
+    org: str,
+    require_approved: bool = True,
+) -> RunPlan:
+    """Load, check, compile and cost a run of ``template_id`` for ``org``. Touches no data."""
+    if not isinstance(template_id, str) or not template_id:
+        raise InvalidRequest("template_id is required")
+    if parameters is None:
+        parameters = {}
+    if not isinstance(parameters, Mapping):
+        raise InvalidRequest("parameters must be an object of parameter name -> value")
+    try:
+        template = svc.store.get_template(template_id, collaboration_id=collab.id)
+    except NotFound:
+        raise NotFound("template not found") from None
+    if template.org != org:
+        raise NotFound("template not found")  # another partner's templates are not visible
+    if require_approved and template.status != "approved":
+        raise TemplateNotApproved(f"template version {template.version} is {template.status}")
+    policy = policy_of(collab)
+    usable = usable_datasets(svc, collab.id, (collab.retailer_org, org))
+    specs = {name: DatasetSpec.from_dict(d.spec) for name, d in usable.items()}
+    text = template_text(template)
+    compiled = compile_template(
+        text.source.sql,
+        text.parameters,
+        dict(parameters),
+        template.purpose,
+        policy,
+        specs,
+        text.bounds,
+        line_offset=text.source.line_offset,
+    )
+    if require_approved and compiled.pin != template.pin:
+        raise Conflict("the template no longer matches its approved form; submit it again")
+    now = svc.store.now()
+    versions = {name: require_current(usable[name], now) for name in compiled.datasets}
+    noise = svc.settings.noise
+    needs_delta = noise == "gaussian" or not compiled.plan.keys_are_public
+    loss = requested_loss(privacy_loss, policy, needs_delta)
+    split = split_loss(compiled.plan, loss, noise=noise)
+    return RunPlan(template, policy, compiled, versions, split, noise)

@@ -1,0 +1,268 @@
+"""Runs: preview, create (charge first), execute, and read.
+
+The ledger is charged in the same transaction that queues the run, before any engine touches
+data; a request over the remaining budget is refused and writes nothing. A run that fails after
+it was queued keeps its charge (docs/privacy.md says why). The report, the run's final state and
+its audit event are written in one transaction: noise is drawn once and never again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from cleanroom.dp import preview, release
+from cleanroom.errors import CleanroomError, InvalidRequest, NotFound
+from cleanroom.events import AuditEvent
+from cleanroom.services.access import authorize
+from cleanroom.services.context import Services
+from cleanroom.services.run_planning import RunPlan, plan_run
+from cleanroom.store import Run
+from cleanroom.types import SUPPRESSION_VIEW, Principal, dataset_view
+
+log = logging.getLogger(__name__)
+PROGRESS_INTERVAL_SECONDS = 0.5
+HEARTBEAT_SECONDS = 10.0
+HEARTBEAT_TIMEOUT = timedelta(seconds=120)  # a run silent this long lost its worker
+
+
+def _body(body: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    unknown = sorted(set(body) - {"template_id", "parameters", "privacy_loss"})
+    if unknown:
+        raise InvalidRequest(f"unknown run field(s): {', '.join(unknown)}")
+    return body.get("template_id"), body.get("parameters"), body.get("privacy_loss")
+
+
+def preview_run(
+    svc: Services, who: Principal, collaboration_id: str, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Cost split, expected 95% half-widths and remaining budget; touches no data."""
+    collab = authorize(svc, who, collaboration_id, "run.preview")
+    template_id, parameters, loss = _body(body)
+    plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org)
+    expected = preview(plan.compiled.plan, plan.loss, noise=plan.noise)
+    line = svc.store.get_budget_line(collab.id, who.org)
+    return {
+        "template": {"id": plan.template.id, "name": plan.template.name},
+        "privacy_loss": plan.loss.to_dict(),
+        **expected.to_dict(),
+        "remaining": {"epsilon": line.remaining_epsilon, "delta": line.remaining_delta},
+        "affordable": plan.loss.epsilon <= line.remaining_epsilon + 1e-9
+        and plan.loss.delta <= line.remaining_delta + 1e-15,
+    }
+
+
+def create_run(
+    svc: Services,
+    who: Principal,
+    collaboration_id: str,
+    body: Mapping[str, Any],
+    idempotency_key: str | None = None,
+) -> tuple[Run, bool]:
+    """Queue a run and charge its privacy loss atomically; ``(run, created)``.
+
+    The same ``idempotency_key`` returns the first run and charges nothing more."""
+    collab = authorize(svc, who, collaboration_id, "run.create")
+    if idempotency_key is not None:
+        for run in svc.store.list_runs(collab.id, who.org):
+            if run.idempotency_key == idempotency_key:
+                return run, False
+    template_id, parameters, loss = _body(body)
+    plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org)
+    details = {"template_id": plan.template.id, **plan.loss.to_dict()}
+    creation = svc.store.create_run_with_charge(
+        collab.id,
+        plan.template.id,
+        plan.template.version,
+        who.org,
+        who.sub,
+        dict(plan.compiled.parameters),
+        plan.loss.epsilon,
+        plan.loss.delta,
+        idempotency_key=idempotency_key,
+        audit=[
+            AuditEvent("run.created", who.sub, who.org, details),
+            AuditEvent("budget.charged", who.sub, who.org, plan.loss.to_dict()),
+        ],
+    )
+    if creation.created:
+        svc.run_queued.set()
+    return creation.run, creation.created
+
+
+def _visible_run(svc: Services, who: Principal, collaboration_id: str, run_id: str) -> Run:
+    collab = authorize(svc, who, collaboration_id, "run.read")
+    run = svc.store.get_run(run_id, collaboration_id=collab.id)
+    if who.org not in (run.org, collab.retailer_org):
+        raise NotFound("run not found")
+    return run
+
+
+def get_run(svc: Services, who: Principal, collaboration_id: str, run_id: str) -> Run:
+    return _visible_run(svc, who, collaboration_id, run_id)
+
+
+def list_runs(svc: Services, who: Principal, collaboration_id: str) -> list[Run]:
+    collab = authorize(svc, who, collaboration_id, "run.read")
+    org = None if who.org == collab.retailer_org else who.org
+    return svc.store.list_runs(collab.id, org)
+
+
+def execute_run(svc: Services, run: Run, worker_id: str) -> None:
+    """Execute a claimed (``running``) run to its report, or fail it with a safe error."""
+    try:
+        with _heartbeat(svc, run):
+            report = _execute(svc, run)
+    except CleanroomError as exc:
+        # Our own errors carry safe messages; for 5xx ones only the generic title is kept.
+        _fail(svc, run, exc.code, exc.detail if exc.status < 500 else exc.title)
+        return
+    except Exception:  # the engine's own text may quote data: log here, tell nobody
+        log.exception("run %s failed unexpectedly", run.id)
+        _fail(svc, run, "internal_error", "the run failed; this is a bug")
+        return
+    svc.store.complete_run(
+        run.id,
+        json.dumps(report, sort_keys=True, allow_nan=False),
+        audit=AuditEvent("run.succeeded", worker_id, run.org, {"run_id": run.id}),
+    )
+
+
+@contextmanager
+def _heartbeat(svc: Services, run: Run) -> Iterator[None]:
+    """Refresh the run's heartbeat while it executes, so no other process recovers it."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                svc.store.set_progress(run.id, svc.store.get_run(run.id).progress)
+            except CleanroomError:
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{run.id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _fail(svc: Services, run: Run, code: str, message: str) -> None:
+    svc.store.fail_run(
+        run.id,
+        code,
+        message,
+        audit=AuditEvent("run.failed", "system", run.org, {"run_id": run.id, "code": code}),
+    )
+
+
+def _execute(svc: Services, run: Run) -> dict[str, Any]:
+    collab = svc.store.get_collaboration(run.collaboration_id)
+    loss = {"epsilon": run.epsilon, "delta": run.delta}
+    plan = plan_run(svc, collab, run.template_id, run.parameters, loss, org=run.org)
+    if plan.template.version != run.template_version:
+        raise InvalidRequest("the run's template version changed; this is a bug")
+    views = {
+        dataset_view(name): str(svc.settings.data_dir / version.path)
+        for name, version in plan.versions.items()
+    }
+    suppressed = svc.store.list_suppressed_pids(collab.id)
+    sql = plan.compiled.spark_sql if svc.settings.engine == "spark" else plan.compiled.duckdb_sql
+    table = svc.engine().execute(sql, views, suppressed, on_progress=_progress_reporter(svc, run))
+    result = release(plan.compiled.plan, table, plan.loss, noise=plan.noise)
+    return build_report(run, plan, result.to_dict(), svc.store.now().isoformat())
+
+
+def _progress_reporter(svc: Services, run: Run) -> Any:
+    last = [0.0]
+
+    def report(fraction: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_INTERVAL_SECONDS:
+            last[0] = now
+            # The engine's share of the run is 10%..90%; noise and persisting take the rest.
+            svc.store.set_progress(run.id, round(0.1 + 0.8 * max(0.0, min(1.0, fraction)), 3))
+
+    return report
+
+
+def build_report(
+    run: Run, plan: RunPlan, released: Mapping[str, Any], created_at: str
+) -> dict[str, Any]:
+    """The report document (API.md, Report) around a release."""
+    return {
+        "run_id": run.id,
+        "collaboration_id": run.collaboration_id,
+        "template": {
+            "id": plan.template.id,
+            "name": plan.template.name,
+            "version": plan.template.version,
+            "pin": plan.template.pin,
+        },
+        "parameters": dict(plan.compiled.parameters),
+        **released,
+        "contribution_bounds": [m.to_dict() for m in plan.compiled.plan.measurements],
+        "max_groups_per_user": plan.compiled.plan.max_groups_per_user,
+        "datasets": [
+            {"name": name, "version": version.version} for name, version in plan.versions.items()
+        ],
+        "suppression_view": SUPPRESSION_VIEW,
+        "created_at": created_at,
+    }
+
+
+class RunWorker:
+    """Threads that claim queued runs from the store and execute them.
+
+    Inside a server process (``worker_threads`` > 0) and in ``cleanroom worker``. Several
+    processes and hosts may run workers against one store: claiming is atomic.
+    """
+
+    def __init__(self, svc: Services, worker_id: str, threads: int = 1, poll: float = 1.0) -> None:
+        self.svc, self.worker_id, self.poll = svc, worker_id, poll
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"run-worker-{i}", daemon=True)
+            for i in range(threads)
+        ]
+
+    def start(self) -> RunWorker:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.svc.run_queued.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def run_pending(self) -> int:
+        """Execute queued runs until none is left (synchronous; tests and the CLI)."""
+        done = 0
+        while (run := self.svc.store.claim_next_queued_run(self.worker_id)) is not None:
+            execute_run(self.svc, run, self.worker_id)
+            done += 1
+        return done
+
+    def _loop(self) -> None:
+        last_recovery = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() - last_recovery > HEARTBEAT_TIMEOUT.total_seconds() / 2:
+                    last_recovery = time.monotonic()
+                    self.svc.store.recover_orphaned_runs(HEARTBEAT_TIMEOUT)
+                if self.run_pending() == 0:
+                    self.svc.run_queued.wait(self.poll)
+                    self.svc.run_queued.clear()
+            except Exception:  # keep the worker alive; the store may be briefly unavailable
+                log.exception("run worker %s: unexpected error", self.worker_id)
+                self._stop.wait(self.poll)

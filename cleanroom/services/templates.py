@@ -1,0 +1,170 @@
+"""Submitting templates and the retailer admin's approval workflow.
+
+A template is validated at once against the datasets it may use (the retailer's and the
+submitting partner's own); a rejection is a ``template_rejected`` error listing every violation
+and is recorded in the audit log. Approval acts on exactly one version; a change is a new version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cleanroom.errors import InvalidRequest, TemplateRejected
+from cleanroom.events import AuditEvent
+from cleanroom.policy import TemplateSource, analyze_template, parse_template_file
+from cleanroom.services.access import authorize, refuse
+from cleanroom.services.collaborations import policy_of
+from cleanroom.services.context import Services
+from cleanroom.services.datasets import usable_datasets
+from cleanroom.services.validation import parameters_from_json
+from cleanroom.store import Collaboration, Template
+from cleanroom.types import NAME_RE, DatasetSpec, ParamSpec, Principal
+
+MAX_SQL_CHARS = 100_000
+
+
+@dataclass(frozen=True)
+class TemplateText:
+    """A stored template's text split into what ``policy`` needs."""
+
+    source: TemplateSource
+    parameters: tuple[ParamSpec, ...]
+    bounds: Mapping[str, tuple[float, float]]
+
+
+def template_text(template: Template) -> TemplateText:
+    source = parse_template_file(template.sql)
+    params = parameters_from_json([dict(p) for p in template.parameters])
+    bounds = {k: (float(v[0]), float(v[1])) for k, v in template.bounds.items()}
+    return TemplateText(source, params, bounds)
+
+
+def dataset_specs(svc: Services, collab: Collaboration, org: str) -> dict[str, DatasetSpec]:
+    """Specs of the datasets a template of ``org`` may read."""
+    usable = usable_datasets(svc, collab.id, (collab.retailer_org, org))
+    return {name: DatasetSpec.from_dict(d.spec) for name, d in usable.items()}
+
+
+def _bounds(raw: Any) -> dict[str, tuple[float, float]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise InvalidRequest('bounds must be an object like {"sales": [0, 20000]}')
+    out = {}
+    for key, pair in raw.items():
+        ok = isinstance(pair, list) and len(pair) == 2
+        if not ok or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair):
+            raise InvalidRequest(f"bounds.{key} must be [lo, hi]")
+        if pair[0] > pair[1]:
+            raise InvalidRequest(f"bounds.{key} must have lo <= hi")
+        out[str(key)] = (float(pair[0]), float(pair[1]))
+    return out
+
+
+def submit_template(
+    svc: Services, who: Principal, collaboration_id: str, body: Mapping[str, Any]
+) -> Template:
+    """Validate and store a template as ``pending`` (a known name gets the next version)."""
+    collab = authorize(svc, who, collaboration_id, "template.submit")
+    sql = body.get("sql")
+    if not isinstance(sql, str) or not sql.strip():
+        raise InvalidRequest("sql must be the template's SQL text")
+    if len(sql) > MAX_SQL_CHARS:
+        raise InvalidRequest(f"sql is longer than {MAX_SQL_CHARS} characters")
+    try:
+        source = parse_template_file(sql)
+    except TemplateRejected:
+        refuse(svc, who, collab.id, "template.submit", "template_rejected")
+        raise
+    # A header in the SQL text is authoritative, as for `cleanroom validate`.
+    name = source.name if source.has_header and source.name else body.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise InvalidRequest("name must be a lower-case name of letters, digits and underscores")
+    params = (
+        source.parameters if source.has_header else parameters_from_json(body.get("parameters"))
+    )
+    purpose = source.purpose if source.has_header and source.purpose else body.get("purpose")
+    if not isinstance(purpose, str) or not purpose:
+        raise InvalidRequest("purpose is required (for example 'measurement')")
+    bounds = {**_bounds(body.get("bounds")), **dict(source.bounds)}
+    try:
+        analysis = analyze_template(
+            source.sql,
+            params,
+            purpose,
+            policy_of(collab),
+            dataset_specs(svc, collab, who.org),
+            bounds,
+            line_offset=source.line_offset,
+        )
+    except TemplateRejected:
+        refuse(svc, who, collab.id, "template.submit", "template_rejected")
+        raise
+    return svc.store.submit_template(
+        collab.id,
+        name,
+        who.org,
+        who.sub,
+        sql,
+        [p.to_dict() for p in params],
+        purpose,
+        bounds={k: list(v) for k, v in bounds.items()},
+        analysis=analysis.to_dict(),
+        pin=analysis.pin,
+        audit=AuditEvent("template.submitted", who.sub, who.org, {"name": name}),
+    )
+
+
+def list_templates(svc: Services, who: Principal, collaboration_id: str) -> list[Template]:
+    collab = authorize(svc, who, collaboration_id, "template.read")
+    return svc.store.list_templates(collab.id)
+
+
+def get_template(
+    svc: Services, who: Principal, collaboration_id: str, template_id: str
+) -> Template:
+    collab = authorize(svc, who, collaboration_id, "template.read")
+    return svc.store.get_template(template_id, collaboration_id=collab.id)
+
+
+def _reason(body: Mapping[str, Any] | None) -> str | None:
+    reason = (body or {}).get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
+        raise InvalidRequest("reason must be a string of at most 2000 characters")
+    return reason
+
+
+_DECISION_EVENTS = {
+    "approve": "template.approved",
+    "reject": "template.rejected",
+    "revoke": "template.revoked",
+}
+
+
+def decide_template(
+    svc: Services,
+    who: Principal,
+    collaboration_id: str,
+    template_id: str,
+    decision: str,
+    body: Mapping[str, Any] | None = None,
+) -> Template:
+    """``approve``, ``reject`` or ``revoke`` one template version (retailer admin only)."""
+    if decision not in _DECISION_EVENTS:
+        raise InvalidRequest("decision must be approve, reject or revoke")
+    collab = authorize(svc, who, collaboration_id, f"template.{decision}")
+    template = svc.store.get_template(template_id, collaboration_id=collab.id)
+    reason = _reason(body)
+    event = AuditEvent(
+        _DECISION_EVENTS[decision],
+        who.sub,
+        who.org,
+        {"template_id": template.id, "name": template.name, "version": template.version},
+    )
+    if decision == "approve":
+        return svc.store.approve_template(template.id, who.sub, reason=reason, audit=event)
+    if decision == "reject":
+        return svc.store.reject_template(template.id, who.sub, reason=reason, audit=event)
+    return svc.store.revoke_template(template.id, who.sub, reason=reason, audit=event)
