@@ -93,7 +93,8 @@ class ExpressionChecker:
         found = resolve(ctx.scope, table, name)
         if not isinstance(found, Resolved):
             self.flag(found.code, node, found.message)
-            return Val(groupable=False)
+            return Val()  # already rejected; avoid follow-on violations
+
         if found.outer:
             ctx.scope.outer_references = True
         # Qualify in place so the rewrite and the engine bind exactly what we checked.
@@ -181,7 +182,8 @@ class ExpressionChecker:
             self.subquery_hook(query, ctx, "in")
         for child in node.expressions:
             self.operand(child, ctx)
-        if node.args.get("field") is not None or node.args.get("unnest") is not None:
+        field = node.args.get("field")
+        if (field is not None and not isinstance(field, exp.Placeholder)) or node.args.get("unnest"):
             self.flag("forbidden_syntax", node, "IN takes a list of values or a subquery")
         return merge(left).with_(groupable=True)
 
