@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -52,8 +53,6 @@ def test_planted_spelling_variants_hash_alike(a: str, b: str) -> None:
 
 
 def test_respell_keeps_the_identity() -> None:
-    import numpy as np
-
     rng = np.random.default_rng(3)
     for email in ("mia.chen@gmail.com", "kofi_okafor12@yahoo.com", "Ana.Lopez@icloud.com"):
         for _ in range(50):
