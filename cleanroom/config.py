@@ -111,6 +111,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", int, 8000, "Port `cleanroom serve` binds."),
     Setting("gunicorn_workers", int, 2, "gunicorn worker processes for `cleanroom serve`."),
     Setting("log_level", str, "info", "Log level.", ("debug", "info", "warning", "error")),
+    Setting("api_url", str, "http://127.0.0.1:8000", "Client commands: the server's base URL."),
+    Setting("token", str, "", "Client commands: the bearer token sent to the server."),
     Setting(
         "noise",
         str,

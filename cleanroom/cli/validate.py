@@ -17,8 +17,13 @@ from cleanroom.services.validation import load_collaboration_spec, validate_temp
 
 
 @click.command("validate")
-@click.option("--spec", "spec_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Collaboration spec JSON: policy, datasets, template defaults.")  # fmt: skip
+@click.option(
+    "--spec",
+    "spec_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Collaboration spec JSON: policy, datasets, template defaults.",
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def validate(spec_path: Path, file: Path, as_json: bool) -> None:
@@ -34,7 +39,9 @@ def validate(spec_path: Path, file: Path, as_json: bool) -> None:
         analysis = validate_template_file(text, spec)
     except TemplateRejected as rejected:
         if as_json:
-            click.echo(json.dumps({"ok": False, "errors": [v.to_dict() for v in rejected.violations]}))
+            click.echo(
+                json.dumps({"ok": False, "errors": [v.to_dict() for v in rejected.violations]})
+            )
         else:
             for v in rejected.violations:
                 click.echo(f"{v.code} {v.line}:{v.column} {v.message}")

@@ -101,9 +101,16 @@ def analyze_template(
         p.name: p.default if p.has_default else PLACEHOLDER_VALUES[p.type] for p in parameters
     }
     compiled = compile_template(
-        sql, parameters, values, purpose, policy, datasets, declared_bounds,
-        line_offset=line_offset, engines=("duckdb",),
-    )  # fmt: skip
+        sql,
+        parameters,
+        values,
+        purpose,
+        policy,
+        datasets,
+        declared_bounds,
+        line_offset=line_offset,
+        engines=("duckdb",),
+    )
     plan = compiled.plan
     return Analysis(
         outputs=tuple(o.name for o in plan.outputs),

@@ -183,7 +183,9 @@ class ExpressionChecker:
         for child in node.expressions:
             self.operand(child, ctx)
         field = node.args.get("field")
-        if (field is not None and not isinstance(field, exp.Placeholder)) or node.args.get("unnest"):
+        if (field is not None and not isinstance(field, exp.Placeholder)) or node.args.get(
+            "unnest"
+        ):
             self.flag("forbidden_syntax", node, "IN takes a list of values or a subquery")
         return merge(left).with_(groupable=True)
 
@@ -249,10 +251,8 @@ class ExpressionChecker:
     def cast(self, node: exp.Cast, ctx: Context) -> Val:
         val = self.operand(node.this, ctx)
         target = node.to
-        if (
-            target.this not in fn.CAST_TYPES
-            or (target.expressions
-            and target.this not in (exp.DataType.Type.DECIMAL,))
+        if target.this not in fn.CAST_TYPES or (
+            target.expressions and target.this not in (exp.DataType.Type.DECIMAL,)
         ):
             self.flag("forbidden_function", node, f"CAST to {target.sql('duckdb')} is not allowed")
         if target.this in exp.DataType.NUMERIC_TYPES:

@@ -9,19 +9,41 @@ from __future__ import annotations
 from sqlglot import exp
 
 PERSON_LOCAL_AGGREGATES: tuple[type[exp.Expr], ...] = (
-    exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg, exp.LogicalOr, exp.LogicalAnd,
-    exp.AnyValue, exp.ArgMin, exp.ArgMax,
-)  # fmt: skip
+    exp.Count,
+    exp.Sum,
+    exp.Min,
+    exp.Max,
+    exp.Avg,
+    exp.LogicalOr,
+    exp.LogicalAnd,
+    exp.AnyValue,
+    exp.ArgMin,
+    exp.ArgMax,
+)
 RANKING_WINDOWS: tuple[type[exp.Expr], ...] = (exp.RowNumber, exp.Rank, exp.DenseRank)
 VALUE_WINDOWS: tuple[type[exp.Expr], ...] = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue)
 COMPARISONS: tuple[type[exp.Expr], ...] = (
-    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ,
-)  # fmt: skip
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.NullSafeEQ,
+    exp.NullSafeNEQ,
+)
 ARITHMETIC: tuple[type[exp.Expr], ...] = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv)
 DATE_FUNCTIONS: tuple[type[exp.Expr], ...] = (
-    exp.TimestampTrunc, exp.DateTrunc, exp.DateDiff, exp.Extract, exp.DateAdd, exp.DateSub,
-    exp.TimestampAdd, exp.TimestampSub, exp.TimestampDiff,
-)  # fmt: skip
+    exp.TimestampTrunc,
+    exp.DateTrunc,
+    exp.DateDiff,
+    exp.Extract,
+    exp.DateAdd,
+    exp.DateSub,
+    exp.TimestampAdd,
+    exp.TimestampSub,
+    exp.TimestampDiff,
+)
 STRING_FUNCTIONS: tuple[type[exp.Expr], ...] = (exp.Lower, exp.Upper, exp.Trim)
 ROUNDING: tuple[type[exp.Expr], ...] = (exp.Round, exp.Floor, exp.Ceil)
 # DuckDB functions sqlglot leaves as Anonymous that we accept, by lower-case name.
@@ -36,7 +58,7 @@ CAST_TYPES = frozenset(
         exp.DataType.Type.VARCHAR,
         exp.DataType.Type.TEXT,
         exp.DataType.Type.CHAR,
-    }  # fmt: skip
+    }
     | exp.DataType.NUMERIC_TYPES
 )
 

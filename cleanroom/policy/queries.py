@@ -42,7 +42,7 @@ ALLOWED_SELECT_ARGS = frozenset(
         "offset",
         "distinct",
         "kind",
-    }  # fmt: skip
+    }
 )
 ALLOWED_TABLE_ARGS = frozenset({"this", "alias", "db", "catalog", "sample"})
 _PATH_HINTS = ("/", "\\", ".", ":", "~", "*")

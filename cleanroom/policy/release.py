@@ -18,13 +18,29 @@ from cleanroom.policy.values import Val, intersect
 from cleanroom.types import Col, CollaborationPolicy, Lit, Op, OrderItem, Output, PostExpr
 
 RELEASE_OPS: dict[type[exp.Expr], str] = {
-    exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.EQ: "=", exp.NEQ: "<>",
-    exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">=", exp.And: "and", exp.Or: "or",
-}  # fmt: skip
+    exp.Add: "+",
+    exp.Sub: "-",
+    exp.Mul: "*",
+    exp.Div: "/",
+    exp.EQ: "=",
+    exp.NEQ: "<>",
+    exp.LT: "<",
+    exp.LTE: "<=",
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.And: "and",
+    exp.Or: "or",
+}
 RELEASE_FUNCS: dict[type[exp.Expr], str] = {
-    exp.Round: "round", exp.Floor: "floor", exp.Ceil: "ceil", exp.Abs: "abs",
-    exp.Coalesce: "coalesce", exp.Nullif: "nullif", exp.Least: "least", exp.Greatest: "greatest",
-}  # fmt: skip
+    exp.Round: "round",
+    exp.Floor: "floor",
+    exp.Ceil: "ceil",
+    exp.Abs: "abs",
+    exp.Coalesce: "coalesce",
+    exp.Nullif: "nullif",
+    exp.Least: "least",
+    exp.Greatest: "greatest",
+}
 
 
 @dataclass
@@ -76,8 +92,11 @@ class ReleaseChecker:
         q.current_ctes = ctes
         scope = q.from_scope(select, None, ctes)
         q.where(select, scope)
-        for key, code in (("distinct", "select_distinct_release"), ("qualify", "forbidden_syntax"),
-                          ("offset", "forbidden_syntax")):  # fmt: skip
+        for key, code in (
+            ("distinct", "select_distinct_release"),
+            ("qualify", "forbidden_syntax"),
+            ("offset", "forbidden_syntax"),
+        ):
             if select.args.get(key):
                 q.flag(code, select.args[key], f"{key.upper()} is not allowed in the release")
         if not scope.personal:
@@ -117,8 +136,12 @@ class ReleaseChecker:
                         self.q.flag("forbidden_syntax", g, "GROUP BY position out of range")
                         continue
                     chosen.append((items[index], index))
-                elif (isinstance(g, exp.Column) and not g.table
-                      and g.name.lower() in aliases and g.name.lower() not in source_cols):  # fmt: skip
+                elif (
+                    isinstance(g, exp.Column)
+                    and not g.table
+                    and g.name.lower() in aliases
+                    and g.name.lower() not in source_cols
+                ):
                     chosen.append((items[aliases[g.name.lower()]], aliases[g.name.lower()]))
                 else:
                     chosen.append((g, None))
@@ -140,7 +163,7 @@ class ReleaseChecker:
                         for i, it in enumerate(select.expressions)
                         if not contains_aggregate(it)
                         and (it.unalias() if isinstance(it, exp.Alias) else it).sql("duckdb") == sql
-                    ),  # fmt: skip
+                    ),
                     None,
                 )
             name = select.expressions[index].alias_or_name.lower() if index is not None else ""

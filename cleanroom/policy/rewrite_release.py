@@ -40,7 +40,7 @@ def split_release(select: exp.Select, spec: ReleaseSpec, max_groups: int) -> exp
             *(
                 exp.alias_(clamp(m.partial.copy(), m.lower, m.upper), m.column)
                 for m in spec.measurements
-            ),  # fmt: skip
+            ),
         ]
     )
     for arg in ("from_", "joins", "where"):
@@ -84,7 +84,7 @@ def split_release(select: exp.Select, spec: ReleaseSpec, max_groups: int) -> exp
                     m,
                 )
                 for m in measures
-            ),  # fmt: skip
+            ),
         ]
     ).from_(source)
     if source == CAPPED:

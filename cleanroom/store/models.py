@@ -28,8 +28,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-ID = String(64)
-NAME = String(200)
+# Unbounded text: ids, org names and actors come from tokens and requests, and a length limit
+# would turn a long value into a database error instead of a clean refusal.
+ID = String()
+NAME = String()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

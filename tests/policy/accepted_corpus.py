@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (templates are data; one per line reads best)
 """Legitimate retail-media templates that must be accepted (and run on DuckDB)."""
 
 from __future__ import annotations

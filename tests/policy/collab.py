@@ -16,12 +16,14 @@ POLICY = CollaborationPolicy.from_dict(
         "max_groups_per_user": 4,
         "max_count_per_user": 10,
         "purposes": ["measurement", "audience_sizing"],
-    }  # fmt: skip
+    }
 )
 
 SPECS: dict[str, dict[str, Any]] = {
     "exposures": {
-        "name": "exposures", "kind": "personal", "purposes": ["measurement", "audience_sizing"],
+        "name": "exposures",
+        "kind": "personal",
+        "purposes": ["measurement", "audience_sizing"],
         "max_rows_per_user": 100,
         "columns": {
             "email_sha256": {"role": "identifier"},
@@ -32,7 +34,9 @@ SPECS: dict[str, dict[str, Any]] = {
         },
     },
     "transactions": {
-        "name": "transactions", "kind": "personal", "purposes": ["measurement"],
+        "name": "transactions",
+        "kind": "personal",
+        "purposes": ["measurement"],
         "max_rows_per_user": 200,
         "columns": {
             "email_sha256": {"role": "identifier"},
@@ -47,7 +51,9 @@ SPECS: dict[str, dict[str, Any]] = {
         },
     },
     "customers": {
-        "name": "customers", "kind": "personal", "purposes": ["measurement", "audience_sizing"],
+        "name": "customers",
+        "kind": "personal",
+        "purposes": ["measurement", "audience_sizing"],
         "max_rows_per_user": 1,
         "columns": {
             "email_sha256": {"role": "identifier"},
@@ -57,12 +63,16 @@ SPECS: dict[str, dict[str, Any]] = {
         },
     },
     "crm": {
-        "name": "crm", "kind": "personal", "purposes": ["measurement", "audience_sizing"],
+        "name": "crm",
+        "kind": "personal",
+        "purposes": ["measurement", "audience_sizing"],
         "max_rows_per_user": 5,
         "columns": {"hashed_email": {"role": "identifier"}, "segment": {"role": "dimension"}},
     },
     "holdout": {
-        "name": "holdout", "kind": "personal", "purposes": ["measurement"],
+        "name": "holdout",
+        "kind": "personal",
+        "purposes": ["measurement"],
         "max_rows_per_user": 10,
         "columns": {
             "email_sha256": {"role": "identifier"},
@@ -71,20 +81,31 @@ SPECS: dict[str, dict[str, Any]] = {
         },
     },
     "campaign_spend": {
-        "name": "campaign_spend", "kind": "reference",
+        "name": "campaign_spend",
+        "kind": "reference",
         "columns": {"campaign_id": {"role": "dimension"}, "spend_cents": {"role": "metric"}},
     },
     "catalog": {
-        "name": "catalog", "kind": "reference",
-        "columns": {"brand": {"role": "dimension"}, "parent_company": {"role": "dimension"},
-                    "category": {"role": "dimension"}},
+        "name": "catalog",
+        "kind": "reference",
+        "columns": {
+            "brand": {"role": "dimension"},
+            "parent_company": {"role": "dimension"},
+            "category": {"role": "dimension"},
+        },
     },
-}  # fmt: skip
+}
 
 DATASETS: dict[str, DatasetSpec] = {n: DatasetSpec.from_dict(s) for n, s in SPECS.items()}
 
-SQL_TYPES = {"identifier": None, "dimension": "VARCHAR", "timestamp": "TIMESTAMP",
-             "metric": "BIGINT", "consent": "BOOLEAN", "blocked": None}  # fmt: skip
+SQL_TYPES = {
+    "identifier": None,
+    "dimension": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "metric": "BIGINT",
+    "consent": "BOOLEAN",
+    "blocked": None,
+}
 
 
 def pid(n: int) -> bytes:

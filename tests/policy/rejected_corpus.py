@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (templates are data; one per line reads best)
 """Templates that must be rejected, each with the violation code it must produce."""
 
 from __future__ import annotations
@@ -31,8 +32,14 @@ CORPUS: list[tuple[str, str]] = [
     (f"{R} exposures UNION SELECT COUNT(DISTINCT pid) FROM crm", "set_operation"),
     (f"{R} (SELECT pid FROM exposures UNION ALL SELECT pid FROM crm) u", "set_operation"),
     (f"{R} exposures EXCEPT SELECT 1", "set_operation"),
-    ("SELECT DISTINCT campaign_id, COUNT(DISTINCT pid) FROM exposures GROUP BY 1", "select_distinct_release"),
-    (f"{R} (SELECT pid FROM exposures ORDER BY exposure_ts LIMIT 10) x", "row_selection_across_people"),
+    (
+        "SELECT DISTINCT campaign_id, COUNT(DISTINCT pid) FROM exposures GROUP BY 1",
+        "select_distinct_release",
+    ),
+    (
+        f"{R} (SELECT pid FROM exposures ORDER BY exposure_ts LIMIT 10) x",
+        "row_selection_across_people",
+    ),
     (f"{R} (SELECT DISTINCT pid, campaign_id FROM exposures) x", "row_selection_across_people"),
     (f"{R} exposures TABLESAMPLE 10%", "row_selection_across_people"),
     ("SELECT campaign_id FROM exposures", "ungrouped_column"),
@@ -65,11 +72,23 @@ CORPUS: list[tuple[str, str]] = [
     (f"{R} exposures, LATERAL (SELECT 1) x", "forbidden_join"),
     (f"{R} UNNEST([1, 2])", "table_function"),
     # --- escape-hatch functions
-    ("SELECT getenv('HOME') AS h, COUNT(DISTINCT pid) FROM exposures GROUP BY 1", "forbidden_function"),
-    ("SELECT current_setting('threads') AS s, COUNT(DISTINCT pid) FROM exposures GROUP BY 1", "forbidden_function"),
-    (f"{R} exposures WHERE reflect('java.lang.Runtime', 'getRuntime') IS NULL", "forbidden_function"),
+    (
+        "SELECT getenv('HOME') AS h, COUNT(DISTINCT pid) FROM exposures GROUP BY 1",
+        "forbidden_function",
+    ),
+    (
+        "SELECT current_setting('threads') AS s, COUNT(DISTINCT pid) FROM exposures GROUP BY 1",
+        "forbidden_function",
+    ),
+    (
+        f"{R} exposures WHERE reflect('java.lang.Runtime', 'getRuntime') IS NULL",
+        "forbidden_function",
+    ),
     (f"{R} exposures WHERE java_method('java.lang.System', 'exit', 0) = 1", "forbidden_function"),
-    ("SELECT input_file_name() AS f, COUNT(DISTINCT pid) FROM exposures GROUP BY 1", "forbidden_function"),
+    (
+        "SELECT input_file_name() AS f, COUNT(DISTINCT pid) FROM exposures GROUP BY 1",
+        "forbidden_function",
+    ),
     (f"{R} exposures WHERE length(campaign_id) > 3", "forbidden_function"),
     (f"{R} exposures WHERE regexp_matches(campaign_id, 'a')", "forbidden_function"),
     (f"{R} exposures WHERE random() < 0.5", "forbidden_function"),
@@ -78,14 +97,23 @@ CORPUS: list[tuple[str, str]] = [
     (f"{R} transactions WHERE CAST(amount_cents AS BLOB) IS NULL", "forbidden_function"),
     # --- pid misuse
     ("SELECT pid, COUNT(*) FROM exposures GROUP BY pid", "pid_misuse"),
-    ("SELECT md5(CAST(pid AS VARCHAR)) AS h, COUNT(*) FROM exposures GROUP BY 1", "forbidden_function"),
-    ("SELECT hash(pid) % 10 AS b, COUNT(DISTINCT pid) FROM exposures GROUP BY 1", "forbidden_function"),
+    (
+        "SELECT md5(CAST(pid AS VARCHAR)) AS h, COUNT(*) FROM exposures GROUP BY 1",
+        "forbidden_function",
+    ),
+    (
+        "SELECT hash(pid) % 10 AS b, COUNT(DISTINCT pid) FROM exposures GROUP BY 1",
+        "forbidden_function",
+    ),
     ("SELECT CAST(pid AS VARCHAR) AS p, COUNT(*) AS n FROM exposures GROUP BY 1", "pid_function"),
     (f"{R} exposures WHERE pid > 'a'", "pid_misuse"),
     (f"{R} exposures WHERE pid = 'x'", "pid_misuse"),
     (f"{R} exposures WHERE substring(pid, 1, 1) = 'a'", "forbidden_function"),
     ("SELECT COALESCE(pid, pid) AS p, COUNT(*) AS n FROM exposures GROUP BY 1", "pid_function"),
-    (f"{R} (SELECT pid, ROW_NUMBER() OVER (PARTITION BY pid ORDER BY pid) AS r FROM exposures) x", "pid_function"),
+    (
+        f"{R} (SELECT pid, ROW_NUMBER() OVER (PARTITION BY pid ORDER BY pid) AS r FROM exposures) x",
+        "pid_function",
+    ),
     ('SELECT "PID" AS p, COUNT(*) FROM exposures GROUP BY 1', "pid_misuse"),
     ("SELECT COUNT(pid) AS n FROM exposures", "disallowed_aggregate"),
     (f"{R} exposures WHERE pid IN (SELECT pid FROM crm)", "uncorrelated_subquery"),
@@ -104,17 +132,44 @@ CORPUS: list[tuple[str, str]] = [
     (f"{R} exposures e JOIN transactions t ON e.pid = t.pid OR TRUE", "join_without_pid"),
     (f"{R} exposures e JOIN transactions t USING (channel)", "join_without_pid"),
     # --- windows and subqueries
-    (f"{R} (SELECT pid, ROW_NUMBER() OVER (ORDER BY exposure_ts) AS r FROM exposures) x", "window_not_partitioned_by_pid"),
-    (f"{R} (SELECT pid, RANK() OVER (PARTITION BY campaign_id ORDER BY exposure_ts) AS r FROM exposures) x", "window_not_partitioned_by_pid"),
-    (f"{R} exposures e WHERE EXISTS (SELECT 1 FROM transactions t WHERE t.amount_cents > 100)", "uncorrelated_subquery"),
+    (
+        f"{R} (SELECT pid, ROW_NUMBER() OVER (ORDER BY exposure_ts) AS r FROM exposures) x",
+        "window_not_partitioned_by_pid",
+    ),
+    (
+        f"{R} (SELECT pid, RANK() OVER (PARTITION BY campaign_id ORDER BY exposure_ts) AS r FROM exposures) x",
+        "window_not_partitioned_by_pid",
+    ),
+    (
+        f"{R} exposures e WHERE EXISTS (SELECT 1 FROM transactions t WHERE t.amount_cents > 100)",
+        "uncorrelated_subquery",
+    ),
     (f"{R} exposures e WHERE (SELECT COUNT(*) FROM transactions) > 5", "uncorrelated_subquery"),
-    (f"{R} exposures e WHERE e.campaign_id IN (SELECT brand FROM transactions)", "uncorrelated_subquery"),
-    (f"{R} exposures e WHERE EXISTS (SELECT 1 FROM transactions t WHERE t.brand = e.campaign_id)", "uncorrelated_subquery"),
-    (f"{R} (SELECT campaign_id, COUNT(*) AS c FROM exposures GROUP BY campaign_id) x", "aggregate_across_people"),
+    (
+        f"{R} exposures e WHERE e.campaign_id IN (SELECT brand FROM transactions)",
+        "uncorrelated_subquery",
+    ),
+    (
+        f"{R} exposures e WHERE EXISTS (SELECT 1 FROM transactions t WHERE t.brand = e.campaign_id)",
+        "uncorrelated_subquery",
+    ),
+    (
+        f"{R} (SELECT campaign_id, COUNT(*) AS c FROM exposures GROUP BY campaign_id) x",
+        "aggregate_across_people",
+    ),
     # --- release rules
-    ("SELECT amount_cents, COUNT(DISTINCT pid) FROM transactions GROUP BY amount_cents", "metric_as_group_key"),
-    ("SELECT amount_cents / 100 AS d, COUNT(DISTINCT pid) FROM transactions GROUP BY 1", "metric_as_group_key"),
-    ("WITH p AS (SELECT pid, SUM(amount_cents) AS s FROM transactions GROUP BY pid) SELECT s, COUNT(*) FROM p GROUP BY s", "metric_as_group_key"),
+    (
+        "SELECT amount_cents, COUNT(DISTINCT pid) FROM transactions GROUP BY amount_cents",
+        "metric_as_group_key",
+    ),
+    (
+        "SELECT amount_cents / 100 AS d, COUNT(DISTINCT pid) FROM transactions GROUP BY 1",
+        "metric_as_group_key",
+    ),
+    (
+        "WITH p AS (SELECT pid, SUM(amount_cents) AS s FROM transactions GROUP BY pid) SELECT s, COUNT(*) FROM p GROUP BY s",
+        "metric_as_group_key",
+    ),
     ("SELECT MAX(amount_cents) AS m FROM transactions", "disallowed_aggregate"),
     ("SELECT MIN(amount_cents) AS m FROM transactions", "disallowed_aggregate"),
     ("SELECT STDDEV(amount_cents) AS m FROM transactions", "disallowed_aggregate"),
@@ -123,9 +178,18 @@ CORPUS: list[tuple[str, str]] = [
     ("SELECT COUNT(DISTINCT brand) AS m FROM transactions", "disallowed_aggregate"),
     ("SELECT SUM(DISTINCT amount_cents) AS m FROM transactions", "disallowed_aggregate"),
     ("SELECT AVG(units) AS m FROM transactions", "disallowed_aggregate"),
-    ("WITH x AS (SELECT pid, DATE_DIFF('day', MIN(txn_ts), MAX(txn_ts)) AS d FROM transactions GROUP BY pid) SELECT SUM(d) FROM x", "unbounded_metric"),
-    ("SELECT s.campaign_id, SUM(s.spend_cents) AS sp FROM exposures e JOIN campaign_spend s ON s.campaign_id = e.campaign_id GROUP BY 1", "unbounded_metric"),
-    ("SELECT campaign_id, channel, COUNT(DISTINCT pid) FROM exposures GROUP BY campaign_id", "ungrouped_column"),
+    (
+        "WITH x AS (SELECT pid, DATE_DIFF('day', MIN(txn_ts), MAX(txn_ts)) AS d FROM transactions GROUP BY pid) SELECT SUM(d) FROM x",
+        "unbounded_metric",
+    ),
+    (
+        "SELECT s.campaign_id, SUM(s.spend_cents) AS sp FROM exposures e JOIN campaign_spend s ON s.campaign_id = e.campaign_id GROUP BY 1",
+        "unbounded_metric",
+    ),
+    (
+        "SELECT campaign_id, channel, COUNT(DISTINCT pid) FROM exposures GROUP BY campaign_id",
+        "ungrouped_column",
+    ),
     ("SELECT COUNT(DISTINCT pid) AS n FROM campaign_spend", "no_personal_dataset"),
     ("SELECT COUNT(*) AS n FROM (SELECT campaign_id FROM exposures) x", "pid_not_carried"),
     # --- columns
@@ -135,18 +199,43 @@ CORPUS: list[tuple[str, str]] = [
     (f"{R} transactions WHERE postal_code LIKE '9%'", "blocked_column"),
     (f"{R} transactions WHERE consent_measurement", "consent_column"),
     (f"{R} transactions WHERE NOT consent_measurement", "consent_column"),
-    ("WITH x AS (SELECT pid, postal_code AS z FROM transactions) SELECT z, COUNT(*) FROM x GROUP BY z", "blocked_column"),
+    (
+        "WITH x AS (SELECT pid, postal_code AS z FROM transactions) SELECT z, COUNT(*) FROM x GROUP BY z",
+        "blocked_column",
+    ),
     (f"{R} exposures WHERE secret_column = 1", "unknown_column"),
-    (f"{R} exposures e JOIN transactions t ON e.pid = t.pid WHERE channel = 'x'", "ambiguous_column"),
+    (
+        f"{R} exposures e JOIN transactions t ON e.pid = t.pid WHERE channel = 'x'",
+        "ambiguous_column",
+    ),
     # --- parameters and limits
     (f"{R} exposures WHERE campaign_id = :nope", "unknown_parameter"),
     (f"{R} exposures WHERE campaign_id = ?", "unbound_parameter"),
-    ("SELECT COUNT(DISTINCT pid) AS n FROM exposures WHERE " + "(" * 40 + "TRUE" + ")" * 40, "nesting_too_deep"),
-    ("SELECT COUNT(DISTINCT pid) AS n FROM exposures WHERE campaign_id = 'a'" + " OR campaign_id = 'a'" * 5000, "too_large"),
+    (
+        "SELECT COUNT(DISTINCT pid) AS n FROM exposures WHERE " + "(" * 40 + "TRUE" + ")" * 40,
+        "nesting_too_deep",
+    ),
+    (
+        "SELECT COUNT(DISTINCT pid) AS n FROM exposures WHERE campaign_id = 'a'"
+        + " OR campaign_id = 'a'" * 5000,
+        "too_large",
+    ),
     ("SELECT COUNT(DISTINCT pid) AS n FROM exposures -- " + "x" * 100_001, "too_large"),
     # --- CTE tricks
-    ("WITH exposures AS (SELECT pid, postal_code FROM transactions) SELECT COUNT(*) FROM exposures", "blocked_column"),
-    ("WITH RECURSIVE r AS (SELECT pid FROM exposures) SELECT COUNT(DISTINCT pid) FROM r", "forbidden_syntax"),
-    ("WITH a AS (SELECT pid, campaign_id FROM exposures), b AS (SELECT campaign_id, COUNT(pid) AS n FROM a GROUP BY campaign_id) SELECT COUNT(*) FROM b", "aggregate_across_people"),
-    ("SELECT x.c, COUNT(DISTINCT x.p) FROM (SELECT pid AS p, md5(pid) AS c FROM exposures) x GROUP BY 1", "forbidden_function"),
+    (
+        "WITH exposures AS (SELECT pid, postal_code FROM transactions) SELECT COUNT(*) FROM exposures",
+        "blocked_column",
+    ),
+    (
+        "WITH RECURSIVE r AS (SELECT pid FROM exposures) SELECT COUNT(DISTINCT pid) FROM r",
+        "forbidden_syntax",
+    ),
+    (
+        "WITH a AS (SELECT pid, campaign_id FROM exposures), b AS (SELECT campaign_id, COUNT(pid) AS n FROM a GROUP BY campaign_id) SELECT COUNT(*) FROM b",
+        "aggregate_across_people",
+    ),
+    (
+        "SELECT x.c, COUNT(DISTINCT x.p) FROM (SELECT pid AS p, md5(pid) AS c FROM exposures) x GROUP BY 1",
+        "forbidden_function",
+    ),
 ]

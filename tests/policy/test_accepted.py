@@ -20,10 +20,22 @@ ROWS = {
         {"pid": 2, "campaign_id": "c2", "placement": "email", "exposure_ts": "2024-03-02 10:00"},
     ],
     "transactions": [
-        {"pid": 1, "txn_ts": "2024-03-03 10:00", "brand": "acme", "channel": "online",
-         "amount_cents": 1200, "units": 2},  # fmt: skip
-        {"pid": 2, "txn_ts": "2024-03-04 10:00", "brand": "zeta", "channel": "instore",
-         "amount_cents": 800, "units": 1},  # fmt: skip
+        {
+            "pid": 1,
+            "txn_ts": "2024-03-03 10:00",
+            "brand": "acme",
+            "channel": "online",
+            "amount_cents": 1200,
+            "units": 2,
+        },
+        {
+            "pid": 2,
+            "txn_ts": "2024-03-04 10:00",
+            "brand": "zeta",
+            "channel": "instore",
+            "amount_cents": 800,
+            "units": 1,
+        },
     ],
     "customers": [{"pid": 1, "region": "north", "loyalty_tier": "gold"}],
     "crm": [{"pid": 1, "segment": "vip"}],

@@ -10,8 +10,12 @@ from cleanroom.policy import compile_template
 from cleanroom.types import ParamSpec
 
 
-def _run(sql: str, rows: dict[str, list[dict[str, Any]]], suppressed: tuple[int, ...] = (),
-         params: list[ParamSpec] | None = None) -> dict[Any, tuple[Any, ...]]:  # fmt: skip
+def _run(
+    sql: str,
+    rows: dict[str, list[dict[str, Any]]],
+    suppressed: tuple[int, ...] = (),
+    params: list[ParamSpec] | None = None,
+) -> dict[Any, tuple[Any, ...]]:
     compiled = compile_template(sql, params or [], {}, "measurement", POLICY, DATASETS)
     con = connect(rows, suppressed)
     nkeys = len(compiled.plan.group_keys)
@@ -19,18 +23,30 @@ def _run(sql: str, rows: dict[str, list[dict[str, Any]]], suppressed: tuple[int,
     return {tuple(r[:nkeys]): tuple(r[nkeys:]) for r in out}
 
 
-def _txn(pid: int, amount: int, channel: str = "online", brand: str = "acme", **kw: Any) -> dict[str, Any]:
-    return {"pid": pid, "txn_ts": "2024-03-01", "brand": brand, "channel": channel,
-            "amount_cents": amount, "units": 1, **kw}  # fmt: skip
+def _txn(
+    pid: int, amount: int, channel: str = "online", brand: str = "acme", **kw: Any
+) -> dict[str, Any]:
+    return {
+        "pid": pid,
+        "txn_ts": "2024-03-01",
+        "brand": brand,
+        "channel": channel,
+        "amount_cents": amount,
+        "units": 1,
+        **kw,
+    }
 
 
 def test_consent_suppression_and_sum_clamp() -> None:
-    rows = {"transactions": [
-        _txn(1, 60000),  # clamped to the metric's upper bound 50000
-        _txn(2, 100), _txn(2, 200, channel="instore"),
-        _txn(3, 300, consent_measurement=False),  # no consent: dropped
-        _txn(4, 500),  # suppressed: dropped
-    ]}  # fmt: skip
+    rows = {
+        "transactions": [
+            _txn(1, 60000),  # clamped to the metric's upper bound 50000
+            _txn(2, 100),
+            _txn(2, 200, channel="instore"),
+            _txn(3, 300, consent_measurement=False),  # no consent: dropped
+            _txn(4, 500),  # suppressed: dropped
+        ]
+    }
     result = _run(
         "SELECT channel, COUNT(DISTINCT pid) AS buyers, SUM(amount_cents) AS sales "
         "FROM transactions GROUP BY channel",
@@ -47,8 +63,10 @@ def test_count_star_is_clamped_per_person() -> None:
 
 
 def test_rows_per_person_are_capped() -> None:
-    rows = {"customers": [{"pid": 1, "region": r} for r in ("a", "b", "c")] + [
-        {"pid": 2, "region": "a"}]}  # fmt: skip
+    rows = {
+        "customers": [{"pid": 1, "region": r} for r in ("a", "b", "c")]
+        + [{"pid": 2, "region": "a"}]
+    }
     result = _run("SELECT region, COUNT(DISTINCT pid) AS n FROM customers GROUP BY region", rows)
     assert sum(v[0] for v in result.values()) == 2  # person 1 keeps one row (max_rows_per_user 1)
 
@@ -62,9 +80,15 @@ def test_groups_per_person_are_capped() -> None:
 
 def test_equals_the_original_query_when_no_bound_binds() -> None:
     rows = {
-        "exposures": [{"pid": p, "campaign_id": c, "exposure_ts": "2024-03-01"}
-                      for p, c in [(1, "c1"), (2, "c1"), (3, "c2")]],  # fmt: skip
-        "transactions": [_txn(1, 1000, brand="a"), _txn(1, 500, brand="a"), _txn(3, 700, brand="b")],
+        "exposures": [
+            {"pid": p, "campaign_id": c, "exposure_ts": "2024-03-01"}
+            for p, c in [(1, "c1"), (2, "c1"), (3, "c2")]
+        ],
+        "transactions": [
+            _txn(1, 1000, brand="a"),
+            _txn(1, 500, brand="a"),
+            _txn(3, 700, brand="b"),
+        ],
     }
     template = (
         "SELECT e.campaign_id, COUNT(DISTINCT e.pid) AS exposed, COUNT(DISTINCT t.pid) AS buyers, "
@@ -85,22 +109,39 @@ def test_avg_is_sum_over_count_and_derived_outputs() -> None:
     compiled = compile_template(
         "SELECT AVG(amount_cents) AS avg_basket, SUM(amount_cents) / COUNT(DISTINCT pid) AS per "
         "FROM transactions",
-        [], {}, "measurement", POLICY, DATASETS,
-    )  # fmt: skip
+        [],
+        {},
+        "measurement",
+        POLICY,
+        DATASETS,
+    )
     plan = compiled.plan
     assert [m.column for m in plan.measurements] == [
-        "avg_basket_sum", "avg_basket_count", "cr_m3", "cr_m4"]  # fmt: skip
+        "avg_basket_sum",
+        "avg_basket_count",
+        "cr_m3",
+        "cr_m4",
+    ]
     assert plan.person_count == "cr_m4" and not plan.added_person_count
-    values = dict(zip([m.column for m in plan.measurements],
-                      connect(rows).execute(compiled.duckdb_sql).fetchone() or (), strict=True))  # fmt: skip
+    values = dict(
+        zip(
+            [m.column for m in plan.measurements],
+            connect(rows).execute(compiled.duckdb_sql).fetchone() or (),
+            strict=True,
+        )
+    )
     assert values == {"avg_basket_sum": 600, "avg_basket_count": 3, "cr_m3": 600, "cr_m4": 2}
 
 
 def test_person_count_is_added_when_missing() -> None:
     compiled = compile_template(
         "SELECT channel, SUM(units) AS u FROM transactions GROUP BY channel",
-        [], {}, "measurement", POLICY, DATASETS,
-    )  # fmt: skip
+        [],
+        {},
+        "measurement",
+        POLICY,
+        DATASETS,
+    )
     plan = compiled.plan
     assert plan.added_person_count and plan.person_count == "cr_persons"
     assert plan.group_keys[0].public_domain == ("online", "instore")
@@ -113,8 +154,13 @@ def test_person_count_is_added_when_missing() -> None:
 def test_declared_header_bounds_tighten() -> None:
     compiled = compile_template(
         "SELECT SUM(amount_cents) AS sales FROM transactions",
-        [], {}, "measurement", POLICY, DATASETS, {"sales": (0, 20000)},
-    )  # fmt: skip
+        [],
+        {},
+        "measurement",
+        POLICY,
+        DATASETS,
+        {"sales": (0, 20000)},
+    )
     sales = compiled.plan.measurements[0]
     assert (sales.lower, sales.upper) == (0, 20000)
     rows = {"transactions": [_txn(1, 30000)]}

@@ -41,8 +41,13 @@ def test_header_fields_and_offset() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["-- owner: me", "-- param: x int = 'a'", "-- param: x money", "-- bounds: sales 10 1",
-     "-- param: x int\n-- param: x int"],  # fmt: skip
+    [
+        "-- owner: me",
+        "-- param: x int = 'a'",
+        "-- param: x money",
+        "-- bounds: sales 10 1",
+        "-- param: x int\n-- param: x int",
+    ],
 )
 def test_bad_header_lines(line: str) -> None:
     with pytest.raises(TemplateRejected) as info:
@@ -53,8 +58,14 @@ def test_bad_header_lines(line: str) -> None:
 @pytest.fixture
 def spec_file(tmp_path: Path) -> Path:
     path = tmp_path / "spec.json"
-    path.write_text(json.dumps({"policy": {"purposes": ["measurement", "audience_sizing"]},
-                                "datasets": list(SPECS.values())}))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "policy": {"purposes": ["measurement", "audience_sizing"]},
+                "datasets": list(SPECS.values()),
+            }
+        )
+    )
     return path
 
 
@@ -64,33 +75,52 @@ def test_validate_accepts(tmp_path: Path, spec_file: Path) -> None:
     result = CliRunner().invoke(cli, ["validate", "--spec", str(spec_file), str(template)])
     assert result.exit_code == 0, result.output
     assert "accepted" in result.output and "pin:" in result.output
-    result = CliRunner().invoke(cli, ["validate", "--spec", str(spec_file), str(template), "--json"])
+    result = CliRunner().invoke(
+        cli, ["validate", "--spec", str(spec_file), str(template), "--json"]
+    )
     assert json.loads(result.output)["analysis"]["outputs"] == ["campaign_id", "buyers", "sales"]
 
 
 def test_validate_rejects_with_file_lines(tmp_path: Path, spec_file: Path) -> None:
     template = tmp_path / "t.sql"
-    template.write_text("-- name: bad\n-- purpose: measurement\nSELECT postal_code,\n  MAX(amount_cents)\nFROM transactions GROUP BY 1\n")
+    template.write_text(
+        "-- name: bad\n-- purpose: measurement\nSELECT postal_code,\n  MAX(amount_cents)\nFROM transactions GROUP BY 1\n"
+    )
     result = CliRunner().invoke(cli, ["validate", "--spec", str(spec_file), str(template)])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert lines[0].startswith("blocked_column 3:8 ")
     assert lines[1].startswith("disallowed_aggregate 4:")
-    result = CliRunner().invoke(cli, ["validate", "--spec", str(spec_file), str(template), "--json"])
+    result = CliRunner().invoke(
+        cli, ["validate", "--spec", str(spec_file), str(template), "--json"]
+    )
     assert result.exit_code == 1 and json.loads(result.output)["errors"][0]["line"] == 3
 
 
 def test_validate_uses_spec_template_without_header(tmp_path: Path) -> None:
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"datasets": [SPECS["exposures"]], "template": {
-        "purpose": "measurement", "parameters": [{"name": "ids", "type": "list[str]", "default": ["a"]}]}}))  # fmt: skip
+    spec.write_text(
+        json.dumps(
+            {
+                "datasets": [SPECS["exposures"]],
+                "template": {
+                    "purpose": "measurement",
+                    "parameters": [{"name": "ids", "type": "list[str]", "default": ["a"]}],
+                },
+            }
+        )
+    )
     template = tmp_path / "t.sql"
-    template.write_text("SELECT COUNT(DISTINCT pid) AS n FROM exposures WHERE campaign_id IN :ids\n")
+    template.write_text(
+        "SELECT COUNT(DISTINCT pid) AS n FROM exposures WHERE campaign_id IN :ids\n"
+    )
     result = CliRunner().invoke(cli, ["validate", "--spec", str(spec), str(template)])
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.parametrize("content", ["{not json", '{"datasets": []}', '{"datasets": [{"name": "X"}]}', "[]"])
+@pytest.mark.parametrize(
+    "content", ["{not json", '{"datasets": []}', '{"datasets": [{"name": "X"}]}', "[]"]
+)
 def test_validate_bad_spec_exits_2(tmp_path: Path, content: str) -> None:
     spec = tmp_path / "spec.json"
     spec.write_text(content)

@@ -30,7 +30,9 @@ def numbers(draw: st.DrawFn, depth: int = 0) -> str:
 @st.composite
 def conditions(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
-        return f"{draw(numbers())} {draw(st.sampled_from(['=', '<', '>=', '<>']))} {draw(numbers())}"
+        return (
+            f"{draw(numbers())} {draw(st.sampled_from(['=', '<', '>=', '<>']))} {draw(numbers())}"
+        )
     return f"LOWER({draw(STRINGS)}) = {draw(STRINGS)}"
 
 
@@ -45,8 +47,15 @@ def expressions(draw: st.DrawFn) -> str:
 
 
 AGGREGATES = st.sampled_from(
-    ["COUNT(DISTINCT pid)", "COUNT(*)", "SUM(amount_cents)", "AVG(amount_cents)", "MAX(units)",
-     "SUM(units * 2)", "COUNT(DISTINCT brand)"]  # fmt: skip
+    [
+        "COUNT(DISTINCT pid)",
+        "COUNT(*)",
+        "SUM(amount_cents)",
+        "AVG(amount_cents)",
+        "MAX(units)",
+        "SUM(units * 2)",
+        "COUNT(DISTINCT brand)",
+    ]
 )
 FROMS = st.sampled_from(
     [

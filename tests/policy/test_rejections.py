@@ -15,7 +15,9 @@ def test_corpus_is_large_enough() -> None:
     assert len({code for _, code in CORPUS}) >= 30
 
 
-@pytest.mark.parametrize(("sql", "code"), CORPUS, ids=[f"{c}-{i}" for i, (_, c) in enumerate(CORPUS)])
+@pytest.mark.parametrize(
+    ("sql", "code"), CORPUS, ids=[f"{c}-{i}" for i, (_, c) in enumerate(CORPUS)]
+)
 def test_rejected_with_code(sql: str, code: str) -> None:
     with pytest.raises(TemplateRejected) as info:
         compile_template(sql, [], {}, "measurement", POLICY, DATASETS, engines=("duckdb",))
@@ -60,7 +62,9 @@ def test_asof_is_rejected_only_for_spark() -> None:
 
 
 def test_recursion_bomb_is_a_clean_rejection() -> None:
-    sql = "SELECT COUNT(DISTINCT pid) AS n FROM exposures WHERE " + " + ".join(["1"] * 3000) + " > 0"
+    sql = (
+        "SELECT COUNT(DISTINCT pid) AS n FROM exposures WHERE " + " + ".join(["1"] * 3000) + " > 0"
+    )
     with pytest.raises(TemplateRejected) as info:
         compile_template(sql, [], {}, "measurement", POLICY, DATASETS, engines=("duckdb",))
     assert {v.code for v in info.value.violations} <= {"nesting_too_deep", "too_large"}

@@ -21,19 +21,19 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "organizations",
-        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organizations")),
     )
     op.create_table(
         "collaborations",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("retailer_org", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(), nullable=False),
+        sa.Column("name", sa.String(), nullable=False),
+        sa.Column("retailer_org", sa.String(), nullable=False),
         sa.Column("policy", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_by", sa.String(), nullable=False),
         sa.ForeignKeyConstraint(
             ["retailer_org"],
             ["organizations.id"],
@@ -43,11 +43,11 @@ def upgrade() -> None:
     )
     op.create_table(
         "audit_events",
-        sa.Column("collaboration_id", sa.String(length=64), nullable=False),
+        sa.Column("collaboration_id", sa.String(), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("org", sa.String(length=200), nullable=False),
+        sa.Column("actor", sa.String(), nullable=False),
+        sa.Column("org", sa.String(), nullable=False),
         sa.Column("details", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
@@ -61,7 +61,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "audit_heads",
-        sa.Column("collaboration_id", sa.String(length=64), nullable=False),
+        sa.Column("collaboration_id", sa.String(), nullable=False),
         sa.Column("last_seq", sa.Integer(), nullable=False),
         sa.Column("last_hash", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
@@ -73,8 +73,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "budgets",
-        sa.Column("collaboration_id", sa.String(length=64), nullable=False),
-        sa.Column("org", sa.String(length=64), nullable=False),
+        sa.Column("collaboration_id", sa.String(), nullable=False),
+        sa.Column("org", sa.String(), nullable=False),
         sa.Column("total_epsilon", sa.Double(), nullable=False),
         sa.Column("total_delta", sa.Double(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -90,10 +90,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "datasets",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("collaboration_id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("owner_org", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(), nullable=False),
+        sa.Column("collaboration_id", sa.String(), nullable=False),
+        sa.Column("name", sa.String(), nullable=False),
+        sa.Column("owner_org", sa.String(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("spec", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -110,8 +110,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "memberships",
-        sa.Column("collaboration_id", sa.String(length=64), nullable=False),
-        sa.Column("org", sa.String(length=64), nullable=False),
+        sa.Column("collaboration_id", sa.String(), nullable=False),
+        sa.Column("org", sa.String(), nullable=False),
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.ForeignKeyConstraint(
             ["collaboration_id"],
@@ -125,7 +125,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "suppressions",
-        sa.Column("collaboration_id", sa.String(length=64), nullable=False),
+        sa.Column("collaboration_id", sa.String(), nullable=False),
         sa.Column("pid", sa.LargeBinary(length=32), nullable=False),
         sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -137,21 +137,21 @@ def upgrade() -> None:
     )
     op.create_table(
         "templates",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("collaboration_id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("id", sa.String(), nullable=False),
+        sa.Column("collaboration_id", sa.String(), nullable=False),
+        sa.Column("name", sa.String(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("org", sa.String(length=64), nullable=False),
-        sa.Column("submitted_by", sa.String(length=200), nullable=False),
+        sa.Column("org", sa.String(), nullable=False),
+        sa.Column("submitted_by", sa.String(), nullable=False),
         sa.Column("sql", sa.Text(), nullable=False),
         sa.Column("parameters", sa.JSON(), nullable=False),
-        sa.Column("purpose", sa.String(length=200), nullable=False),
+        sa.Column("purpose", sa.String(), nullable=False),
         sa.Column("bounds", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("pin", sa.String(length=200), nullable=False),
+        sa.Column("pin", sa.String(), nullable=False),
         sa.Column("analysis", sa.JSON(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
-        sa.Column("decided_by", sa.String(length=200), nullable=True),
+        sa.Column("decided_by", sa.String(), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -167,7 +167,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "dataset_versions",
-        sa.Column("dataset_id", sa.String(length=64), nullable=False),
+        sa.Column("dataset_id", sa.String(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("path", sa.Text(), nullable=False),
         sa.Column("row_count", sa.BigInteger(), nullable=False),
@@ -183,12 +183,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "runs",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("collaboration_id", sa.String(length=64), nullable=False),
-        sa.Column("template_id", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(), nullable=False),
+        sa.Column("collaboration_id", sa.String(), nullable=False),
+        sa.Column("template_id", sa.String(), nullable=False),
         sa.Column("template_version", sa.Integer(), nullable=False),
-        sa.Column("org", sa.String(length=64), nullable=False),
-        sa.Column("submitted_by", sa.String(length=200), nullable=False),
+        sa.Column("org", sa.String(), nullable=False),
+        sa.Column("submitted_by", sa.String(), nullable=False),
         sa.Column("parameters", sa.JSON(), nullable=False),
         sa.Column("epsilon", sa.Double(), nullable=False),
         sa.Column("delta", sa.Double(), nullable=False),
@@ -196,11 +196,11 @@ def upgrade() -> None:
         sa.Column("progress", sa.Double(), nullable=False),
         sa.Column("error_code", sa.String(length=50), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
-        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("idempotency_key", sa.String(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("claimed_by", sa.String(length=200), nullable=True),
+        sa.Column("claimed_by", sa.String(), nullable=True),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["collaboration_id"],
@@ -222,10 +222,10 @@ def upgrade() -> None:
     op.create_index("ix_runs_status_created", "runs", ["status", "created_at"])
     op.create_table(
         "budget_charges",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("collaboration_id", sa.String(length=64), nullable=False),
-        sa.Column("org", sa.String(length=64), nullable=False),
-        sa.Column("run_id", sa.String(length=64), nullable=True),
+        sa.Column("id", sa.String(), nullable=False),
+        sa.Column("collaboration_id", sa.String(), nullable=False),
+        sa.Column("org", sa.String(), nullable=False),
+        sa.Column("run_id", sa.String(), nullable=True),
         sa.Column("epsilon", sa.Double(), nullable=False),
         sa.Column("delta", sa.Double(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -244,7 +244,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "reports",
-        sa.Column("run_id", sa.String(length=64), nullable=False),
+        sa.Column("run_id", sa.String(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_reports_run_id_runs")),
