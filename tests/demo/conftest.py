@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import duckdb
 import pytest
-from demo_exact import exact_frame
 
+from cleanroom.demo.exact import exact_frame
 from cleanroom.demo.specs import demo_dataset_specs
 from cleanroom.demo.world import World, generate_world
 from cleanroom.types import SUPPRESSION_VIEW, dataset_view

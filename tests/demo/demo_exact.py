@@ -9,17 +9,12 @@ parameters bound as literals (through sqlglot's AST, never by string formatting)
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import sqlglot
 from sqlglot import exp
 
-from cleanroom.demo.emails import identity_key
-from cleanroom.demo.specs import demo_dataset_specs
-from cleanroom.demo.world import World
 from cleanroom.types import ParamSpec
 
 QUERIES = Path(__file__).resolve().parents[2] / "queries"
@@ -29,28 +24,6 @@ SHIPPED = (
     "audience_overlap", "reach_frequency", "new_to_brand", "time_to_conversion",
     "channel_overlap_reach", "audience_size",
 )  # fmt: skip
-
-
-def pid_of(email: str) -> str:
-    return hashlib.sha256(identity_key(email).encode()).hexdigest()
-
-
-def exact_frame(world: World, name: str, purpose: str | None) -> pd.DataFrame:
-    """Dataset ``name`` keyed by ``pid``: as a template of ``purpose`` sees it (consent applied,
-    consent columns dropped), or with ``purpose=None`` as ingestion stores it (consent kept)."""
-    spec = demo_dataset_specs()[name]
-    roles = {col: c["role"] for col, c in spec["columns"].items()}
-    stamps = [col for col, role in roles.items() if role == "timestamp"]
-    frame = pd.read_csv(world.files[name], parse_dates=stamps)
-    for col, c in spec["columns"].items():
-        if c["role"] == "consent" and c["purpose"] == purpose:
-            frame = frame[frame[col]]
-    if "identifier" in roles.values():
-        (ident,) = [col for col, role in roles.items() if role == "identifier"]
-        frame = frame.assign(pid=frame[ident].map(pid_of))
-    kept_roles = ("dimension", "metric", "timestamp") + (("consent",) if purpose is None else ())
-    keep = [col for col, role in roles.items() if role in kept_roles]
-    return frame[(["pid"] if "pid" in frame else []) + keep].reset_index(drop=True)
 
 
 def _literal(type_: str, value: Any) -> exp.Expr:

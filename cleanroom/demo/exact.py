@@ -1,0 +1,53 @@
+"""The demo world's datasets as frames keyed by ``pid``, for computing exact (noise-free) answers.
+
+``pid`` here is the SHA-256 hex of the normalized email (what ``cleanroom hash`` uploads); the
+server's keyed pid differs but joins the same people, so any query gives the same answer on
+either. Register the frames with an engine under the dataset names (``purpose=...``: consent
+applied, consent columns dropped; a template's plain SQL with bound parameters runs on them) or
+under ``dataset_view(name)`` (``purpose=None``: as ingestion stores them, consent columns kept;
+a compiled template runs on them and gives the release's exact, pre-noise, bounded answer).
+
+>>> from cleanroom.demo.exact import person_key
+>>> person_key("Jane.Doe+news@GMAIL.com") == person_key("janedoe@gmail.com")
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+from cleanroom.demo.emails import identity_key
+from cleanroom.demo.specs import demo_dataset_specs
+from cleanroom.demo.world import World
+
+_KEPT_ROLES = ("dimension", "metric", "timestamp")
+
+
+def person_key(email: str) -> str:
+    """SHA-256 hex of the normalized email (DESIGN.md section 5)."""
+    return hashlib.sha256(identity_key(email).encode("utf-8")).hexdigest()
+
+
+def exact_frame(world: World, name: str, purpose: str | None) -> pd.DataFrame:
+    """Dataset ``name`` keyed by ``pid``: as a template of ``purpose`` sees it (consenting rows,
+    no consent columns), or with ``purpose=None`` as ingestion stores it (consent kept)."""
+    spec = demo_dataset_specs()[name]
+    roles = {column: col["role"] for column, col in spec["columns"].items()}
+    stamps = [column for column, role in roles.items() if role == "timestamp"]
+    frame = pd.read_csv(world.files[name], parse_dates=stamps)
+    for column, col in spec["columns"].items():
+        if col["role"] == "consent" and col["purpose"] == purpose:
+            frame = frame[frame[column]]
+    identifiers = [column for column, role in roles.items() if role == "identifier"]
+    if identifiers:
+        frame = frame.assign(pid=frame[identifiers[0]].map(person_key))
+    kept = _KEPT_ROLES + (("consent",) if purpose is None else ())
+    columns = [column for column, role in roles.items() if role in kept]
+    return frame[(["pid"] if identifiers else []) + columns].reset_index(drop=True)
+
+
+def exact_frames(world: World, purpose: str | None) -> dict[str, pd.DataFrame]:
+    """Every demo dataset by :func:`exact_frame`."""
+    return {name: exact_frame(world, name, purpose) for name in demo_dataset_specs()}
