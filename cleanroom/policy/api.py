@@ -73,7 +73,8 @@ def compile_template(
     job = _job(
         sql, parameters, values, purpose, policy, datasets, declared_bounds, line_offset, engines
     )
-    assert job.plan is not None and job.checker is not None
+    assert job.plan is not None
+    assert job.checker is not None
     names = tuple(dict.fromkeys(spec.name for _, spec in job.checker.dataset_tables))
     bound = {p.name: values.get(p.name, p.default) for p in parameters}
     return CompiledQuery(

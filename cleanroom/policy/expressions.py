@@ -7,7 +7,7 @@ facts (bounds, group-key eligibility, public domain) of its value.
 >>> scope = Scope(sources={"t": Source("t", Relation({"x": Val(bounds=(0, 10))}, True))})
 >>> checker = ExpressionChecker(ViolationCollector(""))
 >>> checker.eval(parse_one("LEAST(x * 2, 15) + 1"), Context(scope)).bounds
-(1, 16)
+(1.0, 16.0)
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ class ExpressionChecker:
                 domain.extend(v.domain or (None,))
             if default is None:
                 domain.append(None)
-            out = out.with_(groupable=True, domain=tuple(dict.fromkeys(domain)))  # type: ignore[arg-type]
+            out = out.with_(groupable=True, domain=tuple(dict.fromkeys(domain)))
         return out.with_(
             bounds=union([v.bounds for v in non_null]) if non_null else None,
             integer=all(v.integer for v in non_null),

@@ -88,7 +88,7 @@ def _parse_bounds(value: str) -> tuple[str, tuple[float, float]]:
 
 
 def parse_template_file(text: str) -> TemplateSource:
-    """Split a template file into header fields and SQL body; raise TemplateRejected on a bad header."""
+    """Split a template file into header fields and SQL body (TemplateRejected on a bad header)."""
     lines = text.split("\n")
     violations: list[Violation] = []
     fields: dict[str, str] = {}

@@ -98,10 +98,9 @@ def _count(
         else:
             q.flag("disallowed_aggregate", agg, "COUNT(DISTINCT ...) is only allowed for pid")
             return Col("")
-    elif arg is not None and not isinstance(arg, exp.Star):
-        if q.eval(arg, rc.ctx).pid:
-            q.flag("disallowed_aggregate", agg, "use COUNT(DISTINCT pid) to count people")
-            return Col("")
+    elif arg is not None and not isinstance(arg, exp.Star) and q.eval(arg, rc.ctx).pid:
+        q.flag("disallowed_aggregate", agg, "use COUNT(DISTINCT pid) to count people")
+        return Col("")
     sql = node.sql("duckdb")
     if sql in rc._by_sql:
         return rc._by_sql[sql]
@@ -145,7 +144,7 @@ def _sum_or_avg(
         return rc._by_sql[sql]
     lo, hi = val.bounds
     integer = val.integer and float(lo).is_integer() and float(hi).is_integer()
-    partial_sum = exp.Sum(this=arg.copy())
+    partial_sum: exp.Expr = exp.Sum(this=arg.copy())
     if cond is not None:
         partial_sum = exp.Filter(this=partial_sum, expression=exp.Where(this=cond.copy()))
     if label == "SUM":

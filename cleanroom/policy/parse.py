@@ -12,9 +12,8 @@ positions stay exact), which sqlglot's DuckDB dialect parses as ``Placeholder`` 
 from __future__ import annotations
 
 import sqlglot
-from sqlglot import exp
+from sqlglot import Token, TokenType, exp
 from sqlglot.errors import ParseError, TokenError
-from sqlglot import Token, TokenType
 
 from cleanroom.policy.violations import ViolationCollector
 
@@ -122,7 +121,7 @@ def _tree_depth(root: exp.Expr) -> int:
     return deepest
 
 
-def parse_select(text: str, collector: ViolationCollector) -> exp.Query | None:
+def parse_select(text: str, collector: ViolationCollector) -> exp.Select | None:
     """Parse ``text`` into one query, or record why it cannot be and return None."""
     if len(text) > MAX_TEXT:
         collector.add_at("too_large", f"the template exceeds {MAX_TEXT} characters", 0, 0)

@@ -127,7 +127,9 @@ def build_plan(job: Job) -> None:
 
 
 def rewrite(job: Job) -> None:
-    assert job.tree is not None and job.checker is not None and job.release is not None
+    assert job.tree is not None
+    assert job.checker is not None
+    assert job.release is not None
     assert job.plan is not None
     wrap_datasets(job.checker.dataset_tables, job.purpose)
     final = split_release(job.tree, job.release, job.plan.max_groups_per_user)

@@ -199,7 +199,8 @@ class QueryChecker(ExpressionChecker):
             self.flag(
                 "forbidden_join",
                 join,
-                f"{label} JOIN is not allowed; use INNER, LEFT or ASOF with pid equality (or EXISTS)",
+                f"{label} JOIN is not allowed; use INNER, LEFT or ASOF with pid equality "
+                "(or EXISTS)",
             )
             return
         if kind == "CROSS":

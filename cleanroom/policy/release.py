@@ -146,7 +146,7 @@ class ReleaseChecker:
                 else:
                     chosen.append((g, None))
         self._key_index: dict[int, str] = {}
-        for number, (node, index) in enumerate(chosen):
+        for number, (node, position) in enumerate(chosen):
             expr = node.unalias() if isinstance(node, exp.Alias) else node
             if contains_aggregate(expr):
                 self.q.flag("forbidden_syntax", node, "aggregates cannot be group keys")
@@ -156,8 +156,8 @@ class ReleaseChecker:
             sql = expr.sql("duckdb")
             if sql in self._key_sql:
                 continue
-            if index is None:
-                index = next(
+            if position is None:
+                position = next(
                     (
                         i
                         for i, it in enumerate(select.expressions)
@@ -166,10 +166,12 @@ class ReleaseChecker:
                     ),
                     None,
                 )
-            name = select.expressions[index].alias_or_name.lower() if index is not None else ""
+            name = (
+                select.expressions[position].alias_or_name.lower() if position is not None else ""
+            )
             name = self._unique(name or f"cr_key{number}")
-            if index is not None:
-                self._key_index[index] = name
+            if position is not None:
+                self._key_index[position] = name
             self._key_sql[sql] = name
             self.spec.keys.append(KeySpec(name, expr, val.domain))
 

@@ -52,15 +52,18 @@ def test_corpus_is_large_enough() -> None:
 @pytest.mark.parametrize("sql", ACCEPTED, ids=[f"t{i}" for i in range(len(ACCEPTED))])
 def test_accepted_compiles_and_runs(sql: str) -> None:
     analysis = analyze_template(sql, PARAMS, "measurement", POLICY, DATASETS)
-    assert analysis.outputs and analysis.pin
+    assert analysis.outputs
+    assert analysis.pin
     engines = ("duckdb",) if "ASOF" in sql else ("duckdb", "spark")
     compiled = compile_template(sql, PARAMS, {}, "measurement", POLICY, DATASETS, engines=engines)
     plan = compiled.plan
     assert plan.person_count in {m.column for m in plan.measurements}
     if "spark" in engines:
-        assert compiled.spark_sql and "QUALIFY" not in compiled.spark_sql
+        assert compiled.spark_sql
+        assert "QUALIFY" not in compiled.spark_sql
     for m in plan.measurements:
-        assert m.lower <= m.upper and m.bound > 0
+        assert m.lower <= m.upper
+        assert m.bound > 0
     con = connect(ROWS)
     result = con.execute(compiled.duckdb_sql)
     columns = [d[0] for d in result.description]

@@ -122,7 +122,8 @@ def test_avg_is_sum_over_count_and_derived_outputs() -> None:
         "cr_m3",
         "cr_m4",
     ]
-    assert plan.person_count == "cr_m4" and not plan.added_person_count
+    assert plan.person_count == "cr_m4"
+    assert not plan.added_person_count
     values = dict(
         zip(
             [m.column for m in plan.measurements],
@@ -143,7 +144,8 @@ def test_person_count_is_added_when_missing() -> None:
         DATASETS,
     )
     plan = compiled.plan
-    assert plan.added_person_count and plan.person_count == "cr_persons"
+    assert plan.added_person_count
+    assert plan.person_count == "cr_persons"
     assert plan.group_keys[0].public_domain == ("online", "instore")
     assert plan.keys_are_public
     rows = {"transactions": [_txn(1, 1, channel="online"), _txn(2, 1, channel="online")]}

@@ -30,13 +30,15 @@ GROUP BY 1
 
 def test_header_fields_and_offset() -> None:
     source = parse_template_file(FILE)
-    assert source.name == "exposed_buyers" and source.purpose == "measurement"
+    assert source.name == "exposed_buyers"
+    assert source.purpose == "measurement"
     assert [(p.name, p.type, p.default) for p in source.parameters] == [
         ("campaign_ids", "list[str]", ["c1"]),
         ("window_days", "int", 14),
     ]
     assert source.bounds == {"sales": (0.0, 20000.0)}
-    assert source.line_offset == 7 and source.sql.startswith("SELECT")
+    assert source.line_offset == 7
+    assert source.sql.startswith("SELECT")
 
 
 @pytest.mark.parametrize(
@@ -74,7 +76,8 @@ def test_validate_accepts(tmp_path: Path, spec_file: Path) -> None:
     template.write_text(FILE)
     result = CliRunner().invoke(cli, ["validate", "--spec", str(spec_file), str(template)])
     assert result.exit_code == 0, result.output
-    assert "accepted" in result.output and "pin:" in result.output
+    assert "accepted" in result.output
+    assert "pin:" in result.output
     result = CliRunner().invoke(
         cli, ["validate", "--spec", str(spec_file), str(template), "--json"]
     )
@@ -84,7 +87,8 @@ def test_validate_accepts(tmp_path: Path, spec_file: Path) -> None:
 def test_validate_rejects_with_file_lines(tmp_path: Path, spec_file: Path) -> None:
     template = tmp_path / "t.sql"
     template.write_text(
-        "-- name: bad\n-- purpose: measurement\nSELECT postal_code,\n  MAX(amount_cents)\nFROM transactions GROUP BY 1\n"
+        "-- name: bad\n-- purpose: measurement\nSELECT postal_code,\n  MAX(amount_cents)\n"
+        "FROM transactions GROUP BY 1\n"
     )
     result = CliRunner().invoke(cli, ["validate", "--spec", str(spec_file), str(template)])
     assert result.exit_code == 1
@@ -94,7 +98,8 @@ def test_validate_rejects_with_file_lines(tmp_path: Path, spec_file: Path) -> No
     result = CliRunner().invoke(
         cli, ["validate", "--spec", str(spec_file), str(template), "--json"]
     )
-    assert result.exit_code == 1 and json.loads(result.output)["errors"][0]["line"] == 3
+    assert result.exit_code == 1
+    assert json.loads(result.output)["errors"][0]["line"] == 3
 
 
 def test_validate_uses_spec_template_without_header(tmp_path: Path) -> None:

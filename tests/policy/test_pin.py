@@ -8,16 +8,21 @@ from cleanroom.policy import compile_template, template_pin
 from cleanroom.types import ParamSpec
 
 P = [ParamSpec("ids", "list[str]")]
-BASE = "SELECT campaign_id, COUNT(DISTINCT pid) AS reach FROM exposures WHERE campaign_id IN :ids GROUP BY 1"
+BASE = (
+    "SELECT campaign_id, COUNT(DISTINCT pid) AS reach FROM exposures "
+    "WHERE campaign_id IN :ids GROUP BY 1"
+)
 
 
 def test_formatting_does_not_change_the_pin() -> None:
     variants = [
         BASE,
-        "select campaign_id, count(distinct pid) as reach from exposures where campaign_id in :ids group by 1",
+        "select campaign_id, count(distinct pid) as reach from exposures "
+        "where campaign_id in :ids group by 1",
         "-- reach\nSELECT campaign_id,\n       COUNT(DISTINCT pid) AS reach  /* people */\n"
         "FROM   exposures\nWHERE  campaign_id IN :ids\nGROUP BY 1;",
-        "SELECT Campaign_Id, COUNT(DISTINCT PID) AS REACH FROM Exposures WHERE campaign_id IN $ids GROUP BY 1",
+        "SELECT Campaign_Id, COUNT(DISTINCT PID) AS REACH FROM Exposures "
+        "WHERE campaign_id IN $ids GROUP BY 1",
     ]
     assert len({template_pin(v, P) for v in variants}) == 1
 

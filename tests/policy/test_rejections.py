@@ -29,7 +29,10 @@ def test_rejected_with_code(sql: str, code: str) -> None:
 
 
 def test_every_violation_is_collected_with_positions() -> None:
-    sql = "SELECT postal_code,\n  MAX(amount_cents) AS m\nFROM transactions\nWHERE getenv('x') = 'y'\nGROUP BY 1"
+    sql = (
+        "SELECT postal_code,\n  MAX(amount_cents) AS m\nFROM transactions\n"
+        "WHERE getenv('x') = 'y'\nGROUP BY 1"
+    )
     with pytest.raises(TemplateRejected) as info:
         analyze_template(sql, [], "measurement", POLICY, DATASETS, line_offset=2)
     found = {(v.code, v.line, v.column) for v in info.value.violations}
@@ -55,7 +58,8 @@ def test_asof_is_rejected_only_for_spark() -> None:
         "transactions t ON e.pid = t.pid AND t.txn_ts >= e.exposure_ts GROUP BY 1"
     )
     compiled = compile_template(sql, [], {}, "measurement", POLICY, DATASETS, engines=("duckdb",))
-    assert compiled.spark_sql == "" and "ASOF" in compiled.duckdb_sql
+    assert compiled.spark_sql == ""
+    assert "ASOF" in compiled.duckdb_sql
     with pytest.raises(TemplateRejected) as info:
         compile_template(sql, [], {}, "measurement", POLICY, DATASETS)
     assert [v.code for v in info.value.violations] == ["unsupported_on_spark"]
