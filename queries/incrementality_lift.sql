@@ -8,7 +8,7 @@
 WITH cells AS (
     SELECT pid, campaign_id, cell, assigned_ts
     FROM holdout
-    WHERE randomized = TRUE
+    WHERE randomized = 'yes'
         AND campaign_id IN :campaign_ids
 ),
 per_person AS (

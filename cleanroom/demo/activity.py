@@ -114,8 +114,8 @@ def run_campaigns(rng: np.random.Generator, people: pd.DataFrame) -> CampaignAct
                     "cell": np.where(
                         np.concatenate([in_holdout, np.zeros(len(late), bool)]), "holdout", "test"
                     ),
-                    "randomized": np.concatenate(
-                        [np.ones(len(audience), bool), np.zeros(len(late), bool)]
+                    "randomized": np.where(
+                        np.arange(len(audience) + len(late)) < len(audience), "yes", "no"
                     ),
                     "seconds": np.concatenate([np.full(len(audience), start), late_start]),
                 }

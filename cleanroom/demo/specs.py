@@ -116,7 +116,7 @@ _SPECS: dict[str, dict[str, Any]] = {
             "email": {"role": "identifier"},
             "campaign_id": {"role": "dimension"},
             "cell": {"role": "dimension", "values": list(CELLS)},
-            "randomized": {"role": "dimension"},
+            "randomized": {"role": "dimension", "values": ["yes", "no"]},
             "assigned_ts": {"role": "timestamp"},
         },
     },

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import duckdb
+import pandas as pd
 import pytest
 
-from cleanroom.demo.exact import exact_frame
+from cleanroom.demo.exact import exact_frame, person_key
 from cleanroom.demo.specs import demo_dataset_specs
 from cleanroom.demo.world import World, generate_world
-from cleanroom.types import SUPPRESSION_VIEW, dataset_view
+from cleanroom.ingest.dataset import ingest_dataset
+from cleanroom.types import SUPPRESSION_VIEW, DatasetSpec, dataset_view
+
+TEST_SECRET = "demo-test-secret-not-for-production"
 
 
 @pytest.fixture(scope="session")
@@ -36,15 +40,28 @@ def exact_connections(small_world: World) -> Iterator[dict[str, duckdb.DuckDBPyC
 
 
 @pytest.fixture(scope="session")
-def engine_views(small_world: World) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The demo datasets under the engine's view names, as ingestion stores them (consent
-    columns kept, blocked and identifier columns dropped), and an empty suppression list."""
+def engine_views(
+    small_world: World, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The demo datasets as the server stores them, under the engine's view names: each CSV
+    hashed as a partner would, then ingested (re-keyed, minimized Parquet); no suppressions."""
+    work = tmp_path_factory.mktemp("ingested")
     con = duckdb.connect()
-    for name in demo_dataset_specs():
-        frame = exact_frame(small_world, name, None)
-        con.register("frame", frame)
-        con.execute(f"CREATE TABLE {dataset_view(name)} AS SELECT * FROM frame")
-        con.unregister("frame")
-    con.execute(f"CREATE TABLE {SUPPRESSION_VIEW} (pid VARCHAR)")
+    for name, spec in demo_dataset_specs().items():
+        source = small_world.files[name]
+        if any(c["role"] == "identifier" for c in spec["columns"].values()):
+            frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+            frame["email"] = frame["email"].map(person_key)
+            source = work / f"{name}.hashed.csv"
+            frame.to_csv(source, index=False)
+        stored = ingest_dataset(
+            source, DatasetSpec.from_dict(spec), secret_key=TEST_SECRET,
+            collaboration_id="demo", dest_dir=work / "stored",
+        )  # fmt: skip
+        con.execute(
+            f"CREATE TABLE {dataset_view(name)} AS SELECT * FROM read_parquet(?)",
+            [str(stored.path)],
+        )
+    con.execute(f"CREATE TABLE {SUPPRESSION_VIEW} (pid BLOB)")
     yield con
     con.close()

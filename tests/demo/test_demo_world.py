@@ -107,7 +107,7 @@ def test_exposed_test_cell_converts_more_than_holdout(default_world: World) -> N
         cid = campaign.campaign_id
         firsts = exposures[exposures["campaign_id"] == cid].groupby("person")["exposure_ts"].min()
         exposed = firsts.rename("start").reset_index()
-        cells = holdout[(holdout["campaign_id"] == cid) & holdout["randomized"]]
+        cells = holdout[(holdout["campaign_id"] == cid) & (holdout["randomized"] == "yes")]
         control = cells[cells["cell"] == "holdout"][["person"]]
         # the holdout is never exposed; give each a start drawn from the exposed starts
         control = control.assign(start=rng.choice(exposed["start"].to_numpy(), size=len(control)))
