@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
+from store_fixtures import POLICY, FakeClock
 
 from cleanroom.events import AuditEvent
 from cleanroom.store import Collaboration, Store, Template, open_store
-
-POLICY = {"epsilon_budget": 10.0, "delta_budget": 1e-6, "purposes": ["measurement"]}
-
-
-class FakeClock:
-    """A clock that only moves when told to (no sleeping, no timed assertions)."""
-
-    def __init__(self) -> None:
-        self.at = datetime(2025, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **kwargs: float) -> None:
-        self.at += timedelta(**kwargs)
 
 
 @pytest.fixture
@@ -65,7 +50,3 @@ def template(store: Store, collab: Collaboration) -> Template:
         "measurement",
     )
     return store.approve_template(t.id, "alice", pin="pin-1")
-
-
-def event(name: str, actor: str = "bob", org: str = "acme", **details: object) -> AuditEvent:
-    return AuditEvent(name, actor, org, details)

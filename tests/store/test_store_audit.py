@@ -6,8 +6,8 @@ import itertools
 import threading
 
 import pytest
-from conftest import event
 from sqlalchemy import text
+from store_fixtures import event
 
 from cleanroom.errors import InternalError, NotFound
 from cleanroom.store import GENESIS_HASH, Collaboration, Store

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import POLICY, FakeClock, event
+from store_fixtures import POLICY, FakeClock, event
 
 from cleanroom.errors import InternalError, InvalidRequest, NotFound
 from cleanroom.store import Collaboration, Store

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import FakeClock, event
+from store_fixtures import FakeClock, event
 
 from cleanroom.errors import Conflict, NotFound
 from cleanroom.store import Collaboration, Store, new_id

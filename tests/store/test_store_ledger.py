@@ -5,8 +5,8 @@ from __future__ import annotations
 import multiprocessing
 
 import pytest
-from conftest import FakeClock, event
 from ledger_race import charge_in_threads
+from store_fixtures import FakeClock, event
 
 from cleanroom.errors import BudgetExhausted, InvalidRequest
 from cleanroom.store import Collaboration, Store, Template

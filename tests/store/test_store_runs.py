@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from conftest import FakeClock, event
+from store_fixtures import FakeClock, event
 
 from cleanroom.errors import Conflict, InvalidRequest, NotFound, ReportNotReady
 from cleanroom.store import Collaboration, Run, Store, Template

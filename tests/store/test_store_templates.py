@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import event
+from store_fixtures import event
 
 from cleanroom.errors import Conflict, NotFound
 from cleanroom.store import Collaboration, Store, Template
