@@ -95,6 +95,8 @@ class QueryChecker(ExpressionChecker):
         env = dict(ctes)
         for cte in with_.expressions:
             name = cte.alias.lower()
+            if name.startswith("cr_"):
+                self.flag("reserved_name", cte, "names starting with cr_ are reserved")
             body = cte.this
             if not isinstance(body, exp.Select):
                 code = "set_operation" if isinstance(body, exp.SetOperation) else "not_select"
@@ -156,6 +158,8 @@ class QueryChecker(ExpressionChecker):
             return None
         if alias in scope.sources:
             self.flag("duplicate_alias", node, f"the alias '{alias}' is used twice")
+        if alias.startswith("cr_") and not alias.startswith("cr_sub"):
+            self.flag("reserved_name", node, "names starting with cr_ are reserved")
         scope.sources[alias] = Source(alias, relation)
         return alias
 

@@ -223,6 +223,11 @@ CORPUS: list[tuple[str, str]] = [
     ("SELECT COUNT(DISTINCT pid) AS n FROM exposures -- " + "x" * 100_001, "too_large"),
     # --- CTE tricks
     (
+        "WITH cr_partial AS (SELECT pid FROM exposures) SELECT COUNT(DISTINCT pid) AS n FROM cr_partial",
+        "reserved_name",
+    ),
+    (f"{R} exposures AS cr_capped", "reserved_name"),
+    (
         "WITH exposures AS (SELECT pid, postal_code FROM transactions) SELECT COUNT(*) FROM exposures",
         "blocked_column",
     ),
