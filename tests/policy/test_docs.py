@@ -11,8 +11,8 @@ PATTERNS = [
     r'Unresolved\(\s*"([a-z_]+)"',
     r'Violation\("([a-z_]+)"',
     r'"(?:distinct|qualify|offset)", "([a-z_]+)"',
-    r'code = "([a-z_]+)" if',
-    r'else "([a-z_]+)"',
+    r'"([a-z_]+)" if isinstance\(\w+(?:\.this)?, exp\.SetOperation\)',
+    r'exp\.SetOperation\) else "([a-z_]+)"',
 ]
 
 
