@@ -107,9 +107,20 @@ def delete_dataset(
 
 
 def purge_expired(svc: Services) -> list[DatasetVersion]:
-    """Delete the files of versions past their retention and mark them purged."""
+    """Delete the files of versions past their retention, mark them purged and audit it."""
     purged = svc.store.purge_expired_versions()
     _remove_files(svc, purged)
+    for version in purged:
+        dataset = svc.store.get_dataset(version.dataset_id)
+        svc.store.append_audit(
+            dataset.collaboration_id,
+            AuditEvent(
+                "dataset.expired",
+                "system",
+                dataset.owner_org,
+                {"name": dataset.name, "version": version.version},
+            ),
+        )
     return purged
 
 
