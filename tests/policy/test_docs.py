@@ -10,7 +10,7 @@ PATTERNS = [
     r'(?:flag|add|add_at|add_offset)\(\s*"([a-z_]+)"',
     r'Unresolved\(\s*"([a-z_]+)"',
     r'Violation\("([a-z_]+)"',
-    r'"(?:distinct|qualify|offset)", "([a-z_]+)"',
+    r'\("(?:distinct|qualify|offset)", "([a-z_]+)"\)',
     r'"([a-z_]+)" if isinstance\(\w+(?:\.this)?, exp\.SetOperation\)',
     r'exp\.SetOperation\) else "([a-z_]+)"',
 ]
