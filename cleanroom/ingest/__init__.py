@@ -1,1 +1,30 @@
-"""Ingestion: CSV/Parquet to validated, minimized, re-keyed Parquet; identifier hashing."""
+"""Ingestion: CSV/Parquet to validated, minimized, re-keyed Parquet; identifier hashing.
+
+Server side: :func:`ingest_dataset` (datasets), :func:`rekey_identifiers` and
+:func:`rekey_identifier_file` (suppression lists), :func:`collaboration_key` and
+:func:`pid_for_digest` (DESIGN.md section 5). Client side: :func:`hash_csv_file` and the
+``normalize_*`` functions behind ``cleanroom hash``.
+"""
+
+from cleanroom.ingest.atomic_parquet import ProgressHook
+from cleanroom.ingest.dataset import PID_TYPE, IngestResult, ingest_dataset
+from cleanroom.ingest.hash_file import HashStats, hash_csv_file
+from cleanroom.ingest.keys import collaboration_key, pid_for_digest
+from cleanroom.ingest.normalize import hash_normalized, normalize_email, normalize_phone
+from cleanroom.ingest.suppressions import rekey_identifier_file, rekey_identifiers
+
+__all__ = [
+    "PID_TYPE",
+    "HashStats",
+    "IngestResult",
+    "ProgressHook",
+    "collaboration_key",
+    "hash_csv_file",
+    "hash_normalized",
+    "ingest_dataset",
+    "normalize_email",
+    "normalize_phone",
+    "pid_for_digest",
+    "rekey_identifier_file",
+    "rekey_identifiers",
+]

@@ -1,0 +1,279 @@
+"""Ingesting one upload: CSV or Parquet in, a validated, minimized, re-keyed Parquet file out.
+
+One scan of the source in a fresh sandboxed DuckDB (see ``source``) selects only the declared,
+non-blocked columns, typed (``columns``), with the identifier replaced by
+``pid = HMAC-SHA256(K_collab, digest)`` computed in SQL, plus one flag per row that says whether
+anything in it could not be stored. Arrow batches stream into ``write_parquet_atomically``
+(``pid`` as FIXED_LEN_BYTE_ARRAY(32)). The first flagged row aborts the write (no file remains)
+and ``validate`` then names every failing column and its first bad row. Valid files, the
+common case, are read once.
+
+Text metrics are stored as BIGINT when the first rows are all integers; a later non-integer is
+flagged too and the ingestion restarts with DOUBLE for that column (rare, costs one more scan).
+
+Rows with a blank identifier are dropped and counted: they could never join. The uploaded hash is
+never written anywhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cleanroom.errors import DatasetInvalid, InternalError, InvalidRequest
+from cleanroom.ingest.atomic_parquet import ProgressHook, write_parquet_atomically
+from cleanroom.ingest.columns import ColumnPlan, column_plan
+from cleanroom.ingest.identifiers import IdentifierSql, identifier_sql, pid_sql, quote
+from cleanroom.ingest.keys import collaboration_key, hmac_pads
+from cleanroom.ingest.source import FileFormat, Source, check_size, detect_format, open_source
+from cleanroom.ingest.source import read_error as source_read_error
+from cleanroom.ingest.validate import probe_integral, raise_problems
+from cleanroom.types import PID, DatasetSpec
+
+PID_TYPE = pa.binary(32)
+DEFAULT_BATCH_ROWS = 1 << 20
+_TYPE_NAMES = {"int64": "BIGINT", "double": "DOUBLE", "string": "VARCHAR", "bool": "BOOLEAN"}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What was stored for one upload (the file is ``path``, named ``file_name``)."""
+
+    file_name: str
+    path: Path
+    rows: int
+    dropped_identifiers: int  # rows whose identifier was blank: not stored
+    bytes: int  # size of the stored Parquet file
+    source_bytes: int
+    columns: tuple[tuple[str, str], ...]  # (stored name, SQL type), pid first when personal
+    null_counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file_name": self.file_name,
+            "rows": self.rows,
+            "dropped_identifiers": self.dropped_identifiers,
+            "bytes": self.bytes,
+            "source_bytes": self.source_bytes,
+            "columns": [{"name": n, "type": t} for n, t in self.columns],
+            "null_counts": dict(self.null_counts),
+        }
+
+
+def _sql_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_fixed_size_binary(arrow_type):
+        return f"BLOB({arrow_type.byte_width})"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMP"
+    return _TYPE_NAMES.get(str(arrow_type), str(arrow_type).upper())
+
+
+def _plans(
+    spec: DatasetSpec, source: Source
+) -> tuple[tuple[str, IdentifierSql] | None, list[ColumnPlan]]:
+    stored = spec.stored_columns()
+    wanted = ([spec.identifier] if spec.identifier is not None else []) + list(stored)
+    found = {c.name: source.find(c.name) for c in wanted}
+    missing = [name for name, col in found.items() if col is None]
+    if missing:
+        names = ", ".join(f"'{m}'" for m in missing)
+        raise DatasetInvalid(
+            f"the file has no column {names} declared in the spec "
+            f"(the file's columns are: {', '.join(source.columns)})"
+        )
+    identifier = None
+    if spec.identifier is not None:
+        col = found[spec.identifier.name]
+        assert col is not None
+        identifier = (spec.identifier.name, identifier_sql(quote(col), source.columns[col]))
+    plans = []
+    for c in stored:
+        col = found[c.name]
+        assert col is not None
+        plans.append(column_plan(c, col, source.columns[col]))
+    return identifier, plans
+
+
+class _BadRow(Exception):
+    """The fast path saw a row that cannot be stored."""
+
+
+class _NotIntegral(Exception):
+    def __init__(self, columns: frozenset[str]) -> None:
+        super().__init__()
+        self.columns = columns
+
+
+@dataclass(frozen=True)
+class _Query:
+    sql: str
+    params: list[object]
+    stored: int  # leading result columns that are stored; the rest are flags
+    integral_flags: dict[str, str]  # result column -> metric name
+
+    @staticmethod
+    def build(
+        identifier: tuple[str, IdentifierSql] | None,
+        plans: list[ColumnPlan],
+        integral: frozenset[str],
+        key: bytes | None,
+    ) -> _Query:
+        inner: list[str] = []
+        outer: list[str] = []
+        bad: list[str] = []
+        params: list[object] = []
+        if identifier is not None and key is not None:
+            inner += [f"{identifier[1].digest} AS cr_digest", f"{identifier[1].blank} AS cr_blank"]
+            outer.append(f"{pid_sql('cr_digest', '$1', '$2')} AS {PID}")
+            bad.append("(NOT cr_blank AND cr_digest IS NULL)")
+            params = list(hmac_pads(key))
+        flags: dict[str, str] = {}
+        for i, plan in enumerate(plans):
+            is_integral = plan.name in integral
+            inner += [f"{plan.value(is_integral)} AS cr_v{i}", f"{plan.present_sql} AS cr_p{i}"]
+            outer.append(f"cr_v{i} AS {quote(plan.name)}")
+            bad.append(plan.bad_sql(f"cr_v{i}", f"cr_p{i}", is_integral))
+            if is_integral and plan.integral_probe is not None:
+                inner.append(f"{plan.integral_probe} AS cr_n{i}")
+                flags[f"cr_n{i}"] = plan.name
+        stored = len(outer)
+        outer.append(f"coalesce({' OR '.join(bad) or 'FALSE'}, FALSE) AS cr_bad")
+        outer += [f"coalesce({flag}, FALSE) AS {flag}" for flag in flags]
+        sql = f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM src)"
+        return _Query(sql, params, stored, flags)
+
+
+@dataclass
+class _Tally:
+    rows: int = 0
+    blank: int = 0
+    nulls: dict[str, int] = field(default_factory=dict)
+
+
+def _stored_batches(
+    reader: pa.RecordBatchReader, query: _Query, schema: pa.Schema, personal: bool, tally: _Tally
+) -> Iterator[pa.RecordBatch]:
+    """The stored part of each result batch; raises _BadRow / _NotIntegral on a flagged row."""
+    for batch in reader:
+        if pc.any(batch.column(query.stored)).as_py():
+            raise _BadRow
+        bad = [m for f, m in query.integral_flags.items() if pc.any(batch.column(f)).as_py()]
+        if bad:
+            raise _NotIntegral(frozenset(bad))
+        columns = batch.columns[: query.stored]
+        tally.rows += batch.num_rows
+        if personal:
+            pids = columns[0]
+            if pids.null_count:  # blank identifiers: dropped, counted
+                tally.blank += pids.null_count
+                keep = pc.is_valid(pids)
+                columns = [c.filter(keep) for c in columns]
+            columns[0] = columns[0].cast(PID_TYPE)
+        for name, column in zip(schema.names, columns, strict=True):
+            tally.nulls[name] = tally.nulls.get(name, 0) + column.null_count
+        yield pa.RecordBatch.from_arrays(columns, schema=schema)
+    if tally.rows == 0:
+        raise DatasetInvalid("the file has no data rows")
+    if tally.rows == tally.blank:
+        raise DatasetInvalid("every row has a blank identifier")
+
+
+def _write_once(
+    opened: Source,
+    query: _Query,
+    personal: bool,
+    dest: Path,
+    spec_name: str,
+    progress: ProgressHook | None,
+    batch_rows: int,
+) -> tuple[pa.Schema, _Tally]:
+    opened.con.execute("SET preserve_insertion_order = false")  # any order will do; faster
+    reader = opened.con.sql(query.sql, params=query.params or None).to_arrow_reader(batch_rows)
+    fields = list(reader.schema)[: query.stored]
+    if personal:
+        fields[0] = pa.field(PID, PID_TYPE, nullable=False)
+    schema = pa.schema(fields)
+    tally = _Tally()
+    metadata = {b"cleanroom.dataset": spec_name.encode(), b"cleanroom.pid": b"hmac-sha256 v1"}
+    batches = _stored_batches(reader, query, schema, personal, tally)
+    write_parquet_atomically(dest, schema, batches, progress=progress, metadata=metadata)
+    return schema, tally
+
+
+def _check_file_name(file_name: str) -> str:
+    if not file_name or "/" in file_name or "\\" in file_name or file_name.startswith("."):
+        raise InvalidRequest("file_name must be a plain file name not starting with a dot")
+    return file_name
+
+
+def ingest_dataset(
+    source: Path,
+    spec: DatasetSpec,
+    *,
+    secret_key: str | bytes,
+    collaboration_id: str,
+    dest_dir: Path,
+    file_format: FileFormat | None = None,
+    max_bytes: int | None = None,
+    file_name: str | None = None,
+    progress: ProgressHook | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> IngestResult:
+    """Validate ``source`` against ``spec`` and store it as ``dest_dir / file_name``.
+
+    ``file_name`` defaults to ``<spec.name>-<random>.parquet``; an existing file is never
+    overwritten. ``progress`` is called with the rows written so far after each row group of
+    ``batch_rows`` rows; an exception it raises aborts the ingestion and leaves no file.
+    Raises PayloadTooLarge (file over ``max_bytes``) or DatasetInvalid (message names the
+    column and first bad row, never a value).
+    """
+    source = Path(source).resolve()
+    source_bytes = check_size(source, max_bytes)
+    fmt = detect_format(source, file_format)
+    name = _check_file_name(file_name or f"{spec.name}-{uuid.uuid4().hex[:16]}.parquet")
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / name
+    if dest.exists():
+        raise InvalidRequest(f"a dataset file named {name} already exists")
+    key = collaboration_key(secret_key, collaboration_id) if spec.is_personal else None
+    opened = open_source(source, fmt)
+    try:
+        identifier, plans = _plans(spec, opened)
+        try:
+            integral = probe_integral(opened.con, plans)
+            while True:
+                query = _Query.build(identifier, plans, integral, key)
+                try:
+                    schema, tally = _write_once(
+                        opened, query, spec.is_personal, dest, spec.name, progress, batch_rows
+                    )
+                    break
+                except _NotIntegral as exc:
+                    integral = integral - exc.columns
+                except _BadRow:
+                    raise_problems(opened.con, identifier, plans)
+                    raise InternalError(
+                        "a row was flagged but no problem was found; this is a bug"
+                    ) from None
+        except duckdb.Error as exc:
+            raise source_read_error(exc, fmt) from None
+    finally:
+        opened.con.close()
+    return IngestResult(
+        file_name=name,
+        path=dest,
+        rows=tally.rows - tally.blank,
+        dropped_identifiers=tally.blank,
+        bytes=dest.stat().st_size,
+        source_bytes=source_bytes,
+        columns=tuple((f.name, _sql_type(f.type)) for f in schema),
+        null_counts=dict(tally.nulls),
+    )

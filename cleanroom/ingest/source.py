@@ -1,0 +1,176 @@
+"""Opening an uploaded file in a fresh, sandboxed in-memory DuckDB.
+
+Each ingestion gets its own connection that may read exactly one file (``allowed_paths``, then
+``enable_external_access = false``), never installs or loads extensions, never spills to disk and
+works in UTC. The file is exposed as the view ``src``; every column of a CSV is text (typing is
+ours, so a bad value is located and named instead of failing the whole read with engine text).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+
+from cleanroom.errors import DatasetInvalid, PayloadTooLarge
+from cleanroom.ingest.identifiers import literal
+
+FileFormat = Literal["csv", "parquet"]
+_PARQUET_MAGIC = b"PAR1"
+_GZIP_MAGIC = b"\x1f\x8b"
+_MAX_HEADER_CHARS = 1 << 20
+_DELIMITERS = (",", ";", "\t", "|")
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_CSV_COUNTS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+@dataclass(frozen=True)
+class Source:
+    """An opened upload: the connection, the format and the file's columns with DuckDB types."""
+
+    con: duckdb.DuckDBPyConnection
+    file_format: FileFormat
+    columns: dict[str, str]  # name in the file -> DuckDB type
+
+    def find(self, name: str) -> str | None:
+        """The file's column for a declared name: exact, else one case-insensitive match."""
+        if name in self.columns:
+            return name
+        matches = [c for c in self.columns if c.strip().lower() == name.lower()]
+        return matches[0] if len(matches) == 1 else None
+
+
+def check_size(path: Path, max_bytes: int | None) -> int:
+    """The file's size in bytes; PayloadTooLarge when it exceeds ``max_bytes``."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise DatasetInvalid("the uploaded file cannot be read") from None
+    if max_bytes is not None and size > max_bytes:
+        raise PayloadTooLarge(f"the file is {size} bytes; the limit is {max_bytes} bytes")
+    return size
+
+
+def detect_format(path: Path, declared: FileFormat | None) -> FileFormat:
+    """Parquet when the file starts with the Parquet magic bytes, else CSV; a declared format
+    must agree with the bytes (a file's name is not trusted).
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+    ...     _ = f.write(b"a,b\\n1,2\\n"); f.flush()
+    ...     detect_format(Path(f.name), None)
+    'csv'
+    """
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    sniffed: FileFormat = "parquet" if head == _PARQUET_MAGIC else "csv"
+    if declared is None:
+        return sniffed
+    if declared not in ("csv", "parquet"):
+        raise DatasetInvalid("the file format must be csv or parquet")
+    if declared == "parquet" and sniffed != "parquet":
+        raise DatasetInvalid("the file was declared as Parquet but is not a Parquet file")
+    if declared == "csv" and sniffed == "parquet":
+        raise DatasetInvalid("the file was declared as CSV but is a Parquet file")
+    return declared
+
+
+def sandboxed_connection(readable: Path) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB that can read ``readable`` and nothing else."""
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "temp_directory": "",
+        },
+    )
+    con.execute(f"SET allowed_paths = [{literal(str(readable))}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _csv_header(path: Path, gzipped: bool) -> tuple[list[str], str]:
+    """The header row and the delimiter (the most frequent candidate in the header line)."""
+    try:
+        with (
+            gzip.open(path, "rb") if gzipped else path.open("rb") as raw,
+            io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text,
+        ):
+            first = text.readline(_MAX_HEADER_CHARS)
+    except (UnicodeDecodeError, OSError, EOFError):
+        raise DatasetInvalid("the CSV file is not valid UTF-8 text") from None
+    if not first.strip():
+        raise DatasetInvalid("the CSV file has no header row")
+    if len(first) >= _MAX_HEADER_CHARS:
+        raise DatasetInvalid("the CSV header row is too long (is this a CSV file?)")
+    delimiter = max(_DELIMITERS, key=first.count) if any(d in first for d in _DELIMITERS) else ","
+    header = next(csv.reader([first], delimiter=delimiter))
+    names = [h.strip() for h in header]
+    if any(not n for n in names):
+        raise DatasetInvalid("the CSV header has an empty column name")
+    seen: set[str] = set()
+    for n in names:
+        if n.lower() in seen:
+            raise DatasetInvalid(f"column '{n}' appears more than once in the CSV header")
+        seen.add(n.lower())
+    return names, delimiter
+
+
+def open_source(path: Path, file_format: FileFormat) -> Source:
+    """Open ``path`` as the view ``src`` of a new sandboxed connection."""
+    con = sandboxed_connection(path)
+    try:
+        if file_format == "csv":
+            with path.open("rb") as fh:
+                gzipped = fh.read(2) == _GZIP_MAGIC
+            names, delimiter = _csv_header(path, gzipped)
+            columns = ", ".join(f"{literal(n)}: 'VARCHAR'" for n in names)
+            reader = (
+                f"read_csv({literal(str(path))}, header = true, auto_detect = false, "
+                f"columns = {{{columns}}}, delim = {literal(delimiter)}, quote = '\"', "
+                f"escape = '\"', strict_mode = true, null_padding = false, "
+                f"compression = {literal('gzip' if gzipped else 'none')})"
+            )
+        else:
+            reader = f"read_parquet({literal(str(path))})"
+        con.execute(f"CREATE VIEW src AS SELECT * FROM {reader}")
+        described = con.sql("DESCRIBE SELECT * FROM src").fetchall()
+    except duckdb.Error as exc:
+        con.close()
+        raise read_error(exc, file_format) from None
+    except BaseException:
+        con.close()
+        raise
+    return Source(con, file_format, {str(r[0]): str(r[1]) for r in described})
+
+
+def read_error(exc: duckdb.Error, file_format: FileFormat) -> DatasetInvalid:
+    """A person-readable error for a file DuckDB could not read; never the engine's text,
+    which may quote data (only line numbers and column counts are carried over)."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return DatasetInvalid("the file is too large to ingest with the memory available")
+    if file_format == "parquet":
+        return DatasetInvalid("the file could not be read as Parquet (is it complete?)")
+    text = str(exc)
+    if "unicode" in text.lower() or "utf-8" in text.lower():
+        return DatasetInvalid("the CSV file is not valid UTF-8 text")
+    line = _CSV_LINE.search(text)
+    counts = _CSV_COUNTS.search(text)
+    where = f" at line {line.group(1)} of the file" if line else ""
+    if counts:
+        return DatasetInvalid(
+            f"the CSV file has a row with {counts.group(2)} fields{where}; the header has "
+            f"{counts.group(1)}"
+        )
+    return DatasetInvalid(
+        f"the file could not be read as CSV{where} (check quoting and that every row has as "
+        "many fields as the header)"
+    )
