@@ -51,6 +51,11 @@ def split_release(select: exp.Select, spec: ReleaseSpec, max_groups: int) -> exp
         "group",
         exp.Group(expressions=[*(k.expr.copy() for k in spec.keys), pid.copy()]),
     )
+    # Rows without a person (pid NULL, e.g. from a LEFT JOIN) would pool many people into one
+    # "person" and escape the per-person clamp: they are never released.
+    partial.set(
+        "having", exp.Having(this=exp.Not(this=exp.Is(this=pid.copy(), expression=exp.Null())))
+    )
     measures = [m.column for m in spec.measurements]
     ctes: list[exp.CTE] = list(select.args["with_"].expressions) if select.args.get("with_") else []
     ctes.append(exp.CTE(this=partial, alias=exp.TableAlias(this=exp.to_identifier(PARTIAL))))
