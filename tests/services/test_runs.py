@@ -95,7 +95,7 @@ def test_rejected_template_costs_nothing_and_is_audited(svc: Services, room: Roo
                 "name": "bad",
                 "sql": "SELECT * FROM exposures",
                 "purpose": "measurement",
-            },  # fmt: skip
+            },
         )
     events = svc.store.list_audit(room.collab.id, limit=1000)
     assert events[-1].name == "request.refused"
