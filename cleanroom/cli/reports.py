@@ -1,0 +1,75 @@
+"""``cleanroom report get``: download a run's report as JSON, CSV or Parquet, or show it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cleanroom.cli.output import cell_text, emit, format_table
+from cleanroom.cli.remote import client_command, client_options, collaboration_option, make_client
+from cleanroom.client import REPORT_FORMATS
+
+
+def report_text(report: dict[str, Any]) -> str:
+    """The released rows with each measured column's 95% half-width, for a terminal."""
+    half = (report.get("accuracy") or {}).get("half_widths") or {}
+    columns = list(report.get("columns") or [])
+    rows = [
+        {c: cell_text(r.get(c)) + (f" ±{half[c]:.4g}" if c in half else "") for c in columns}
+        for r in report.get("rows") or []
+    ]
+    template = report.get("template") or {}
+    loss = report.get("privacy_loss") or {}
+    head = (
+        f"report {report.get('run_id')}: {template.get('name')} v{template.get('version')}, "
+        f"epsilon={loss.get('epsilon')} delta={loss.get('delta')}"
+    )
+    body = format_table(rows, columns) if rows else "(no rows released)"
+    return f"{head}\n{body}\n(± is the 95% interval half-width)"
+
+
+@click.group("report")
+def report() -> None:
+    """Run reports."""
+
+
+@report.command("get")
+@collaboration_option
+@click.argument("run_id")
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS),
+              help="File format (default: json with -o, else a table).")  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to this file.")  # fmt: skip
+@client_options
+@client_command
+def get(
+    collaboration_id: str,
+    run_id: str,
+    fmt: str | None,
+    output: Path | None,
+    url: str | None,
+    token: str | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Download the report of a succeeded run (409 until it succeeded)."""
+    client = make_client(url, token, timeout)
+    if output is not None or fmt in ("csv", "parquet"):
+        chosen = fmt or "json"
+        body = client.download_report(collaboration_id, run_id, chosen)  # type: ignore[arg-type]
+        if output is None:
+            if chosen == "parquet":
+                raise click.UsageError("--format parquet needs -o FILE")
+            click.echo(body.decode("utf-8"), nl=False)
+            return
+        output.write_bytes(body)
+        click.echo(f"wrote {output} ({len(body)} bytes)", err=True)
+        return
+    document = client.get_report(collaboration_id, run_id)
+    if as_json or fmt == "json":
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
+        return
+    emit(report_text(document), False)
