@@ -1,0 +1,164 @@
+"""The client commands against a real server: the Flask app with its services (store, engine,
+run worker threads) behind werkzeug's threaded WSGI server on loopback."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_world import CAMPAIGNS, write_inputs
+from click.testing import CliRunner, Result
+from werkzeug.serving import make_server
+
+from cleanroom.cli.main import cli
+from cleanroom.config import Settings
+from cleanroom.services.auth import mint_token
+from cleanroom.services.context import build_services
+from cleanroom.web.app import create_app
+from cleanroom.web.state import close_app
+
+
+@pytest.fixture
+def server_url(cli_settings: Settings) -> Iterator[str]:
+    build_services(cli_settings, migrate=True).close()
+    app = create_app(None, cli_settings.replace(worker_threads=1))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+        close_app(app)
+
+
+class Cli:
+    """Invoke client commands as one principal of one server."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
+
+    def __call__(self, *args: str, ok: bool = True) -> Result:
+        result = CliRunner().invoke(cli, [*args, "--url", self.url, "--token", self.token])
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "--json").stdout)
+
+
+def _as(settings: Settings, url: str, org: str, role: str) -> Cli:
+    return Cli(url, mint_token(settings, org=org, role=role, sub=f"{role}@{org}"))
+
+
+def test_submit_approve_run_and_download(
+    server_url: str, cli_settings: Settings, inputs: Path
+) -> None:
+    paths = write_inputs(inputs)
+    admin = _as(cli_settings, server_url, "shopco", "retailer_admin")
+    advertiser = _as(cli_settings, server_url, "acme", "advertiser")
+
+    collab = admin.json(
+        "collaborations", "create", "--name", "q3", "--partner", "acme",
+        "--policy", str(paths["policy"]),
+    )  # fmt: skip
+    cid = collab["id"]
+    assert collab["partner_orgs"] == ["acme"]
+    assert cid in admin("collaborations", "list").stdout
+
+    added = admin("datasets", "add", "--collaboration", cid, "--spec", str(paths["spec"]),
+                  str(paths["data"]))  # fmt: skip
+    assert "exposures" in added.stdout
+    listed = advertiser.json("datasets", "list", "--collaboration", cid)
+    assert [d["name"] for d in listed] == ["exposures"]
+
+    template = advertiser.json(
+        "templates", "submit", "--collaboration", cid, str(paths["template"])
+    )
+    assert template["status"] == "pending"
+    tid = template["id"]
+
+    refused = advertiser("templates", "approve", "--collaboration", cid, tid, ok=False)
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("forbidden: ")
+
+    approved = admin("templates", "approve", "--collaboration", cid, tid, "--reason", "ok")
+    assert "approved" in approved.stdout
+
+    preview = advertiser.json(
+        "run", "--collaboration", cid, "--template", tid, "--epsilon", "1", "--preview"
+    )
+    assert preview["remaining"]["epsilon"] == pytest.approx(10.0)
+
+    run = advertiser.json(
+        "run", "--collaboration", cid, "--template", tid, "--epsilon", "1",
+        "--param", 'campaign_ids=["c1", "c2", "c3"]', "--wait",
+    )  # fmt: skip
+    assert run["status"] == "succeeded"
+    rid = run["id"]
+
+    table = advertiser("report", "get", "--collaboration", cid, rid).stdout
+    assert "reach" in table
+    assert "±" in table
+    out = inputs / "report.csv"
+    advertiser("report", "get", "--collaboration", cid, rid, "--format", "csv", "-o", str(out))
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(r["campaign_id"] for r in rows) == sorted(CAMPAIGNS)
+    document = advertiser.json("report", "get", "--collaboration", cid, rid)
+    assert document["run_id"] == rid
+    streamed = advertiser("report", "get", "--collaboration", cid, rid, "--format", "csv").stdout
+    assert list(csv.DictReader(io.StringIO(streamed))) == rows
+
+    budget = advertiser.json("budget", "--collaboration", cid)
+    assert budget[0]["remaining"]["epsilon"] == pytest.approx(9.0)
+    assert "acme" in advertiser("budget", "--collaboration", cid).stdout
+
+    verified = admin("audit", "--collaboration", cid, "--verify").stdout
+    assert verified.startswith("audit chain ok: ")
+    events = admin.json("audit", "--collaboration", cid)
+    names = [e["name"] for e in events]
+    assert {"template.approved", "run.succeeded", "report.downloaded"} <= set(names)
+
+
+def test_a_rejected_template_prints_each_violation(
+    server_url: str, cli_settings: Settings, inputs: Path
+) -> None:
+    paths = write_inputs(inputs)
+    admin = _as(cli_settings, server_url, "shopco", "retailer_admin")
+    advertiser = _as(cli_settings, server_url, "acme", "advertiser")
+    cid = admin.json(
+        "collaborations", "create", "--name", "q", "--partner", "acme",
+        "--policy", str(paths["policy"]),
+    )["id"]  # fmt: skip
+    admin("datasets", "add", "--collaboration", cid, "--spec", str(paths["spec"]),
+          str(paths["data"]))  # fmt: skip
+    bad = inputs / "leak.sql"
+    bad.write_text("-- name: leak\n-- purpose: measurement\nSELECT pid FROM exposures\n")
+    result = advertiser("templates", "submit", "--collaboration", cid, str(bad), ok=False)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("template_rejected: ")
+    assert any(line.strip().split(" ")[1].startswith("3:") for line in lines[1:])
+
+
+def test_errors_are_code_and_detail_on_stderr(server_url: str, cli_settings: Settings) -> None:
+    nobody = Cli(server_url, "not-a-token")
+    result = nobody("budget", "--collaboration", "col_x", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("invalid_token: ")
+    stranger = _as(cli_settings, server_url, "other", "advertiser")
+    missing = stranger("budget", "--collaboration", "col_missing", ok=False)
+    assert missing.stderr.startswith("not_found: ")
+    unreachable = Cli("http://127.0.0.1:9", "t")("collaborations", "list", ok=False)
+    assert unreachable.exit_code == 1
+    assert unreachable.stderr.startswith("unreachable: ")
