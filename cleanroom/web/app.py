@@ -17,12 +17,13 @@ from flask import Flask
 
 from cleanroom.config import Settings, load_settings
 from cleanroom.services.auth import load_verification_keys
+from cleanroom.services.server import serving_services
 from cleanroom.web import errors, meta
 from cleanroom.web.api import API_PREFIX, BLUEPRINTS
 from cleanroom.web.state import EXTENSION_KEY, AppState, ServicesFactory
 
 # What builds the services context when the caller does not say; the services layer provides it.
-DEFAULT_SERVICES_FACTORY: ServicesFactory | None = None
+DEFAULT_SERVICES_FACTORY: ServicesFactory | None = serving_services
 
 
 def create_app(

@@ -18,6 +18,8 @@ def make_app(settings: Settings) -> Callable[..., Flask]:
     """Build an app on the test settings; keyword arguments become Flask config."""
 
     def build(settings_override: Settings | None = None, **config: Any) -> Flask:
+        # No services unless a test asks (the app's default would open the store on first use).
+        config.setdefault("SERVICES_FACTORY", None)
         return create_app({"TESTING": True, **config}, settings_override or settings)
 
     return build

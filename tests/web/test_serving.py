@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from cleanroom.cli.main import cli
 from cleanroom.config import load_settings
 from cleanroom.services.auth import verify_token
+from cleanroom.store import init_db
 
 CLEANROOM = Path(sys.executable).parent / "cleanroom"
 JWT_SECRET = "serve-test-jwt-secret-0123456789-abcdefgh"
@@ -42,6 +43,11 @@ def server_env(data_dir: Path) -> dict[str, str]:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     port = free_port()
+    # The store's schema exists before the workers open it (as `cleanroom init-db` does).
+    (tmp_path / "data").mkdir(exist_ok=True)
+    init_db(
+        load_settings(env=server_env(tmp_path / "data"), config_file=None).effective_database_url
+    )
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(
         [str(CLEANROOM), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
@@ -58,7 +64,7 @@ def server(tmp_path: Path) -> Iterator[str]:
             try:
                 if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # workers still importing
                 time.sleep(0.1)
         else:
             pytest.fail("gunicorn did not answer /healthz")

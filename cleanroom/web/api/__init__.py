@@ -9,7 +9,27 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from cleanroom.web.api import identity
+from cleanroom.web.api import (
+    audit,
+    budget,
+    collaborations,
+    datasets,
+    identity,
+    reports,
+    runs,
+    suppressions,
+    templates,
+)
 
 API_PREFIX = "/v1"
-BLUEPRINTS: tuple[Blueprint, ...] = (identity.bp,)
+BLUEPRINTS: tuple[Blueprint, ...] = (
+    identity.bp,
+    collaborations.bp,
+    datasets.bp,
+    suppressions.bp,
+    templates.bp,
+    runs.bp,
+    reports.bp,
+    budget.bp,
+    audit.bp,
+)
