@@ -202,8 +202,11 @@ def _write_once(
     schema = pa.schema(fields)
     tally = _Tally()
     metadata = {b"cleanroom.dataset": spec_name.encode(), b"cleanroom.pid": b"hmac-sha256 v1"}
-    batches = _stored_batches(reader, query, schema, personal, tally)
-    write_parquet_atomically(dest, schema, batches, progress=progress, metadata=metadata)
+    try:
+        batches = _stored_batches(reader, query, schema, personal, tally)
+        write_parquet_atomically(dest, schema, batches, progress=progress, metadata=metadata)
+    finally:
+        reader.close()  # release the connection's open result (the error path queries again)
     return schema, tally
 
 
