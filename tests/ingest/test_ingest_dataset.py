@@ -7,6 +7,7 @@ import hashlib
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -14,17 +15,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from cleanroom.errors import DatasetInvalid, PayloadTooLarge
-from cleanroom.ingest import collaboration_key, ingest_dataset, pid_for_digest
+from cleanroom.ingest import IngestResult, collaboration_key, ingest_dataset, pid_for_digest
 from cleanroom.types import DatasetSpec
 from tests.ingest.conftest import COLLAB, HEADER, SECRET, SPEC, digest, row
 
 WriteCsv = Callable[..., Path]
 
 
-def ingest(path: Path, spec: DatasetSpec, dest: Path, **kw: object):  # type: ignore[no-untyped-def]
-    args: dict[str, object] = {"secret_key": SECRET, "collaboration_id": COLLAB, "dest_dir": dest}
+def ingest(path: Path, spec: DatasetSpec, dest: Path, **kw: Any) -> IngestResult:
+    args: dict[str, Any] = {"secret_key": SECRET, "collaboration_id": COLLAB, "dest_dir": dest}
     args.update(kw)
-    return ingest_dataset(path, spec, **args)  # type: ignore[arg-type]
+    return ingest_dataset(path, spec, **args)
 
 
 def expected_pid(email: str, collab: str = COLLAB) -> bytes:
@@ -165,7 +166,10 @@ def test_same_digest_same_pid_within_a_collaboration_not_across(
     first = ingest(path, spec, tmp_path / "d1")
     again = ingest(path, spec, tmp_path / "d2")
     other = ingest(path, spec, tmp_path / "d3", collaboration_id="collab-b")
-    pid = lambda r: pq.read_table(r.path).column("pid").to_pylist()[0]  # noqa: E731
+
+    def pid(result: IngestResult) -> bytes:
+        return bytes(pq.read_table(result.path).column("pid").to_pylist()[0])
+
     assert pid(first) == pid(again) == expected_pid("a@x.com")
     assert pid(other) == expected_pid("a@x.com", "collab-b") != pid(first)
 
