@@ -9,6 +9,7 @@ from cleanroom.cli.budget_audit import audit, budget
 from cleanroom.cli.collaborations import collaborations
 from cleanroom.cli.database import init_db, purge_expired
 from cleanroom.cli.datasets import datasets
+from cleanroom.cli.demo import demo
 from cleanroom.cli.hashing import hash_file
 from cleanroom.cli.reports import report
 from cleanroom.cli.runs import run
@@ -41,6 +42,7 @@ cli.add_command(run)
 cli.add_command(report)
 cli.add_command(budget)
 cli.add_command(audit)
+cli.add_command(demo)
 
 
 def main() -> None:

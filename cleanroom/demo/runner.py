@@ -1,0 +1,373 @@
+"""``cleanroom demo``: the whole product end to end on a synthetic retailer and advertiser.
+
+In a fresh temporary data directory (DuckDB + SQLite) it generates the demo world, hashes the
+raw emails as each partner would (the code behind ``cleanroom hash``), starts the real server
+(``cleanroom serve``: gunicorn on a free loopback port, run workers in-process) and drives it over
+HTTP: the retailer admin opens the collaboration and registers its datasets, the advertiser
+registers its CRM list and spend and submits every shipped template, the admin approves them, the
+advertiser previews, runs and downloads each. Every released cell is printed beside the exact
+answer (the template's plain SQL on the hashed data) and its 95% interval; reports (JSON, CSV)
+and one chart per report go to the output directory. The server is always stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cleanroom.client import ApiClient, ApiError, ReportFormat
+from cleanroom.config import Settings, load_settings
+from cleanroom.demo.charts import write_chart
+from cleanroom.demo.exact import exact_frame
+from cleanroom.demo.report_view import (
+    ReportComparison,
+    compare_report,
+    comparison_table,
+    summary_line,
+)
+from cleanroom.demo.specs import ADVERTISER_ORG, DEMO_POLICY, RETAILER_ORG, demo_dataset_specs
+from cleanroom.demo.world import World, generate_world
+from cleanroom.policy import parse_template_file
+from cleanroom.services.auth import mint_token
+from cleanroom.services.context import build_services
+from cleanroom.services.exact import exact_answer
+from cleanroom.services.hashing import hash_identifier_file
+
+QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"
+SERVER_START_SECONDS = 90.0
+RUN_TIMEOUT_SECONDS = 300.0
+Echo = Callable[[str], None]
+# A context manager per run whose value receives progress fractions (the CLI draws a bar).
+Progress = Callable[[str], AbstractContextManager[Callable[[float], None]]]
+
+
+class DemoFailed(Exception):
+    """The demo could not finish; the message says where."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    output: Path = Path("demo-output")
+    shoppers: int = 15_000
+    seed: int = 7
+    epsilon: float = 3.0  # per run; ten runs fit the demo policy's budget of 50
+    delta: float = 1e-7
+    queries: Path = QUERIES_DIR
+    workdir: Path | None = None  # None: a fresh temporary directory, removed afterwards
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    comparisons: tuple[ReportComparison, ...]
+    remaining: Mapping[str, Any]
+    audit_ok: bool
+    audit_events: int
+    seconds: float
+    files: tuple[Path, ...] = field(default=())
+
+    @property
+    def within(self) -> int:
+        return sum(c.within for c in self.comparisons)
+
+    @property
+    def compared(self) -> int:
+        return sum(c.compared for c in self.comparisons)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": summary_line(self.within, self.compared),
+            "within": self.within,
+            "compared": self.compared,
+            "remaining": dict(self.remaining),
+            "audit": {"ok": self.audit_ok, "events": self.audit_events},
+            "seconds": round(self.seconds, 1),
+            "reports": [c.to_dict() for c in self.comparisons],
+            "files": [str(f) for f in self.files],
+        }
+
+
+def _no_progress(label: str) -> AbstractContextManager[Callable[[float], None]]:
+    return nullcontext(lambda fraction: None)
+
+
+def run_demo(
+    options: DemoOptions, echo: Echo = print, progress: Progress = _no_progress
+) -> DemoResult:
+    """Run the demo; raises :class:`DemoFailed` or :class:`ApiError` when a step fails."""
+    started = time.monotonic()
+    with _workdir(options.workdir) as work:
+        echo(f"generating the demo world ({options.shoppers:,} shoppers, seed {options.seed})")
+        world = generate_world(work / "world", seed=options.seed, shoppers=options.shoppers)
+        uploads = _hash_world(world, work / "hashed", echo)
+        env = _server_env(work / "data")
+        settings = load_settings(env=env)
+        build_services(settings, migrate=True).close()
+        templates = _read_templates(options.queries)
+        tables = _exact_tables(world, work / "exact", {p for _, p in templates.values()})
+        with _server(env, work, echo) as url:
+            admin = ApiClient(url, _token(settings, RETAILER_ORG, "retailer_admin"), timeout=60)
+            advertiser = admin.with_token(_token(settings, ADVERTISER_ORG, "advertiser"))
+            cid = _set_up(admin, advertiser, world, uploads, templates, echo)
+            exact_settings = settings.replace(data_dir=work / "exact")
+            comparisons, files = [], []
+            for name, template_id in _approved(admin, advertiser, cid, templates, echo):
+                report = _run_one(advertiser, cid, name, template_id, options, echo, progress)
+                text, purpose = templates[name]
+                exact = exact_answer(exact_settings, text, tables[purpose])
+                comparison = compare_report(name, report, exact)
+                echo(f"\n{name} (epsilon {options.epsilon:g}): released vs exact")
+                echo(comparison_table(comparison))
+                files += _write_outputs(advertiser, cid, report, comparison, options.output)
+                comparisons.append(comparison)
+            remaining = _print_budget(advertiser, cid, echo)
+            verified = admin.audit_verify(cid)
+            echo(f"audit chain: {'ok' if verified.get('ok') else 'BROKEN'} "
+                 f"({verified.get('events')} events)")  # fmt: skip
+    result = DemoResult(
+        tuple(comparisons), remaining, bool(verified.get("ok")), int(verified.get("events", 0)),
+        time.monotonic() - started, tuple(files),
+    )  # fmt: skip
+    options.output.mkdir(parents=True, exist_ok=True)
+    summary = options.output / "summary.json"
+    summary.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    echo(f"\nreports, charts and summary.json in {options.output}/")
+    echo(summary_line(result.within, result.compared))
+    return result
+
+
+@contextmanager
+def _workdir(given: Path | None) -> Iterator[Path]:
+    if given is not None:
+        given.mkdir(parents=True, exist_ok=True)
+        yield given
+        return
+    path = Path(tempfile.mkdtemp(prefix="cleanroom-demo-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _hash_world(world: World, out: Path, echo: Echo) -> dict[str, Path]:
+    """Each partner hashes its files' email column before upload (``cleanroom hash``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    uploads = {}
+    for name, spec in demo_dataset_specs().items():
+        columns = [c for c, col in spec["columns"].items() if col["role"] == "identifier"]
+        if not columns:
+            uploads[name] = world.files[name]  # a reference table has no identifier
+            continue
+        uploads[name] = out / f"{name}.csv"
+        stats = hash_identifier_file(world.files[name], uploads[name], "email", columns[0])
+        echo(f"  hashed {name}: {stats.rows:,} rows, {stats.hashed:,} hashed, "
+             f"{stats.invalid:,} invalid")  # fmt: skip
+    return uploads
+
+
+def _read_templates(folder: Path) -> dict[str, tuple[str, str]]:
+    """Template name -> (file text, purpose) for every ``*.sql`` file of ``folder``."""
+    files = sorted(folder.glob("*.sql"))
+    if not files:
+        raise DemoFailed(f"no templates (*.sql) in {folder}; run the demo from a source checkout")
+    out = {}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        source = parse_template_file(text)
+        out[source.name or path.stem] = (text, source.purpose or "measurement")
+    return out
+
+
+def _exact_tables(world: World, root: Path, purposes: set[str]) -> dict[str, dict[str, Path]]:
+    """purpose -> dataset name -> Parquet file of the data as a template of that purpose sees it."""
+    tables: dict[str, dict[str, Path]] = {}
+    for purpose in sorted(purposes):
+        folder = root / purpose
+        folder.mkdir(parents=True, exist_ok=True)
+        tables[purpose] = {}
+        for name in demo_dataset_specs():
+            path = folder / f"{name}.parquet"
+            exact_frame(world, name, purpose).to_parquet(path, index=False)
+            tables[purpose][name] = path
+    return tables
+
+
+def _server_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEANROOM_")}
+    if "CLEANROOM_CONFIG" in os.environ:
+        env["CLEANROOM_CONFIG"] = os.environ["CLEANROOM_CONFIG"]
+    env.update(
+        CLEANROOM_DATA_DIR=str(data_dir),
+        CLEANROOM_SECRET_KEY=secrets.token_urlsafe(32),
+        CLEANROOM_JWT_SECRET=secrets.token_urlsafe(48),
+        CLEANROOM_ENGINE="duckdb",
+        CLEANROOM_WORKER_THREADS="2",
+        CLEANROOM_GUNICORN_WORKERS="1",
+        CLEANROOM_LOG_LEVEL="warning",
+        CLEANROOM_HOST="127.0.0.1",
+        CLEANROOM_PORT=str(_free_port()),
+    )
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _server(env: Mapping[str, str], work: Path, echo: Echo) -> Iterator[str]:
+    """``cleanroom serve`` as a child process; stopped (SIGTERM, then SIGKILL) on the way out."""
+    url = f"http://{env['CLEANROOM_HOST']}:{env['CLEANROOM_PORT']}"
+    log_path = work / "server.log"
+    argv = [sys.executable, "-c", "from cleanroom.cli.main import main; main()", "serve"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, env=dict(env), cwd=work, stdout=log, stderr=log)  # noqa: S603
+    try:
+        _wait_until_ready(process, ApiClient(url, timeout=2), log_path)
+        echo(f"server (gunicorn) listening on {url}")
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        echo("server stopped")
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], probe: ApiClient, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
+                raise DemoFailed(f"the server exited during start-up:\n{tail}")
+            try:
+                probe.readyz()
+                return
+            except ApiError:
+                time.sleep(0.2)
+    finally:
+        probe.close()
+    raise DemoFailed(f"the server did not become ready within {SERVER_START_SECONDS:g} s")
+
+
+def _token(settings: Settings, org: str, role: str) -> str:
+    return mint_token(settings, org=org, role=role, sub=f"demo-{role}@{org}", ttl=3600)
+
+
+def _set_up(
+    admin: ApiClient,
+    advertiser: ApiClient,
+    world: World,
+    uploads: Mapping[str, Path],
+    templates: Mapping[str, tuple[str, str]],
+    echo: Echo,
+) -> str:
+    """Collaboration, datasets (each by its owner) and submitted templates; the collaboration id."""
+    collab = admin.create_collaboration("demo: retailer x acme", [ADVERTISER_ORG], DEMO_POLICY)
+    cid = str(collab["id"])
+    echo(f"\nretailer admin created collaboration {cid}")
+    clients = {RETAILER_ORG: admin, ADVERTISER_ORG: advertiser}
+    for name, spec in demo_dataset_specs().items():
+        owner = world.owners[name]
+        registered = clients[owner].register_dataset(cid, uploads[name], spec)
+        rows = (registered.get("ingest") or {}).get("rows", "?")
+        echo(f"  {owner} registered {name} ({rows:,} rows)" if isinstance(rows, int)
+             else f"  {owner} registered {name}")  # fmt: skip
+    for name, (text, _) in templates.items():
+        submitted = advertiser.submit_template(cid, text, name=name)
+        echo(f"  {ADVERTISER_ORG} submitted template {name}: {submitted.get('status')}")
+    return cid
+
+
+def _approved(
+    admin: ApiClient,
+    advertiser: ApiClient,
+    cid: str,
+    templates: Mapping[str, tuple[str, str]],
+    echo: Echo,
+) -> list[tuple[str, str]]:
+    """The admin approves every pending template; (name, template id) in file order."""
+    by_name = {t["name"]: t for t in advertiser.list_templates(cid) if t.get("status") == "pending"}
+    approved = []
+    for name in templates:
+        template = by_name.get(name)
+        if template is None:
+            raise DemoFailed(f"template {name} was not accepted by the server")
+        admin.approve_template(cid, template["id"], reason="demo")
+        approved.append((name, str(template["id"])))
+    echo(f"retailer admin approved {len(approved)} templates")
+    return approved
+
+
+def _run_one(
+    advertiser: ApiClient,
+    cid: str,
+    name: str,
+    template_id: str,
+    options: DemoOptions,
+    echo: Echo,
+    progress: Progress,
+) -> dict[str, Any]:
+    preview = advertiser.preview_run(cid, template_id, {}, options.epsilon, options.delta)
+    expected = (preview.get("accuracy") or {}).get("half_widths") or {}
+    shown = ", ".join(f"{k} ±{v:,.4g}" for k, v in expected.items()) or "per row"
+    echo(f"\npreview {name}: expected 95% half-widths {shown}")
+    run = advertiser.create_run(
+        cid, template_id, {}, options.epsilon, options.delta, idempotency_key=str(uuid.uuid4())
+    )
+    with progress(f"run {name}") as update:
+        final = advertiser.wait_for_run(
+            cid, str(run["id"]), timeout=RUN_TIMEOUT_SECONDS,
+            on_progress=lambda state: update(float(state.get("progress") or 0.0)),
+        )  # fmt: skip
+        update(1.0)
+    if final.get("status") != "succeeded":
+        error = final.get("error") or {}
+        raise DemoFailed(f"run of {name} failed: {error.get('code')}: {error.get('message')}")
+    return advertiser.get_report(cid, str(run["id"]))
+
+
+def _write_outputs(
+    client: ApiClient, cid: str, report: Mapping[str, Any], comparison: ReportComparison, out: Path
+) -> list[Path]:
+    """The report as the server renders it (JSON and CSV) and its chart."""
+    out.mkdir(parents=True, exist_ok=True)
+    name, run_id = comparison.name, str(report["run_id"])
+    written = []
+    formats: tuple[ReportFormat, ...] = ("json", "csv")
+    for fmt in formats:
+        path = out / f"{name}.{fmt}"
+        path.write_bytes(client.download_report(cid, run_id, fmt))
+        written.append(path)
+    written.append(write_chart(comparison, out / f"{name}.png"))
+    return written
+
+
+def _print_budget(advertiser: ApiClient, cid: str, echo: Echo) -> dict[str, Any]:
+    lines = advertiser.budget(cid)
+    echo("")
+    for line in lines:
+        left, total = line.get("remaining") or {}, line.get("total") or {}
+        echo(
+            f"remaining budget of {line.get('org')}: epsilon {left.get('epsilon', 0):.4g} of "
+            f"{total.get('epsilon')}, delta {left.get('delta', 0):.3g} of {total.get('delta')}"
+        )
+    return dict(lines[0].get("remaining") or {}) if lines else {}
