@@ -162,11 +162,13 @@ def _stored_batches(
 ) -> Iterator[pa.RecordBatch]:
     """The stored part of each result batch; raises _BadRow / _NotIntegral on a flagged row."""
     for batch in reader:
+        # Non-integers first: a BIGINT guess also flags a huge or fractional value as bad,
+        # which the DOUBLE rerun then stores (or names precisely).
+        wrong = [m for f, m in query.integral_flags.items() if pc.any(batch.column(f)).as_py()]
+        if wrong:
+            raise _NotIntegral(frozenset(wrong))
         if pc.any(batch.column(query.stored)).as_py():
             raise _BadRow
-        bad = [m for f, m in query.integral_flags.items() if pc.any(batch.column(f)).as_py()]
-        if bad:
-            raise _NotIntegral(frozenset(bad))
         columns = batch.columns[: query.stored]
         tally.rows += batch.num_rows
         if personal:

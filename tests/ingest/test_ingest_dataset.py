@@ -110,6 +110,16 @@ def test_parquet_source_with_native_types(spec: DatasetSpec, tmp_path: Path, des
     }
 
 
+def test_integer_too_large_for_bigint_becomes_double(
+    spec: DatasetSpec, write_csv: WriteCsv, dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cleanroom.ingest.validate.INTEGRAL_SAMPLE_ROWS", 2)  # guess BIGINT
+    rows = [row("a@x.com", amount="12")] * 5 + [row("b@x.com", amount="99999999999999999999")]
+    result = ingest(write_csv(rows), spec, dest, batch_rows=2)
+    assert dict(result.columns)["amount_cents"] == "DOUBLE"
+    assert max(pq.read_table(result.path).column("amount_cents").to_pylist()) == 1e20
+
+
 def test_decimal_metric_in_csv_becomes_double(
     spec: DatasetSpec, write_csv: WriteCsv, dest: Path
 ) -> None:
@@ -380,3 +390,44 @@ def test_source_outside_the_sandbox_is_unreadable(spec: DatasetSpec, write_csv: 
 
 def test_spec_constant_matches_api_md_shape() -> None:
     assert DatasetSpec.from_dict(SPEC).identifier is not None
+
+
+def test_padded_and_mixed_case_values_are_accepted(
+    spec: DatasetSpec, write_csv: WriteCsv, dest: Path
+) -> None:
+    # The fast path and the error path must agree that these are valid (else: a bug report).
+    rows = [
+        row("a@x.com", amount=" 12 ", ts=" 2024-05-01 ", consent_measurement=" YES "),
+        row("b@x.com", amount="+7", ts="2024-05-01T10:00:00Z", consent_measurement="False"),
+        row("c@x.com", amount="0", ts="2024-05-01 10:00:00 America/New_York"),
+    ]
+    result = ingest(write_csv(rows), spec, dest)
+    table = pq.read_table(result.path).to_pylist()
+    by_amount = {r["amount_cents"]: r for r in table}
+    assert by_amount[12]["consent_measurement"] is True
+    assert by_amount[7]["consent_measurement"] is False
+    assert str(by_amount[0]["txn_ts"]) == "2024-05-01 14:00:00"
+    assert str(by_amount[12]["txn_ts"]) == "2024-05-01 00:00:00"
+
+
+def test_parquet_binary_digests_are_keyed_directly(
+    spec: DatasetSpec, tmp_path: Path, dest: Path
+) -> None:
+    raw = hashlib.sha256(b"a@x.com").digest()
+    table = pa.table(
+        {
+            "email_sha256": pa.array([raw, b"", b"short"], type=pa.binary()),
+            "txn_ts": ["2024-01-01"] * 3,
+            "brand": ["a"] * 3,
+            "channel": ["online"] * 3,
+            "amount_cents": [1, 2, 3],
+            "consent_measurement": [True] * 3,
+        }
+    )
+    pq.write_table(table.slice(0, 2), tmp_path / "ok.parquet")
+    result = ingest(tmp_path / "ok.parquet", spec, dest)
+    assert (result.rows, result.dropped_identifiers) == (1, 1)
+    assert pq.read_table(result.path).column("pid").to_pylist() == [expected_pid("a@x.com")]
+    pq.write_table(table, tmp_path / "bad.parquet")
+    with pytest.raises(DatasetInvalid, match=r"not a SHA-256 digest \(first at row 3\)"):
+        ingest(tmp_path / "bad.parquet", spec, dest)
