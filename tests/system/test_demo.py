@@ -1,0 +1,113 @@
+"""``cleanroom demo`` end to end on a small world: the real server (gunicorn) on loopback, every
+shipped template run, each released cell compared with the exact answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from cleanroom.cli.main import cli
+from cleanroom.config import Settings
+from cleanroom.demo.report_view import compare_report, summary_line
+from cleanroom.demo.runner import QUERIES_DIR
+from cleanroom.errors import TemplateRejected
+from cleanroom.policy import parse_template_file
+from cleanroom.services.exact import ExactAnswer, bound_sql, exact_answer
+
+TEMPLATES = sorted(p.stem for p in QUERIES_DIR.glob("*.sql"))
+
+
+@pytest.mark.slow
+def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path) -> None:
+    out = tmp_path / "demo-output"
+    result = CliRunner().invoke(
+        cli, ["demo", "--output", str(out), "--shoppers", "5000", "--seed", "11"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    # Each compared cell misses its 95% interval with probability <= 5% (derived cells, with
+    # Bonferroni intervals, less). With 180+ cells, more than 15% misses is a binomial tail
+    # below 3e-7; this world releases about 188 comparable cells.
+    assert summary["compared"] >= 180
+    assert summary["within"] >= 0.85 * summary["compared"]
+    assert summary_line(summary["within"], summary["compared"]) in result.stdout
+    assert summary["audit"]["ok"] is True
+    assert "audit chain: ok" in result.stdout
+    assert sorted(r["name"] for r in summary["reports"]) == TEMPLATES
+    for name in TEMPLATES:
+        for suffix in ("csv", "json", "png"):
+            assert (out / f"{name}.{suffix}").stat().st_size > 0, f"{name}.{suffix}"
+        report = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+        header = (out / f"{name}.csv").read_text(encoding="utf-8").splitlines()[0]
+        assert header.split(",") == report["columns"]
+    assert (out / "roas.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "remaining budget of acme: epsilon 20" in result.stdout
+    assert "server stopped" in result.stdout
+
+
+def test_bound_sql_binds_defaults_and_given_values() -> None:
+    source = parse_template_file((QUERIES_DIR / "exposed_conversion.sql").read_text())
+    sql = bound_sql(source, {"window_days": 7})
+    assert ":" not in sql.replace("::", "")
+    assert "'c1', 'c2', 'c3', 'c4'" in sql
+
+
+def test_bound_sql_refuses_a_mistyped_value() -> None:
+    source = parse_template_file((QUERIES_DIR / "exposed_conversion.sql").read_text())
+    with pytest.raises(TemplateRejected):
+        bound_sql(source, {"window_days": "a week"})
+
+
+def test_compare_report_matches_rows_on_group_keys() -> None:
+    report = {
+        "columns": ["campaign_id", "spend_cents", "sales", "roas"],
+        "rows": [
+            {"campaign_id": "c2", "spend_cents": 700000, "sales": 1000.0, "roas": 0.0014},
+            {"campaign_id": "c1", "spend_cents": 500000, "sales": 900.0, "roas": None},
+        ],
+        "accuracy": {
+            "half_widths": {"sales": 50.0},
+            "row_half_widths": [{"sales": 50.0, "roas": 0.001}, {"sales": 50.0, "roas": None}],
+        },
+    }
+    exact = ExactAnswer(
+        ("campaign_id", "spend_cents", "sales", "roas"),
+        (
+            {"campaign_id": "c1", "spend_cents": 500000.0, "sales": 1000, "roas": 0.002},
+            {"campaign_id": "c2", "spend_cents": 700000, "sales": 1040, "roas": 0.0015},
+        ),
+    )
+    comparison = compare_report("roas", report, exact)
+    assert comparison.key_columns == ("campaign_id", "spend_cents")
+    verdicts = {(c.keys[0], c.column): c.to_dict()["within"] for c in comparison.cells}
+    assert verdicts == {
+        ("c2", "sales"): True,
+        ("c2", "roas"): True,
+        ("c1", "sales"): False,
+        ("c1", "roas"): None,  # unbounded: not compared
+    }
+    assert (comparison.within, comparison.compared) == (2, 3)
+
+
+def test_exact_answer_runs_plain_sql_on_the_engine(settings: Settings) -> None:
+    folder = settings.data_dir / "exact"
+    folder.mkdir()
+    pd.DataFrame({"pid": ["a", "a", "b"], "campaign_id": ["c1", "c1", "c2"]}).to_parquet(
+        folder / "exposures.parquet"
+    )
+    text = (
+        "-- name: reach\n-- purpose: measurement\n"
+        '-- param: ids list[str] = ["c1", "c2"]\n'
+        "SELECT campaign_id, COUNT(DISTINCT pid) AS reach, COUNT(*) AS impressions\n"
+        "FROM exposures WHERE campaign_id IN :ids GROUP BY campaign_id ORDER BY campaign_id"
+    )
+    answer = exact_answer(settings, text, {"exposures": folder / "exposures.parquet"})
+    assert answer.columns == ("campaign_id", "reach", "impressions")
+    assert answer.rows == (
+        {"campaign_id": "c1", "reach": 1, "impressions": 2},
+        {"campaign_id": "c2", "reach": 1, "impressions": 1},
+    )
