@@ -84,9 +84,10 @@ def _plans(
     missing = [name for name, col in found.items() if col is None]
     if missing:
         names = ", ".join(f"'{m}'" for m in missing)
+        # The file's own header is not echoed: in a file without one it is a row of data.
         raise DatasetInvalid(
             f"the file has no column {names} declared in the spec "
-            f"(the file's columns are: {', '.join(source.columns)})"
+            "(the first row must be a header naming the columns)"
         )
     identifier = None
     if spec.identifier is not None:
@@ -158,10 +159,23 @@ class _Tally:
 
 
 def _stored_batches(
-    reader: pa.RecordBatchReader, query: _Query, schema: pa.Schema, personal: bool, tally: _Tally
+    reader: pa.RecordBatchReader,
+    query: _Query,
+    schema: pa.Schema,
+    personal: bool,
+    tally: _Tally,
+    fmt: FileFormat,
 ) -> Iterator[pa.RecordBatch]:
     """The stored part of each result batch; raises _BadRow / _NotIntegral on a flagged row."""
-    for batch in reader:
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            # Engine errors arrive through the Arrow stream (e.g. a ragged CSV row far into
+            # the file); their text quotes the offending line, so only numbers are kept.
+            raise source_read_error(exc, fmt) from None
         # Non-integers first: a BIGINT guess also flags a huge or fractional value as bad,
         # which the DOUBLE rerun then stores (or names precisely).
         wrong = [m for f, m in query.integral_flags.items() if pc.any(batch.column(f)).as_py()]
@@ -205,7 +219,7 @@ def _write_once(
     tally = _Tally()
     metadata = {b"cleanroom.dataset": spec_name.encode(), b"cleanroom.pid": b"hmac-sha256 v1"}
     try:
-        batches = _stored_batches(reader, query, schema, personal, tally)
+        batches = _stored_batches(reader, query, schema, personal, tally, opened.file_format)
         write_parquet_atomically(dest, schema, batches, progress=progress, metadata=metadata)
     finally:
         reader.close()  # release the connection's open result (the error path queries again)

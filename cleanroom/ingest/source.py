@@ -152,7 +152,7 @@ def open_source(path: Path, file_format: FileFormat) -> Source:
     return Source(con, file_format, {str(r[0]): str(r[1]) for r in described})
 
 
-def read_error(exc: duckdb.Error, file_format: FileFormat) -> DatasetInvalid:
+def read_error(exc: Exception, file_format: FileFormat) -> DatasetInvalid:
     """A person-readable error for a file DuckDB could not read; never the engine's text,
     which may quote data (only line numbers and column counts are carried over)."""
     if isinstance(exc, duckdb.OutOfMemoryException):

@@ -316,6 +316,19 @@ def test_ragged_csv_is_refused_with_line_not_content(
     assert "secret-value" not in info.value.detail
 
 
+def test_ragged_row_deep_in_the_file_is_refused_without_its_content(
+    spec: DatasetSpec, tmp_path: Path, dest: Path
+) -> None:
+    # Far enough that the error arrives through the Arrow stream, not the first scan.
+    path = tmp_path / "late.csv"
+    line = ",".join(row("a@x.com")) + "\n"
+    path.write_text(",".join(HEADER) + "\n" + line * 150_000 + "secret-value,2\n")
+    with pytest.raises(DatasetInvalid, match="2 fields at line 150002") as info:
+        ingest(path, spec, dest)
+    assert "secret-value" not in info.value.detail
+    assert list(dest.iterdir()) == []
+
+
 def test_empty_file_and_all_blank_identifiers(
     spec: DatasetSpec, write_csv: WriteCsv, dest: Path
 ) -> None:
