@@ -39,10 +39,14 @@ def _progress_bar(label: str) -> Iterator[Callable[[float], None]]:
               help="Seed of the synthetic world (the noise is never seeded).")  # fmt: skip
 @click.option("--epsilon", type=click.FloatRange(min=0.0, min_open=True), default=3.0,
               show_default=True, help="Privacy loss epsilon of each run.")  # fmt: skip
-def demo(output: Path, shoppers: int, seed: int, epsilon: float) -> None:
+@click.option("--queries", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of *.sql templates (default: the shipped queries/).")  # fmt: skip
+def demo(output: Path, shoppers: int, seed: int, epsilon: float, queries: Path | None) -> None:
     """Run every shipped template end to end on a synthetic retailer and advertiser, through a
     real server, and compare each released number with the exact answer."""
-    options = DemoOptions(output=output, shoppers=shoppers, seed=seed, epsilon=epsilon)
+    options = DemoOptions(
+        output=output, shoppers=shoppers, seed=seed, epsilon=epsilon, queries=queries
+    )
     try:
         result = run_demo(options, echo=click.echo, progress=_progress_bar)
     except (ApiError, DemoFailed) as err:

@@ -47,7 +47,7 @@ from cleanroom.services.context import build_services
 from cleanroom.services.exact import exact_answer
 from cleanroom.services.hashing import hash_identifier_file
 
-QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"
+QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"  # in a source checkout
 SERVER_START_SECONDS = 90.0
 RUN_TIMEOUT_SECONDS = 300.0
 Echo = Callable[[str], None]
@@ -66,7 +66,7 @@ class DemoOptions:
     seed: int = 7
     epsilon: float = 3.0  # per run; ten runs fit the demo policy's budget of 50
     delta: float = 1e-7
-    queries: Path = QUERIES_DIR
+    queries: Path | None = None  # None: the checkout's queries/, else ./queries
     workdir: Path | None = None  # None: a fresh temporary directory, removed afterwards
 
 
@@ -116,7 +116,7 @@ def run_demo(
         env = _server_env(work / "data")
         settings = load_settings(env=env)
         build_services(settings, migrate=True).close()
-        templates = _read_templates(options.queries)
+        templates = _read_templates(options.queries or default_queries_dir())
         tables = _exact_tables(world, work / "exact", {p for _, p in templates.values()})
         with _server(env, work, echo) as url:
             admin = ApiClient(url, _token(settings, RETAILER_ORG, "retailer_admin"), timeout=60)
@@ -176,6 +176,12 @@ def _hash_world(world: World, out: Path, echo: Echo) -> dict[str, Path]:
         echo(f"  hashed {name}: {stats.rows:,} rows, {stats.hashed:,} hashed, "
              f"{stats.invalid:,} invalid")  # fmt: skip
     return uploads
+
+
+def default_queries_dir() -> Path:
+    """The shipped templates: ``queries/`` of the source checkout, else of the working directory
+    (an installed package, e.g. the Docker image's ``/app``)."""
+    return QUERIES_DIR if QUERIES_DIR.is_dir() else Path("queries")
 
 
 def _read_templates(folder: Path) -> dict[str, tuple[str, str]]:
