@@ -19,6 +19,7 @@ from cleanroom.policy.queries import QueryChecker
 from cleanroom.policy.release import ReleaseChecker, ReleaseSpec
 from cleanroom.policy.rewrite_datasets import wrap_datasets
 from cleanroom.policy.rewrite_release import split_release
+from cleanroom.policy.spark_sql import spark_sql
 from cleanroom.policy.violations import ViolationCollector
 from cleanroom.types import (
     CollaborationPolicy,
@@ -134,7 +135,10 @@ def rewrite(job: Job) -> None:
     wrap_datasets(job.checker.dataset_tables, job.purpose)
     final = split_release(job.tree, job.release, job.plan.max_groups_per_user)
     for engine in job.engines:
-        job.sql_by_engine[engine] = final.sql(dialect=engine, comments=False)
+        if engine == "spark":
+            job.sql_by_engine[engine] = spark_sql(final)
+        else:
+            job.sql_by_engine[engine] = final.sql(dialect=engine, comments=False)
 
 
 Rule = Callable[[Job], None]
