@@ -8,6 +8,7 @@ import io
 import json
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 import requests
-from live_server import LiveServer
+from live_server import LiveServer, serve  # first: it puts tests/web on the path
 from route_world import (
     ADVERTISER,
     OWNERS,
@@ -34,6 +35,12 @@ RACERS = 20
 ADMITTED = 3
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
+    with serve(tmp_path, database_url) as server:
+        yield server
 
 
 def role_of(org: str) -> str:
