@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
-from cli_world import CAMPAIGNS, write_inputs
+from cli_world import CAMPAIGNS, digest, write_inputs
 from click.testing import CliRunner, Result
 from werkzeug.serving import make_server
 
@@ -81,6 +82,11 @@ def test_submit_approve_run_and_download(
     listed = advertiser.json("datasets", "list", "--collaboration", cid)
     assert [d["name"] for d in listed] == ["exposures"]
 
+    opted_out = inputs / "opt-outs.csv"
+    opted_out.write_text(f"email_sha256\n{digest('person0@example.com')}\n", encoding="utf-8")
+    suppressed = admin.json("suppressions", "add", "--collaboration", cid, str(opted_out))
+    assert suppressed == {"added": 1}
+
     template = advertiser.json(
         "templates", "submit", "--collaboration", cid, str(paths["template"])
     )
@@ -93,6 +99,9 @@ def test_submit_approve_run_and_download(
 
     approved = admin("templates", "approve", "--collaboration", cid, tid, "--reason", "ok")
     assert "approved" in approved.stdout
+    assert [t["status"] for t in advertiser.json("templates", "list", "--collaboration", cid)] == [
+        "approved"
+    ]
 
     preview = advertiser.json(
         "run", "--collaboration", cid, "--template", tid, "--epsilon", "1", "--preview"
@@ -118,6 +127,12 @@ def test_submit_approve_run_and_download(
     assert document["run_id"] == rid
     streamed = advertiser("report", "get", "--collaboration", cid, rid, "--format", "csv").stdout
     assert list(csv.DictReader(io.StringIO(streamed))) == rows
+    parquet = inputs / "report.parquet"
+    advertiser("report", "get", "--collaboration", cid, rid, "--format", "parquet", "-o",
+               str(parquet))  # fmt: skip
+    table = pq.read_table(parquet)
+    assert table.column_names == ["campaign_id", "reach"]
+    assert b"cleanroom.report" in (table.schema.metadata or {})
 
     budget = advertiser.json("budget", "--collaboration", cid)
     assert budget[0]["remaining"]["epsilon"] == pytest.approx(9.0)
