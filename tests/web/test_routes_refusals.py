@@ -121,8 +121,8 @@ def test_a_rejected_template_cannot_be_approved_later(api: RouteApi, tmp_path: P
     api.register_world(cid, write_world(tmp_path / "world"))
     tid = api.submit(cid).get_json()["id"]
     base = f"/v1/collaborations/{cid}/templates/{tid}"
-    rejected = api.call("POST", base + "/reject", RETAILER, "retailer_admin", json={})
-    assert rejected.get_json()["status"] == "rejected"
+    rejected = api.call("POST", base + "/reject", RETAILER, "retailer_admin")  # no body: no reason
+    assert (rejected.get_json()["status"], rejected.get_json()["reason"]) == ("rejected", None)
     assert (
         api.call("POST", base + "/approve", RETAILER, "retailer_admin", json={}).status_code == 409
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, g, request
 
 from cleanroom.services import templates
 from cleanroom.services.context import Services
@@ -78,12 +78,15 @@ DECISION = NamedSchema(
     "TemplateDecision",
     {
         "type": "object",
-        "description": "Send {} when there is nothing to say.",
+        "description": "Optional: an empty body means no reason.",
         "additionalProperties": False,
         "properties": {"reason": {"type": "string", "maxLength": 2000}},
     },
 )
 _TEMPLATE_PATH = "/collaborations/<cid>/templates/<tid>"
+_DECISION_ENDPOINTS = frozenset(
+    f"templates.{name}_template" for name in ("approve", "reject", "revoke")
+)
 
 
 @route(
@@ -128,6 +131,13 @@ def get_template(cid: str, tid: str) -> dict[str, Any]:
     """One template version with its status and analysis."""
     found = templates.get_template(current_services(Services), current_principal(), cid, tid)
     return found.to_dict()
+
+
+@bp.before_request
+def _no_body_is_no_reason() -> None:
+    """A decision without a body (``curl -X POST .../approve``) means ``{}``: no reason given."""
+    if request.endpoint in _DECISION_ENDPOINTS and not request.get_data(cache=True):
+        g.json_body = {}
 
 
 def _decide(cid: str, tid: str, decision: str) -> dict[str, Any]:
