@@ -111,8 +111,8 @@ def _fill(template: str, **args: exp.Expr) -> exp.Expr:
 
 
 def _date_diff(node: exp.DateDiff) -> exp.Expr | None:
-    if not node.args.get("date_part_boundary"):
-        return None
+    # Every DateDiff of a DuckDB-read tree is DuckDB's date_diff (sqlglot flags the boundary
+    # units only, not 'week', which DuckDB counts as whole calendar days divided by 7).
     template = _DIFFS.get(unit_name(node.args.get("unit")))
     if template is None:
         return None  # an exotic unit: Spark's own DATEDIFF (or its error) stands
