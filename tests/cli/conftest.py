@@ -1,10 +1,16 @@
-"""Fixtures for the CLI tests."""
+"""Fixtures for the CLI tests. ``tests/cli`` is a package (so this conftest's module name does
+not clash with other folders' ``conftest``); its helper module ``cli_world`` is imported as a
+plain module from this folder."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
 from cli_world import JWT_SECRET
 
 from cleanroom.config import Settings
