@@ -244,3 +244,67 @@ CORPUS: list[tuple[str, str]] = [
         "forbidden_function",
     ),
 ]
+
+# Spark SQL's own escape hatches (issue 7): path tables, Java reflection, file metadata,
+# IDENTIFIER() name indirection, session settings and data-source views. Each must be refused
+# whichever engines are asked for (``test_spark_escapes_are_rejected_for_both_engines``).
+SPARK_ESCAPES: list[tuple[str, str]] = [
+    ("SELECT COUNT(*) FROM parquet.`/data/x`", "parse_error"),
+    ("SELECT COUNT(*) FROM csv.`/etc/passwd`", "parse_error"),
+    ("SELECT COUNT(*) FROM json.`/data/x.json`", "parse_error"),
+    ("SELECT COUNT(*) FROM orc.`hdfs:///warehouse/x`", "parse_error"),
+    ("SELECT COUNT(*) FROM text.`/etc/hosts`", "parse_error"),
+    ("SELECT COUNT(*) FROM `parquet`.`s3a://bucket/other/x.parquet`", "parse_error"),
+    (f"{R} parquet.`file:///data/datasets/transactions.parquet`", "parse_error"),
+    (f"{R} delta.`/data/x`", "parse_error"),
+    (f"{R} exposures e JOIN csv.`/etc/passwd` p ON e.pid = p.pid", "parse_error"),
+    (
+        f"{R} exposures WHERE EXISTS (SELECT 1 FROM parquet.`/data/x` AS x WHERE x.pid = exposures.pid)",
+        "parse_error",
+    ),
+    (f'{R} parquet."/data/x"', "qualified_table"),
+    (f"{R} read_files('/data/datasets')", "table_function"),
+    (f"{R} IDENTIFIER('cr_ds_transactions')", "table_function"),
+    (f"{R} IDENTIFIER('transactions')", "table_function"),
+    (
+        "SELECT IDENTIFIER('campaign_id') AS c, COUNT(DISTINCT pid) AS n FROM exposures GROUP BY 1",
+        "forbidden_function",
+    ),
+    (
+        f"{R} exposures WHERE reflect('java.lang.Thread', 'sleep', 100000) IS NULL",
+        "forbidden_function",
+    ),
+    (
+        f"{R} exposures WHERE java_method('java.lang.Runtime', 'getRuntime') IS NULL",
+        "forbidden_function",
+    ),
+    (
+        f"{R} exposures WHERE try_reflect('java.lang.System', 'getenv', 'HOME') IS NULL",
+        "forbidden_function",
+    ),
+    (
+        "SELECT input_file_name() AS f, COUNT(DISTINCT pid) AS n FROM transactions GROUP BY 1",
+        "forbidden_function",
+    ),
+    (f"{R} exposures WHERE input_file_block_start() > 0", "forbidden_function"),
+    (
+        "SELECT current_user() AS u, COUNT(DISTINCT pid) AS n FROM exposures GROUP BY 1",
+        "forbidden_function",
+    ),
+    (f"{R} exposures WHERE spark_partition_id() = 0", "forbidden_function"),
+    ("SET spark.sql.runSQLOnFiles=true", "not_select"),
+    ("SET spark.sql.ansi.enabled = false", "not_select"),
+    ("RESET spark.sql.runSQLOnFiles", "not_select"),
+    (f"{R} exposures; SET spark.sql.runSQLOnFiles=true", "multiple_statements"),
+    ("CREATE TEMPORARY VIEW v USING parquet OPTIONS (path '/data/x')", "not_select"),
+    (
+        "CREATE OR REPLACE TEMPORARY VIEW transactions USING csv OPTIONS (path '/etc/passwd')",
+        "not_select",
+    ),
+    ("CREATE TABLE t USING parquet LOCATION '/data'", "not_select"),
+    ("INSERT OVERWRITE DIRECTORY '/tmp/out' SELECT * FROM transactions", "not_select"),
+    ("ADD JAR /tmp/evil.jar", "not_select"),
+    ("LOAD DATA LOCAL INPATH '/etc/passwd' INTO TABLE transactions", "not_select"),
+    ("CACHE TABLE c AS SELECT * FROM transactions", "not_select"),
+]
+CORPUS += [case for case in SPARK_ESCAPES if case not in CORPUS]

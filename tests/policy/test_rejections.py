@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from collab import DATASETS, POLICY
-from rejected_corpus import CORPUS
+from rejected_corpus import CORPUS, SPARK_ESCAPES
 
 from cleanroom.errors import TemplateRejected
 from cleanroom.policy import analyze_template, compile_template
@@ -26,6 +26,15 @@ def test_rejected_with_code(sql: str, code: str) -> None:
     for violation in info.value.violations:
         assert violation.message
         assert "50000" not in violation.message  # never quotes data-ish values it was not given
+
+
+@pytest.mark.parametrize(
+    ("sql", "code"), SPARK_ESCAPES, ids=[f"{c}-{i}" for i, (_, c) in enumerate(SPARK_ESCAPES)]
+)
+def test_spark_escapes_are_rejected_for_both_engines(sql: str, code: str) -> None:
+    with pytest.raises(TemplateRejected) as info:
+        compile_template(sql, [], {}, "measurement", POLICY, DATASETS, engines=("duckdb", "spark"))
+    assert code in [v.code for v in info.value.violations]
 
 
 def test_every_violation_is_collected_with_positions() -> None:
