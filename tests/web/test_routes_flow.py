@@ -41,6 +41,7 @@ def test_full_flow(api: RouteApi, tmp_path: Path) -> None:
     assert one["policy"]["min_users_per_row"] == 10
 
     ids = api.register_world(cid, write_world(tmp_path / "world"))
+    assert not any((api.settings.data_dir / "tmp").iterdir())  # uploads' temp files are gone
     datasets = api.call("GET", f"/v1/collaborations/{cid}/datasets", ADVERTISER, "advertiser")
     assert {d["name"] for d in datasets.get_json()["items"]} == set(SPECS)
     exposures = api.call(
