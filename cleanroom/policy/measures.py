@@ -1,7 +1,8 @@
 """Release aggregates become measurements with per-person-per-group bounds (DESIGN.md section 4).
 
-``COUNT(DISTINCT pid)`` is bounded by 1, ``COUNT(*)`` by ``max_count_per_user``, ``SUM``/``AVG`` by
-the bounds of the expression they aggregate; ``AVG`` is a noisy SUM over a noisy COUNT.
+``COUNT(DISTINCT pid)`` is bounded by 1, ``COUNT(*)`` by ``max_count_per_user`` (or tighter
+bounds the template declares for that output), ``SUM``/``AVG`` by the bounds of the expression they
+aggregate; ``AVG`` is a noisy SUM over a noisy COUNT.
 
 >>> is_pid_case(exp.Case(ifs=[exp.If(this=exp.column("c"), true=exp.column("pid"))]), {"pid"})
 True
@@ -9,6 +10,7 @@ True
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -101,14 +103,47 @@ def _count(
     elif arg is not None and not isinstance(arg, exp.Star) and q.eval(arg, rc.ctx).pid:
         q.flag("disallowed_aggregate", agg, "use COUNT(DISTINCT pid) to count people")
         return Col("")
+    lower = 0.0
+    if kind == "row_count":
+        lower, upper = _declared_count_bounds(rc, agg, out, upper)
     sql = node.sql("duckdb")
     if sql in rc._by_sql:
         return rc._by_sql[sql]
     column = _name(rc, out)
     rc.spec.measurements.append(
-        MeasurementSpec(column, kind, 0.0, upper, True, node.copy(), unconditional)
+        MeasurementSpec(column, kind, lower, upper, True, node.copy(), unconditional)
     )
     return _remember(rc, sql, Col(column))
+
+
+def _declared_count_bounds(
+    rc: ReleaseChecker, agg: exp.Expr, out: str | None, upper: float
+) -> tuple[float, float]:
+    """A header ``bounds`` line naming a ``COUNT`` output tightens its per-person-per-group
+    bound below the policy's ``max_count_per_user`` (never above it: that would loosen privacy)."""
+    q = rc.q
+    if not out or out not in q.declared:
+        return 0.0, upper
+    q.used_bounds.add(out)
+    lo, hi = q.declared[out]
+    if hi > upper:
+        q.flag(
+            "count_bounds_too_loose",
+            agg,
+            f"declared bounds for '{out}' go above the policy's max_count_per_user "
+            f"({upper:g}); a template may only tighten a count's bound",
+        )
+        return 0.0, upper
+    # A count is a whole number of rows: whole-number clamps keep the sensitivity exact.
+    low, high = float(max(0, math.ceil(lo))), float(math.floor(hi))
+    if high < 1 or low > high:
+        q.flag(
+            "invalid_count_bounds",
+            agg,
+            f"declared bounds for count '{out}' must contain a whole number of rows of at least 1",
+        )
+        return 0.0, upper
+    return low, high
 
 
 def _sum_or_avg(
