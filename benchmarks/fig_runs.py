@@ -107,7 +107,7 @@ def plain_case(args: dict[str, Any]) -> dict[str, Any]:
     for name, path in world.files.items():
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
     start = time.perf_counter()
-    table = con.execute(sql).to_arrow_table()
+    table = con.sql(sql).to_arrow_table()
     seconds = time.perf_counter() - start
     con.close()
     return {"seconds": seconds, "result_rows": table.num_rows if table is not None else 0}

@@ -65,6 +65,7 @@ def machine_table(size: Size, repeat: int, figures: list[str]) -> Table:
         ["SQLite", sqlite3.sqlite_version],
         ["PostgreSQL", _command("psql", "--version")],
         ["Java (Spark)", _command("java", "-version")],
+        ["load average (1, 5, 15 min) at the end", ", ".join(f"{x:.1f}" for x in os.getloadavg())],
         ["size, repetitions", f"{size.name}, {repeat}"],
         ["figures run", ", ".join(figures)],
     ]
