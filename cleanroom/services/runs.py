@@ -50,7 +50,6 @@ def preview_run(
     line = svc.store.get_budget_line(collab.id, who.org)
     return {
         "template": {"id": plan.template.id, "name": plan.template.name},
-        "privacy_loss": plan.loss.to_dict(),
         **expected.to_dict(),
         "remaining": {"epsilon": line.remaining_epsilon, "delta": line.remaining_delta},
         "affordable": plan.loss.epsilon <= line.remaining_epsilon + 1e-9

@@ -82,7 +82,7 @@ class Collaboration:
 class DatasetVersion:
     dataset_id: str
     version: int  # 1..n
-    path: str  # relative to the data directory
+    path: str  # relative to the data directory; internal, so not in to_dict()
     row_count: int
     dropped_identifiers: int  # rows whose identifier was NULL/empty and so never joins
     size_bytes: int
@@ -94,7 +94,6 @@ class DatasetVersion:
         return {
             "dataset_id": self.dataset_id,
             "version": self.version,
-            "path": self.path,
             "row_count": self.row_count,
             "dropped_identifiers": self.dropped_identifiers,
             "bytes": self.size_bytes,

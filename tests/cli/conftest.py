@@ -4,16 +4,12 @@ plain module from this folder."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from cli_world import JWT_SECRET
-
 from cleanroom.config import Settings
+from tests.cli.cli_world import JWT_SECRET
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from cli_world import CAMPAIGNS, digest, write_inputs
 from click.testing import CliRunner, Result
 from werkzeug.serving import make_server
 
@@ -23,6 +22,7 @@ from cleanroom.services.auth import mint_token
 from cleanroom.services.context import build_services
 from cleanroom.web.app import create_app
 from cleanroom.web.state import close_app
+from tests.cli.cli_world import CAMPAIGNS, digest, write_inputs
 
 
 @pytest.fixture

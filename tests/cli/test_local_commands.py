@@ -8,7 +8,6 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cli_world import POLICY, RETAILER, SPEC, command_env, queue_run, write_inputs
 from click.testing import CliRunner
 
 from cleanroom.cli.main import cli
@@ -17,6 +16,7 @@ from cleanroom.services.collaborations import create_collaboration
 from cleanroom.services.context import Services, build_services
 from cleanroom.services.datasets import register_dataset
 from cleanroom.store import open_store
+from tests.cli.cli_world import POLICY, RETAILER, SPEC, command_env, queue_run, write_inputs
 
 
 def _sha(text: str) -> str:
@@ -138,7 +138,8 @@ def test_purge_expired_deletes_expired_files(cli_settings: Settings, inputs: Pat
         registered = register_dataset(svc, RETAILER, collab.id, paths["data"], SPEC)
     finally:
         svc.close()
-    stored = cli_settings.data_dir / registered["current_version"]["path"]
+    (stored,) = (cli_settings.datasets_dir / collab.id).glob("*.parquet")
+    assert registered["current_version"]["version"] == 1
     assert stored.is_file()
     result = CliRunner().invoke(cli, ["purge-expired"], env=command_env(cli_settings))
     assert result.exit_code == 0, result.output

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from demo_exact import QUERIES, SHIPPED, TEMPLATE_FILES, bind_parameters
 
 from cleanroom.demo.specs import DEMO_POLICY, demo_dataset_specs
 from cleanroom.policy import (
@@ -17,6 +16,7 @@ from cleanroom.policy import (
     parse_template_file,
 )
 from cleanroom.types import Col, CollaborationPolicy, DatasetSpec, ReleasePlan
+from tests.demo.demo_exact import QUERIES, SHIPPED, TEMPLATE_FILES, bind_parameters
 
 # fmt: off
 EXPECTED_COLUMNS = {

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from demo_exact import QUERIES, SHIPPED
+
+from tests.demo.demo_exact import QUERIES, SHIPPED
 
 DOC = QUERIES.parent / "docs" / "templates.md"
 

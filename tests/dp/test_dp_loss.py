@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from dp_plans import BUYERS, SALES, SPEND, attribution_plan
 
 from cleanroom.dp import BudgetBalance, PrivacyLoss, compose, split_loss
 from cleanroom.errors import BudgetExhausted, InvalidRequest
+from tests.dp.dp_plans import BUYERS, SALES, SPEND, attribution_plan
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
-from dp_plans import BUYERS, SALES, SPEND, attribution_plan, key, out, ratio, table
 
 from cleanroom.dp import PrivacyLoss, preview, release
 from cleanroom.errors import InternalError, InvalidRequest
 from cleanroom.types import Col, GroupKey, Lit, Op, OrderItem, Output, ReleasePlan
+from tests.dp.dp_plans import BUYERS, SALES, SPEND, attribution_plan, key, out, ratio, table
 
 BIG = 1_000_000  # exact values far above any noise used here
 

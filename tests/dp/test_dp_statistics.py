@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from binomial_bounds import clopper_pearson, upper_tail
-from dp_plans import BUYERS, SALES, SPEND, attribution_plan, key, ratio, table
 
 from cleanroom.dp import PrivacyLoss, preview, release
 from cleanroom.types import Col, GroupKey, Lit, Measurement, Op, Output, ReleasePlan
+from tests.dp.binomial_bounds import clopper_pearson, upper_tail
+from tests.dp.dp_plans import BUYERS, SALES, SPEND, attribution_plan, key, ratio, table
 
 pytestmark = pytest.mark.slow
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from engine_datasets import SUPPRESSED, write_datasets
 
 from cleanroom.config import Settings
 from cleanroom.engine import DuckDBEngine
+from tests.engine.engine_datasets import SUPPRESSED, write_datasets
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from engine_datasets import SUPPRESSED, write_datasets
 
 from cleanroom.config import Settings, load_settings
 from cleanroom.engine import DuckDBEngine, SparkEngine
 from cleanroom.engine.spark_engine import get_session, stop_session
 from cleanroom.errors import ExecutionFailed
+from tests.engine.engine_datasets import SUPPRESSED, write_datasets
 
 pytestmark = pytest.mark.spark
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from accepted_corpus import ACCEPTED
-from collab import DATASETS, POLICY, connect
 
 from cleanroom.policy import analyze_template, compile_template
 from cleanroom.types import ParamSpec
+from tests.policy.accepted_corpus import ACCEPTED
+from tests.policy.collab import DATASETS, POLICY, connect
 
 PARAMS = [
     ParamSpec("campaign_ids", "list[str]", ["c1", "c2"], True),

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from collab import DATASETS, POLICY, connect
 
 from cleanroom.errors import TemplateRejected
 from cleanroom.policy import analyze_template, compile_template, parse_template_file
 from cleanroom.types import Measurement
+from tests.policy.collab import DATASETS, POLICY, connect
 
 SQL = (
     "SELECT channel, COUNT(DISTINCT pid) AS buyers, COUNT(*) AS orders "

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from collab import DATASETS, POLICY, connect
-
 from cleanroom.policy import compile_template
 from cleanroom.types import ParamSpec
+from tests.policy.collab import DATASETS, POLICY, connect
 
 
 def _run(

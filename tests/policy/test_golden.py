@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import sqlglot
-from collab import DATASETS, POLICY, connect
 
 from cleanroom.policy import compile_template
 from cleanroom.types import ParamSpec
+from tests.policy.collab import DATASETS, POLICY, connect
 
 FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "policy").glob("*.sql"))
 PARAMS = [ParamSpec("campaign_ids", "list[str]", ["c1", "c2"], True)]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from collab import SPECS
 
 from cleanroom.cli.main import cli
 from cleanroom.errors import TemplateRejected
 from cleanroom.policy import parse_template_file
+from tests.policy.collab import SPECS
 
 FILE = """-- name: exposed_buyers
 -- description: buyers among exposed shoppers

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from collab import DATASETS, POLICY
 
 from cleanroom.errors import TemplateRejected
 from cleanroom.policy import compile_template
 from cleanroom.types import ParamSpec
+from tests.policy.collab import DATASETS, POLICY
 
 SQL = (
     "SELECT campaign_id, COUNT(DISTINCT pid) AS reach FROM exposures "

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collab import DATASETS, POLICY
-
 from cleanroom.policy import compile_template, template_pin
 from cleanroom.types import ParamSpec
+from tests.policy.collab import DATASETS, POLICY
 
 P = [ParamSpec("ids", "list[str]")]
 BASE = (

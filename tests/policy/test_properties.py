@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 
-from collab import DATASETS, POLICY, connect
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cleanroom.errors import TemplateRejected
 from cleanroom.policy import compile_template
+from tests.policy.collab import DATASETS, POLICY, connect
 
 # Well-typed expressions only: the validator checks policy, DuckDB checks types.
 NUMBERS = st.sampled_from(["amount_cents", "units", "1", "NULL", "t.amount_cents", "pid", "nope"])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from collab import DATASETS, POLICY
-from rejected_corpus import CORPUS, SPARK_ESCAPES
 
 from cleanroom.errors import TemplateRejected
 from cleanroom.policy import analyze_template, compile_template
+from tests.policy.collab import DATASETS, POLICY
+from tests.policy.rejected_corpus import CORPUS, SPARK_ESCAPES
 
 
 def test_corpus_is_large_enough() -> None:

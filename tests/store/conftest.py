@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from store_fixtures import POLICY, FakeClock
 
 from cleanroom.events import AuditEvent
 from cleanroom.store import Collaboration, Store, Template, open_store
+from tests.store.store_fixtures import POLICY, FakeClock
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import threading
 
 import pytest
 from sqlalchemy import text
-from store_fixtures import event
 
 from cleanroom.errors import InternalError, NotFound
 from cleanroom.store import GENESIS_HASH, Collaboration, Store
 from cleanroom.store.audit import record_hash
+from tests.store.store_fixtures import event
 
 
 def _fill(store: Store, cid: str, n: int) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from store_fixtures import POLICY, FakeClock, event
 
 from cleanroom.errors import InternalError, InvalidRequest, NotFound
 from cleanroom.store import Collaboration, Store
+from tests.store.store_fixtures import POLICY, FakeClock, event
 
 
 def test_create_and_read_a_collaboration(store: Store, collab: Collaboration) -> None:

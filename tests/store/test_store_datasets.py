@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from store_fixtures import FakeClock, event
 
 from cleanroom.errors import Conflict, NotFound
 from cleanroom.store import Collaboration, Store, new_id
+from tests.store.store_fixtures import FakeClock, event
 
 SPEC = {"name": "tx", "kind": "personal", "columns": {"b": {"role": "dimension"}}}
 

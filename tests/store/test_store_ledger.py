@@ -5,11 +5,11 @@ from __future__ import annotations
 import multiprocessing
 
 import pytest
-from ledger_race import charge_in_threads
-from store_fixtures import FakeClock, event
 
 from cleanroom.errors import BudgetExhausted, InvalidRequest
 from cleanroom.store import Collaboration, Store, Template
+from tests.store.ledger_race import charge_in_threads
+from tests.store.store_fixtures import FakeClock, event
 
 
 def test_charges_add_up(store: Store, collab: Collaboration, clock: FakeClock) -> None:

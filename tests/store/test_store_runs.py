@@ -6,10 +6,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-from store_fixtures import FakeClock, event
 
 from cleanroom.errors import Conflict, InvalidRequest, NotFound, ReportNotReady
 from cleanroom.store import Collaboration, Run, Store, Template
+from tests.store.store_fixtures import FakeClock, event
 
 
 def _run(store: Store, c: Collaboration, t: Template, key: str | None = None) -> Run:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from store_fixtures import event
 
 from cleanroom.errors import Conflict, NotFound
 from cleanroom.store import Collaboration, Store, Template
+from tests.store.store_fixtures import event
 
 
 def _submit(store: Store, cid: str, name: str = "conv") -> Template:

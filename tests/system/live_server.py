@@ -25,8 +25,6 @@ from cleanroom.config import Settings, load_settings
 from cleanroom.services.auth import mint_token
 from cleanroom.store import init_db
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
-
 CLEANROOM = Path(sys.executable).parent / "cleanroom"
 BOOT_SECONDS = 90.0  # two workers importing the whole stack on a loaded machine
 STOP_SECONDS = 40.0

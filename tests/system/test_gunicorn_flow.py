@@ -16,8 +16,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 import requests
-from live_server import LiveServer, serve  # first: it puts tests/web on the path
-from route_world import (
+
+from tests.system.live_server import LiveServer, serve
+from tests.web.route_world import (
     ADVERTISER,
     OWNERS,
     POLICY,

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
-from web_testing import bearer, hs256_token
 
 from cleanroom.config import Settings
 from cleanroom.errors import InternalError
 from cleanroom.web.state import app_state, close_app, current_services
+from tests.web.web_testing import bearer, hs256_token
 
 
 class FakeServices:

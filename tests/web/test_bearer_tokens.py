@@ -13,12 +13,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Flask
-from web_testing import assert_problem, bearer, claims, hs256_token, raw_token
 
 from cleanroom.config import Settings
 from cleanroom.errors import ConfigError, InvalidRequest, InvalidToken
 from cleanroom.services.auth import mint_token, verify_token
 from cleanroom.types import Principal
+from tests.web.web_testing import assert_problem, bearer, claims, hs256_token, raw_token
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 OTHER_RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sample_routes import RAISABLE, SECRET_MESSAGE, install_sample_routes
-from web_testing import assert_problem, bearer, hs256_token
 
 from cleanroom.config import Settings
+from tests.web.sample_routes import RAISABLE, SECRET_MESSAGE, install_sample_routes
+from tests.web.web_testing import assert_problem, bearer, hs256_token
 
 
 @pytest.fixture

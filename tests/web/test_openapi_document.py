@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sample_routes import install_sample_routes
 
 from cleanroom.web.openapi import build_openapi
 from cleanroom.web.routing import NamedSchema, ResponseDoc, route
 from cleanroom.web.schema import check_declared_schema
+from tests.web.sample_routes import install_sample_routes
 
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sample_routes import install_sample_routes
-from web_testing import bearer, hs256_token
 
 from cleanroom.config import Settings
 from cleanroom.web.schema import NamedSchema, schema_violations
+from tests.web.sample_routes import install_sample_routes
+from tests.web.web_testing import bearer, hs256_token
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from route_world import (
+
+from cleanroom.config import Settings
+from tests.web.route_world import (
     ADVERTISER,
     RETAILER,
     RUN_BODY,
@@ -20,8 +22,6 @@ from route_world import (
     email_sha256,
     write_world,
 )
-
-from cleanroom.config import Settings
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from route_world import (
+
+from cleanroom.config import Settings
+from tests.web.route_world import (
     ADVERTISER,
     POLICY,
     REJECTED_SQL,
@@ -19,9 +21,7 @@ from route_world import (
     setup_collaboration,
     write_world,
 )
-from web_testing import assert_problem
-
-from cleanroom.config import Settings
+from tests.web.web_testing import assert_problem
 
 
 @pytest.fixture

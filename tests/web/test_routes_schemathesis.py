@@ -14,7 +14,6 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
-from route_world import ADVERTISER, RETAILER, RouteApi, setup_collaboration
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from cleanroom.config import load_settings
+from tests.web.route_world import ADVERTISER, RETAILER, RouteApi, setup_collaboration
 
 CHECKS = [
     not_a_server_error,

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from route_world import (
+
+from cleanroom.config import Settings
+from tests.web.route_world import (
     ADVERTISER,
     OTHER_PARTNER,
     OUTSIDER,
@@ -28,9 +30,7 @@ from route_world import (
     email_sha256,
     setup_collaboration,
 )
-from web_testing import assert_problem
-
-from cleanroom.config import Settings
+from tests.web.web_testing import assert_problem
 
 OTHER_RETAILER = "otherco"
 Ids = dict[str, str]
