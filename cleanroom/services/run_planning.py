@@ -94,6 +94,7 @@ def plan_run(
         specs,
         text.bounds,
         line_offset=text.source.line_offset,
+        engines=(svc.settings.engine,),  # only the SQL this deployment's engine runs
     )
     if require_approved and compiled.pin != template.pin:
         raise Conflict("the template no longer matches its approved form; submit it again")
