@@ -203,7 +203,11 @@ class ReleaseChecker:
         expr = item.unalias() if isinstance(item, exp.Alias) else item
         direct = isinstance(expr, exp.AggFunc | exp.Filter | exp.IgnoreNulls)
         post = self.post(expr, name if direct else None)
-        self.spec.outputs.append(Output(self._unique(name) if not direct else name, post))
+        # A group key selected under another spelling (e.g. GROUP BY a qualified column) is
+        # still a key, not a noisy output: it carries no interval.
+        keys = {k.name for k in self.spec.keys}
+        is_key = isinstance(post, Col) and post.name in keys
+        self.spec.outputs.append(Output(self._unique(name) if not direct else name, post, is_key))
 
     def post(self, node: exp.Expr, out_name: str | None) -> PostExpr:
         """Translate a release expression over keys and aggregates into a post-noise PostExpr."""
