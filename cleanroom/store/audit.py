@@ -79,17 +79,20 @@ def append_in_session(
     events = audit_events(audit)
     if not events:
         return []
-    insert_ignore(
-        session,
-        AuditHeadRow,
-        [{"collaboration_id": collaboration_id, "last_seq": 0, "last_hash": GENESIS_HASH}],
-    )
-    head = session.scalars(
+    lock_head = (
         select(AuditHeadRow)
         .where(AuditHeadRow.collaboration_id == collaboration_id)
         .with_for_update()
         .execution_options(populate_existing=True)
-    ).one()
+    )
+    head = session.scalars(lock_head).one_or_none()
+    if head is None:  # the chain's first event: create the head, then lock it
+        insert_ignore(
+            session,
+            AuditHeadRow,
+            [{"collaboration_id": collaboration_id, "last_seq": 0, "last_hash": GENESIS_HASH}],
+        )
+        head = session.scalars(lock_head).one()
     out = []
     for event in events:
         out.append(_append_one(session, head, collaboration_id, event, now, facts or {}))

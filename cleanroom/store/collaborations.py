@@ -24,11 +24,16 @@ from cleanroom.store.records import Collaboration, Organization
 
 
 def load_collaboration(session: Session, collaboration_id: str) -> Collaboration:
-    row = require_collaboration(session, collaboration_id)
-    members = session.scalars(
-        select(MembershipRow).where(MembershipRow.collaboration_id == collaboration_id)
+    """The collaboration with its members in one round trip (``NotFound`` when unknown)."""
+    found = session.execute(
+        select(CollaborationRow, MembershipRow)
+        .outerjoin(MembershipRow, MembershipRow.collaboration_id == CollaborationRow.id)
+        .where(CollaborationRow.id == collaboration_id)
     ).all()
-    return rows.collaboration(row, list(members))
+    if not found:
+        raise NotFound("collaboration not found")
+    members = [m for _, m in found if m is not None]
+    return rows.collaboration(found[0][0], members)
 
 
 class CollaborationsMixin(StoreBase):

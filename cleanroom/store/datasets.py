@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from cleanroom.errors import Conflict, NotFound
+from cleanroom.errors import Conflict, InvalidRequest, NotFound
 from cleanroom.store import rows
 from cleanroom.store.audit import append_in_session
 from cleanroom.store.db import (
@@ -59,6 +59,7 @@ class DatasetsMixin(StoreBase):
         size_bytes: int,
         expires_at: datetime | None = None,
         dataset_id: str | None = None,
+        max_rows_per_person: int | None = None,
         audit: AuditArg = None,
     ) -> tuple[Dataset, DatasetVersion]:
         """Record an uploaded file as the next version of dataset ``name`` (new on first upload).
@@ -66,7 +67,15 @@ class DatasetsMixin(StoreBase):
         Version numbers are 1..n per dataset. A later upload replaces the dataset's spec. Another
         org's dataset of the same name is a ``Conflict``. ``dataset_id`` is used only when the
         dataset is new (pass one from ``new_id("ds")`` to name files before registering).
+        ``max_rows_per_person`` is the most rows one person has in the file, as measured at
+        ingestion (None: not measured); it must be a non-negative integer.
         """
+        if max_rows_per_person is not None and (
+            isinstance(max_rows_per_person, bool)
+            or not isinstance(max_rows_per_person, int)
+            or max_rows_per_person < 0
+        ):
+            raise InvalidRequest("max_rows_per_person must be a non-negative integer or null")
         now = self.now()
         with self._write() as session:
             require_collaboration(session, collaboration_id)
@@ -108,6 +117,7 @@ class DatasetsMixin(StoreBase):
                 created_at=now,
                 expires_at=expires_at,
                 purged_at=None,
+                max_rows_per_person=max_rows_per_person,
             )
             session.add(version)
             session.flush()

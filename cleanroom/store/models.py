@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -118,6 +119,8 @@ class DatasetVersionRow(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     purged_at: Mapped[datetime | None]
+    # Most rows any one person has in this version, measured at ingestion (None: not measured).
+    max_rows_per_person: Mapped[int | None] = mapped_column(Integer)
 
 
 class SuppressionRow(Base):
@@ -187,7 +190,11 @@ class ReportRow(Base):
 
 
 class BudgetRow(Base):
-    """Totals per (collaboration, org); also the row a charge locks (PostgreSQL FOR UPDATE)."""
+    """Totals and running spend per (collaboration, org); also the row a charge locks.
+
+    ``spent_*`` is the sum of the org's charges made at or after ``period_start`` (None: the
+    budget never refreshes, so every charge counts); ``budget_charges`` stays the record.
+    """
 
     __tablename__ = "budgets"
     collaboration_id: Mapped[str] = mapped_column(ForeignKey("collaborations.id"), primary_key=True)
@@ -195,6 +202,9 @@ class BudgetRow(Base):
     total_epsilon: Mapped[float] = mapped_column(Double)
     total_delta: Mapped[float] = mapped_column(Double)
     created_at: Mapped[datetime]
+    spent_epsilon: Mapped[float] = mapped_column(Double, server_default=text("0"))
+    spent_delta: Mapped[float] = mapped_column(Double, server_default=text("0"))
+    period_start: Mapped[datetime | None]
 
 
 class BudgetChargeRow(Base):

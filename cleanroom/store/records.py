@@ -89,6 +89,9 @@ class DatasetVersion:
     created_at: datetime
     expires_at: datetime | None
     purged_at: datetime | None
+    # The most rows any one person has in this version, measured at ingestion; None when unknown
+    # (registered before it was measured). A per-person row cap at or above it cannot bind.
+    max_rows_per_person: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +100,7 @@ class DatasetVersion:
             "row_count": self.row_count,
             "dropped_identifiers": self.dropped_identifiers,
             "bytes": self.size_bytes,
+            "max_rows_per_person": self.max_rows_per_person,
             "created_at": _iso(self.created_at),
             "expires_at": _iso(self.expires_at),
             "purged_at": _iso(self.purged_at),

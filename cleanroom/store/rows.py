@@ -59,6 +59,7 @@ def dataset_version(row: DatasetVersionRow) -> DatasetVersion:
         created_at=row.created_at,
         expires_at=row.expires_at,
         purged_at=row.purged_at,
+        max_rows_per_person=row.max_rows_per_person,
     )
 
 

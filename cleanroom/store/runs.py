@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from cleanroom.errors import Conflict, NotFound
 from cleanroom.store import rows
 from cleanroom.store.audit import append_in_session
+from cleanroom.store.charges import charge_in_session, lock_budget
 from cleanroom.store.db import (
     AuditArg,
     StoreBase,
@@ -27,7 +28,6 @@ from cleanroom.store.db import (
     new_id,
     require_collaboration,
 )
-from cleanroom.store.ledger import charge_in_session, lock_budget
 from cleanroom.store.models import RunRow, TemplateRow
 from cleanroom.store.records import Run, RunCreation
 
@@ -150,7 +150,7 @@ class RunsMixin(StoreBase):
             _check_template(session, collaboration_id, template_id, template_version)
             # Lock the budget row first: it serializes every creation for this (collaboration,
             # org), so the idempotency-key lookup below cannot race another creation.
-            lock_budget(session, collaboration_id, org, totals, now)
+            lock_budget(session, collaboration_id, org, totals, refresh_days, now)
             if idempotency_key is not None:
                 existing = _by_key(session, collaboration_id, org, idempotency_key)
                 if existing is not None:

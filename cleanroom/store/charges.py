@@ -1,0 +1,237 @@
+"""Charging the privacy-budget ledger inside a write transaction: running totals under one lock.
+
+Per (collaboration, org) there is one ``budgets`` row holding the totals, the spend of the current
+refresh period (``spent_epsilon``, ``spent_delta``, ``period_start``) and serving as the lock
+target; ``budget_charges`` is the append-only record every charge also writes. A charge is normally
+ONE conditional statement::
+
+    UPDATE budgets SET spent = spent + :e, ... WHERE <line> AND period_start = <current period>
+        AND spent + :e <= total + tolerance RETURNING spent
+
+It locks the row (PostgreSQL: concurrent charges queue on it and re-check the condition on the
+row they wait for; SQLite: the ``BEGIN IMMEDIATE`` write lock is already held), so check and
+update are atomic, and no scan of past charges is needed. When it changes nothing, the slow path
+locks the line (creating it on first use), re-derives the spend from the charges when the stored
+period is not the current one (a new refresh period began, or the line predates this scheme), and
+tries again; if the charge still does not fit, ``BudgetExhausted`` rolls everything back.
+
+Refresh periods (policy ``budget_refresh`` "PnD"): periods are anchored at the collaboration's
+``created_at``; period k covers ``[created_at + k*n days, created_at + (k+1)*n days)`` and only
+charges made inside the current period count as spent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from cleanroom.errors import BudgetExhausted, InvalidRequest
+from cleanroom.store.db import ensure_org, insert_ignore, new_id, require_collaboration
+from cleanroom.store.models import BudgetChargeRow, BudgetRow
+from cleanroom.store.records import BudgetLine
+from cleanroom.types import CollaborationPolicy
+
+TOLERANCE = 1e-9
+# What a charge needs to know about its line: (total epsilon, total delta), current period start.
+Terms = tuple[tuple[float, float], datetime | None]
+
+
+def period_start(anchor: datetime, refresh_days: int | None, now: datetime) -> datetime | None:
+    """Start of the budget period containing ``now`` (None: budgets never refresh).
+
+    >>> from datetime import UTC
+    >>> a = datetime(2025, 1, 1, tzinfo=UTC)
+    >>> period_start(a, 30, datetime(2025, 3, 5, tzinfo=UTC)).isoformat()
+    '2025-03-02T00:00:00+00:00'
+    """
+    if not refresh_days:
+        return None
+    length = timedelta(days=refresh_days)
+    return anchor + max(0, (now - anchor) // length) * length
+
+
+def policy_terms(stored: Mapping[str, Any]) -> tuple[tuple[float, float], int | None]:
+    """A stored policy's (epsilon_budget, delta_budget) and refresh period in days (or None)."""
+    policy = CollaborationPolicy.from_dict(stored)
+    match = re.fullmatch(r"P(\d+)D", policy.budget_refresh or "")
+    return (policy.epsilon_budget, policy.delta_budget), int(match[1]) if match else None
+
+
+def _terms(
+    session: Session,
+    collaboration_id: str,
+    totals: tuple[float, float] | None,
+    refresh_days: int | None,
+    now: datetime,
+) -> Terms:
+    """Explicit totals / refresh, else the stored policy's; ``NotFound`` for an unknown collab."""
+    collab = require_collaboration(session, collaboration_id)
+    policy_totals, policy_refresh = policy_terms(collab.policy)
+    refresh = refresh_days if refresh_days is not None else policy_refresh
+    chosen = totals if totals is not None else policy_totals
+    return chosen, period_start(collab.created_at, refresh, now)
+
+
+def _line(collaboration_id: str, org: str) -> tuple[ColumnElement[bool], ...]:
+    return BudgetRow.collaboration_id == collaboration_id, BudgetRow.org == org
+
+
+def spent_since(
+    session: Session, collaboration_id: str, orgs: Sequence[str], since: datetime | None
+) -> dict[str, tuple[float, float]]:
+    """Sum of the orgs' charges made at or after ``since`` (all of them when None)."""
+    query = (
+        select(
+            BudgetChargeRow.org,
+            func.coalesce(func.sum(BudgetChargeRow.epsilon), 0.0),
+            func.coalesce(func.sum(BudgetChargeRow.delta), 0.0),
+        )
+        .where(BudgetChargeRow.collaboration_id == collaboration_id)
+        .where(BudgetChargeRow.org.in_(orgs))
+        .group_by(BudgetChargeRow.org)
+    )
+    if since is not None:
+        query = query.where(BudgetChargeRow.created_at >= since)
+    return {org: (float(e), float(d)) for org, e, d in session.execute(query)}
+
+
+def _check_loss(epsilon: float, delta: float) -> None:
+    if not (math.isfinite(epsilon) and epsilon >= 0):
+        raise InvalidRequest("privacy_loss.epsilon must be a finite number >= 0")
+    if not (math.isfinite(delta) and 0 <= delta < 1):
+        raise InvalidRequest("privacy_loss.delta must be in [0, 1)")
+
+
+def _try_charge(
+    session: Session, collaboration_id: str, org: str, terms: Terms, epsilon: float, delta: float
+) -> tuple[float, float] | None:
+    """The one-statement charge; the spend after it, or None when it changed nothing (no line
+    yet, stale period, or it does not fit)."""
+    (total_e, total_d), period = terms
+    current = (
+        BudgetRow.period_start.is_(None) if period is None else BudgetRow.period_start == period
+    )
+    stmt = (
+        update(BudgetRow)
+        .where(*_line(collaboration_id, org), current)
+        .where(BudgetRow.spent_epsilon + epsilon <= total_e + TOLERANCE)
+        .where(BudgetRow.spent_delta + delta <= total_d + TOLERANCE)
+        .values(
+            spent_epsilon=BudgetRow.spent_epsilon + epsilon,
+            spent_delta=BudgetRow.spent_delta + delta,
+            total_epsilon=total_e,
+            total_delta=total_d,
+        )
+        .returning(BudgetRow.spent_epsilon, BudgetRow.spent_delta)
+        .execution_options(synchronize_session=False)
+    )
+    found = session.execute(stmt).one_or_none()
+    return None if found is None else (found[0], found[1])
+
+
+def _prepare(
+    session: Session, collaboration_id: str, org: str, terms: Terms, now: datetime
+) -> tuple[float, float]:
+    """Lock the line for the rest of the transaction (creating it on first use), set its totals
+    and make its spend that of the current period; returns that spend."""
+    (total_e, total_d), period = terms
+    lock = (
+        update(BudgetRow)
+        .where(*_line(collaboration_id, org))
+        .values(total_epsilon=total_e, total_delta=total_d)
+        .returning(BudgetRow.spent_epsilon, BudgetRow.spent_delta, BudgetRow.period_start)
+        .execution_options(synchronize_session=False)
+    )
+    found = session.execute(lock).one_or_none()
+    if found is None:
+        ensure_org(session, org, "advertiser", now)
+        first: dict[str, Any] = {
+            "collaboration_id": collaboration_id,
+            "org": org,
+            "total_epsilon": total_e,
+            "total_delta": total_d,
+            "created_at": now,
+            "spent_epsilon": 0.0,
+            "spent_delta": 0.0,
+            "period_start": period,
+        }
+        insert_ignore(session, BudgetRow, [first])
+        found = session.execute(lock).one()
+    spent_e, spent_d, stored_period = found
+    if stored_period != period:
+        spent_e, spent_d = spent_since(session, collaboration_id, [org], period).get(
+            org, (0.0, 0.0)
+        )
+        session.execute(
+            update(BudgetRow)
+            .where(*_line(collaboration_id, org))
+            .values(spent_epsilon=spent_e, spent_delta=spent_d, period_start=period)
+            .execution_options(synchronize_session=False)
+        )
+    return spent_e, spent_d
+
+
+def lock_budget(
+    session: Session,
+    collaboration_id: str,
+    org: str,
+    totals: tuple[float, float] | None,
+    refresh_days: int | None,
+    now: datetime,
+) -> None:
+    """Create (if needed) and lock the org's budget line for the rest of the transaction.
+
+    Totals default to the stored policy's and are refreshed from ``totals`` when given.
+    """
+    terms = _terms(session, collaboration_id, totals, refresh_days, now)
+    _prepare(session, collaboration_id, org, terms, now)
+
+
+def charge_in_session(
+    session: Session,
+    collaboration_id: str,
+    org: str,
+    epsilon: float,
+    delta: float,
+    run_id: str | None,
+    totals: tuple[float, float] | None,
+    refresh_days: int | None,
+    now: datetime,
+) -> BudgetLine:
+    """Check and append one charge inside the caller's write transaction (see module doc).
+
+    Raises ``BudgetExhausted`` before writing anything when the charge does not fit.
+    """
+    _check_loss(epsilon, delta)
+    terms = _terms(session, collaboration_id, totals, refresh_days, now)
+    spent = _try_charge(session, collaboration_id, org, terms, epsilon, delta)
+    if spent is None:
+        before_e, before_d = _prepare(session, collaboration_id, org, terms, now)
+        spent = _try_charge(session, collaboration_id, org, terms, epsilon, delta)
+        if spent is None:
+            (total_e, total_d), _ = terms
+            remaining = {
+                "epsilon": max(0.0, total_e - before_e),
+                "delta": max(0.0, total_d - before_d),
+            }
+            requested = {"epsilon": epsilon, "delta": delta}
+            raise BudgetExhausted(requested=requested, remaining=remaining)
+    session.execute(
+        insert(BudgetChargeRow).values(
+            id=new_id("chg"),
+            collaboration_id=collaboration_id,
+            org=org,
+            run_id=run_id,
+            epsilon=epsilon,
+            delta=delta,
+            created_at=now,
+        )
+    )
+    (total_e, total_d), _ = terms
+    return BudgetLine(collaboration_id, org, total_e, total_d, spent[0], spent[1])
