@@ -34,10 +34,15 @@ def _job(
     declared_bounds: Mapping[str, tuple[float, float]],
     line_offset: int,
     engines: Sequence[str],
+    observed_max_rows: Mapping[str, int] | None = None,
 ) -> Job:
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:
         raise ValueError(f"unknown engine(s): {', '.join(unknown)}")
+    if observed_max_rows is not None:
+        for name, rows in observed_max_rows.items():
+            if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+                raise ValueError(f"observed_max_rows['{name}'] must be a non-negative integer")
     return run(
         Job(
             sql=sql,
@@ -49,6 +54,7 @@ def _job(
             declared_bounds=declared_bounds,
             engines=tuple(engines),
             collector=ViolationCollector(sql, line_offset),
+            observed_max_rows=observed_max_rows,
         )
     )
 
@@ -64,14 +70,31 @@ def compile_template(
     *,
     line_offset: int = 0,
     engines: Sequence[str] = ENGINES,
+    observed_max_rows: Mapping[str, int] | None = None,
 ) -> CompiledQuery:
     """Bind ``values``, check, rewrite and transpile; raise TemplateRejected with every violation.
 
     ``engines`` selects the SQL dialects produced; a construct an engine cannot run is rejected
-    only when that engine is asked for (the other SQL field is then empty).
+    only when that engine is asked for (the other SQL field is then empty). Ask only for the
+    engine that will execute: each dialect costs a generation (Spark's is the dearer).
+
+    ``observed_max_rows`` maps a dataset name to the largest number of rows one person has in the
+    dataset version the run will read (recorded at ingestion). A personal dataset whose observed
+    maximum is at most its ``max_rows_per_user`` is read without the per-person row cap window
+    (the cap cannot bind, so the result is identical); datasets missing from it keep the cap. It
+    is a fact about the data, not the template: the pin does not depend on it.
     """
     job = _job(
-        sql, parameters, values, purpose, policy, datasets, declared_bounds, line_offset, engines
+        sql,
+        parameters,
+        values,
+        purpose,
+        policy,
+        datasets,
+        declared_bounds,
+        line_offset,
+        engines,
+        observed_max_rows,
     )
     assert job.plan is not None
     assert job.checker is not None

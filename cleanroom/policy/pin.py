@@ -33,14 +33,20 @@ def normalized_sql(tree: exp.Expr) -> str:
             ident.set("this", ident.this.lower())
     for node in copy.walk():
         node.comments = None
-    return copy.sql(dialect="duckdb", normalize=False, comments=False)
+    # copy=False: ``copy`` is already private (the generator would copy it again).
+    return copy.sql(dialect="duckdb", normalize=False, comments=False, copy=False)
 
 
 def pin_of(tree: exp.Expr, parameters: Sequence[ParamSpec]) -> str:
+    return pin_of_normalized(normalized_sql(tree), parameters)
+
+
+def pin_of_normalized(normalized: str, parameters: Sequence[ParamSpec]) -> str:
+    """The pin of a template whose :func:`normalized_sql` is ``normalized``."""
     payload = json.dumps(
         {
             "v": PIN_VERSION,
-            "sql": normalized_sql(tree),
+            "sql": normalized,
             "params": sorted([p.name, p.type] for p in parameters),
         },
         sort_keys=True,

@@ -13,8 +13,8 @@ from sqlglot import exp
 
 from cleanroom.errors import TemplateRejected
 from cleanroom.policy.bind import bind_parameters
-from cleanroom.policy.parse import parse_select
-from cleanroom.policy.pin import pin_of
+from cleanroom.policy.parsed import parsed_template
+from cleanroom.policy.pin import pin_of_normalized
 from cleanroom.policy.queries import QueryChecker
 from cleanroom.policy.release import ReleaseChecker, ReleaseSpec
 from cleanroom.policy.rewrite_datasets import wrap_datasets
@@ -44,6 +44,7 @@ class Job:
     declared_bounds: Mapping[str, tuple[float, float]]
     engines: Sequence[str]
     collector: ViolationCollector
+    observed_max_rows: Mapping[str, int] | None = None  # a runtime fact: never in the pin
     tree: exp.Select | None = None
     pin: str = ""
     in_domains: dict[int, tuple[Any, ...]] = field(default_factory=dict)
@@ -54,10 +55,10 @@ class Job:
 
 
 def parse(job: Job) -> None:
-    tree = parse_select(job.sql, job.collector)
-    if tree is not None:
-        job.tree = tree
-        job.pin = pin_of(tree, job.parameters)
+    parsed = parsed_template(job.sql, job.collector)
+    if parsed is not None:
+        job.tree, normalized = parsed
+        job.pin = pin_of_normalized(normalized, job.parameters)
 
 
 def bind(job: Job) -> None:
@@ -132,13 +133,14 @@ def rewrite(job: Job) -> None:
     assert job.checker is not None
     assert job.release is not None
     assert job.plan is not None
-    wrap_datasets(job.checker.dataset_tables, job.purpose)
+    wrap_datasets(job.checker.dataset_tables, job.purpose, job.observed_max_rows)
     final = split_release(job.tree, job.release, job.plan.max_groups_per_user)
-    for engine in job.engines:
-        if engine == "spark":
-            job.sql_by_engine[engine] = spark_sql(final)
-        else:
-            job.sql_by_engine[engine] = final.sql(dialect=engine, comments=False)
+    # ``final`` is this job's private tree and is not used afterwards, so the last generation
+    # may consume it (copy=False); Spark's goes first, on a copy only when DuckDB's follows.
+    if "spark" in job.engines:
+        job.sql_by_engine["spark"] = spark_sql(final, copy="duckdb" in job.engines)
+    if "duckdb" in job.engines:
+        job.sql_by_engine["duckdb"] = final.sql(dialect="duckdb", comments=False, copy=False)
 
 
 Rule = Callable[[Job], None]

@@ -12,17 +12,59 @@ person, chosen by a random column computed before the window (DuckDB refuses vol
 SELECT pid, brand FROM (SELECT pid, brand, ROW_NUMBER() OVER (PARTITION BY pid ORDER BY cr_rand)
 AS cr_row FROM (SELECT d.pid, d.brand, RANDOM() AS cr_rand FROM cr_ds_t AS d WHERE NOT EXISTS(SELECT
 1 FROM cr_suppressed AS s WHERE s.pid = d.pid)) AS cr_allowed) AS cr_row_capped WHERE cr_row <= 5
+
+When the run's dataset version has no person with more rows than the cap, the window is omitted:
+
+>>> print(personal_source(spec, "measurement", capped=False).sql("duckdb"))
+... # doctest: +NORMALIZE_WHITESPACE
+SELECT d.pid, d.brand FROM cr_ds_t AS d WHERE NOT EXISTS(SELECT 1 FROM cr_suppressed AS s
+WHERE s.pid = d.pid)
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
 
 from sqlglot import exp, parse_one
 
 from cleanroom.types import PID, SUPPRESSION_VIEW, DatasetSpec, dataset_view
 
+DEFAULT_ROW_CAP = 1000  # rows per person when a personal spec sets no max_rows_per_user
 
-def personal_source(spec: DatasetSpec, purpose: str) -> exp.Select:
-    """The subquery that replaces a personal dataset (names are validated spec names)."""
+
+def row_cap(spec: DatasetSpec) -> int:
+    """The rows per person the rewrite keeps of personal dataset ``spec``."""
+    return int(spec.max_rows_per_user or DEFAULT_ROW_CAP)
+
+
+def cap_can_bind(spec: DatasetSpec, observed_max_rows: Mapping[str, int] | None) -> bool:
+    """May someone have more rows than the cap in the version the run reads? (unknown: yes)"""
+    if observed_max_rows is None:
+        return True
+    observed = observed_max_rows.get(spec.name)
+    return observed is None or observed > row_cap(spec)
+
+
+@lru_cache(maxsize=512)
+def _parsed(sql: str) -> exp.Select:
+    # Cached per text (a few per collaboration); callers get a copy, never this tree. Source
+    # positions are dropped (nothing here is reported to a person) so that copies are cheap.
+    select = parse_one(sql, read="duckdb")
+    assert isinstance(select, exp.Select)
+    for node in select.walk():
+        node._meta = None
+    return select
+
+
+def personal_source(spec: DatasetSpec, purpose: str, *, capped: bool = True) -> exp.Select:
+    """The subquery that replaces a personal dataset (names are validated spec names).
+
+    ``capped=False`` leaves out the per-person row cap: only for a dataset version in which no
+    person has more than ``max_rows_per_user`` rows (see :func:`cap_can_bind`). The consent and
+    suppression filters only remove rows, so ``ROW_NUMBER() <= cap`` would hold for every row left
+    and the result is exactly the same, without sorting every row of the dataset by person.
+    """
     names = [PID] + [c.name for c in spec.stored_columns() if c.role != "consent"]
     plain = ", ".join(names)
     qualified = ", ".join(f"d.{n}" for n in names)
@@ -30,26 +72,33 @@ def personal_source(spec: DatasetSpec, purpose: str) -> exp.Select:
     consent = spec.consent_column(purpose)
     if consent is not None:
         conditions.insert(0, f"d.{consent.name} IS TRUE")
-    cap = int(spec.max_rows_per_user or 1000)
+    filtered = f"FROM {dataset_view(spec.name)} AS d WHERE {' AND '.join(conditions)}"
+    if not capped:
+        return _parsed(f"SELECT {qualified} {filtered}").copy()
     sql = (
         f"SELECT {plain} FROM (SELECT {plain}, ROW_NUMBER() OVER (PARTITION BY pid ORDER BY "
         f"cr_rand) AS cr_row FROM (SELECT {qualified}, RANDOM() AS cr_rand "
-        f"FROM {dataset_view(spec.name)} AS d WHERE {' AND '.join(conditions)}) AS cr_allowed) "
-        f"AS cr_row_capped WHERE cr_row <= {cap}"
+        f"{filtered}) AS cr_allowed) AS cr_row_capped WHERE cr_row <= {row_cap(spec)}"
     )
-    select = parse_one(sql, read="duckdb")
-    assert isinstance(select, exp.Select)
-    return select
+    return _parsed(sql).copy()
 
 
-def wrap_datasets(tables: list[tuple[exp.Table, DatasetSpec]], purpose: str) -> None:
-    """Replace each dataset reference in place (the tree is the bound template's copy)."""
+def wrap_datasets(
+    tables: list[tuple[exp.Table, DatasetSpec]],
+    purpose: str,
+    observed_max_rows: Mapping[str, int] | None = None,
+) -> None:
+    """Replace each dataset reference in place (the tree is the bound template's copy).
+
+    ``observed_max_rows`` (dataset name -> most rows one person has in the version the run reads)
+    drops the row cap of datasets where it cannot bind; unknown datasets keep it.
+    """
     for table, spec in tables:
         alias = (table.alias or table.name).lower()
         if spec.is_personal:
+            source = personal_source(spec, purpose, capped=cap_can_bind(spec, observed_max_rows))
             replacement: exp.Expr = exp.Subquery(
-                this=personal_source(spec, purpose),
-                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+                this=source, alias=exp.TableAlias(this=exp.to_identifier(alias))
             )
         else:
             replacement = exp.Table(

@@ -1,11 +1,14 @@
 """Rewrite step 3: the release split into per-(group, person) clamped partials, a cap on groups
-per person, and exact sums per group. Noise is added later, in Python, never in SQL.
+per person (left out when the keys' public domains already allow no more groups than that), and
+exact sums per group. Noise is added later, in Python, never in SQL.
 
 >>> clamp(exp.column("x"), 0, 10).sql()
 'COALESCE(LEAST(GREATEST(x, 0), 10), 0)'
 """
 
 from __future__ import annotations
+
+import math
 
 from sqlglot import exp
 
@@ -28,17 +31,40 @@ def clamp(expr: exp.Expr, lower: float, upper: float) -> exp.Expr:
     return exp.Coalesce(this=bounded, expressions=[exp.Literal.number(0)])
 
 
+def _table(name: str) -> exp.From:
+    return exp.From(this=exp.Table(this=exp.to_identifier(name)))
+
+
+def groups_bounded(spec: ReleaseSpec, max_groups: int) -> bool:
+    """Can no person touch more than ``max_groups`` released groups whatever the data?
+
+    True when every group key has a public domain and the domains allow at most ``max_groups``
+    key combinations: the release keeps only groups inside the domains (``dp.candidates``), so
+    a person contributes to at most that many released groups and the group cap cannot bind.
+    """
+    if not spec.keys or any(k.domain is None for k in spec.keys):
+        return False
+    # len() counts repeated values twice: never fewer combinations than the release can keep.
+    return math.prod(len(k.domain or ()) for k in spec.keys) <= max_groups
+
+
 def split_release(select: exp.Select, spec: ReleaseSpec, max_groups: int) -> exp.Select:
-    """Turn the checked release ``select`` into the staged query the engine runs."""
+    """Turn the checked release ``select`` into the staged query the engine runs.
+
+    Nodes are built directly (no SQL text parsed, no builder copies): this runs on every compile.
+    """
     alias, pid_name = spec.pid
     pid = exp.column(pid_name, table=alias)
     key_cols = [f"cr_k{i}" for i in range(len(spec.keys))]
     partial = exp.Select(
         expressions=[
-            *(exp.alias_(k.expr.copy(), c) for k, c in zip(spec.keys, key_cols, strict=True)),
-            exp.alias_(pid.copy(), "cr_pid"),
             *(
-                exp.alias_(clamp(m.partial.copy(), m.lower, m.upper), m.column)
+                exp.alias_(k.expr.copy(), c, copy=False)
+                for k, c in zip(spec.keys, key_cols, strict=True)
+            ),
+            exp.alias_(pid.copy(), "cr_pid", copy=False),
+            *(
+                exp.alias_(clamp(m.partial.copy(), m.lower, m.upper), m.column, copy=False)
                 for m in spec.measurements
             ),
         ]
@@ -60,40 +86,62 @@ def split_release(select: exp.Select, spec: ReleaseSpec, max_groups: int) -> exp
     ctes: list[exp.CTE] = list(select.args["with_"].expressions) if select.args.get("with_") else []
     ctes.append(exp.CTE(this=partial, alias=exp.TableAlias(this=exp.to_identifier(PARTIAL))))
     source = PARTIAL
-    if spec.keys and max_groups >= 1:
-        shuffled = exp.select(
-            *key_cols, "cr_pid", *measures, exp.alias_(exp.Rand(), "cr_rand")
-        ).from_(PARTIAL)
-        ranked = exp.select(
-            *key_cols,
-            *measures,
-            exp.alias_(
-                exp.Window(
-                    this=exp.RowNumber(),
-                    partition_by=[exp.column("cr_pid")],
-                    order=exp.Order(expressions=[exp.Ordered(this=exp.column("cr_rand"))]),
+    if spec.keys and max_groups >= 1 and not groups_bounded(spec, max_groups):
+        shuffled = exp.Select(
+            expressions=[
+                *(exp.column(c) for c in (*key_cols, "cr_pid", *measures)),
+                exp.alias_(exp.Rand(), "cr_rand", copy=False),
+            ]
+        )
+        shuffled.set("from_", _table(PARTIAL))
+        ranked = exp.Select(
+            expressions=[
+                *(exp.column(c) for c in (*key_cols, *measures)),
+                exp.alias_(
+                    exp.Window(
+                        this=exp.RowNumber(),
+                        partition_by=[exp.column("cr_pid")],
+                        order=exp.Order(expressions=[exp.Ordered(this=exp.column("cr_rand"))]),
+                    ),
+                    "cr_group_rank",
+                    copy=False,
                 ),
-                "cr_group_rank",
+            ]
+        )
+        ranked.set(
+            "from_",
+            exp.From(
+                this=exp.Subquery(
+                    this=shuffled, alias=exp.TableAlias(this=exp.to_identifier(SHUFFLED))
+                )
             ),
-        ).from_(exp.Subquery(this=shuffled, alias=exp.TableAlias(this=exp.to_identifier(SHUFFLED))))
+        )
         ctes.append(exp.CTE(this=ranked, alias=exp.TableAlias(this=exp.to_identifier(CAPPED))))
         source = CAPPED
     final = exp.Select(
         expressions=[
-            *(exp.alias_(exp.column(c), k.name) for c, k in zip(key_cols, spec.keys, strict=True)),
+            *(
+                exp.alias_(exp.column(c), k.name, copy=False)
+                for c, k in zip(key_cols, spec.keys, strict=True)
+            ),
             *(
                 exp.alias_(
                     exp.Coalesce(
                         this=exp.Sum(this=exp.column(m)), expressions=[exp.Literal.number(0)]
                     ),
                     m,
+                    copy=False,
                 )
                 for m in measures
             ),
         ]
-    ).from_(source)
+    )
+    final.set("from_", _table(source))
     if source == CAPPED:
-        final = final.where(f"cr_group_rank <= {int(max_groups)}")
+        rank_ok = exp.LTE(
+            this=exp.column("cr_group_rank"), expression=exp.Literal.number(int(max_groups))
+        )
+        final.set("where", exp.Where(this=rank_ok))
     if spec.keys:
         final.set("group", exp.Group(expressions=[exp.column(c) for c in key_cols]))
     final.set("with_", exp.With(expressions=ctes))

@@ -176,16 +176,19 @@ def _rewrite(node: exp.Expr) -> exp.Expr | None:
     return None
 
 
-def spark_sql(tree: exp.Expr) -> str:
-    """Spark SQL for the DuckDB-dialect ``tree`` (left untouched), with DuckDB's semantics."""
-    copy = tree.copy()
+def spark_sql(tree: exp.Expr, *, copy: bool = True) -> str:
+    """Spark SQL for the DuckDB-dialect ``tree``, with DuckDB's semantics.
+
+    ``tree`` is left untouched unless ``copy=False`` (for a caller that no longer needs it).
+    """
+    root = tree.copy() if copy else tree
     # Deepest nodes first, so a rewritten parent embeds its already rewritten arguments.
-    for node in reversed(list(copy.walk(bfs=False))):
+    for node in reversed(list(root.walk(bfs=False))):
         replacement = _rewrite(node)
         if replacement is None:
             continue
-        if node is copy:
-            copy = replacement
+        if node is root:
+            root = replacement
         else:
             node.replace(replacement)
-    return copy.sql(dialect="spark", comments=False)
+    return root.sql(dialect="spark", comments=False, copy=False)  # ``root`` is private
