@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,8 +37,12 @@ def write_parquet_atomically(
     *,
     progress: ProgressHook | None = None,
     metadata: dict[bytes, bytes] | None = None,
+    plain: Collection[str] = (),
 ) -> int:
     """Write ``batches`` (each one row group) to ``dest``; returns the rows written.
+
+    Columns named in ``plain`` are written without dictionary encoding (high-cardinality
+    columns, where building a dictionary only to discard it costs time).
 
     >>> import tempfile
     >>> schema = pa.schema([("x", pa.int64())])
@@ -52,11 +57,14 @@ def write_parquet_atomically(
         raise FileExistsError(f"{dest} already exists; dataset files are immutable")
     tmp = dest.parent / f".tmp-{uuid.uuid4().hex}.parquet"
     rows = 0
+    # pyarrow accepts a list of the columns to dictionary-encode; its stubs say bool only.
+    dictionary: Any = [n for n in schema.names if n not in plain] if plain else True
     try:
         writer = pq.ParquetWriter(
             str(tmp),
             schema.with_metadata(metadata) if metadata else schema,
             compression="zstd",
+            use_dictionary=dictionary,
         )
         try:
             for batch in batches:

@@ -30,15 +30,20 @@ import pyarrow.compute as pc
 from cleanroom.errors import DatasetInvalid, InternalError, InvalidRequest
 from cleanroom.ingest.atomic_parquet import ProgressHook, write_parquet_atomically
 from cleanroom.ingest.columns import ColumnPlan, column_plan
-from cleanroom.ingest.identifiers import IdentifierSql, identifier_sql, pid_sql, quote
-from cleanroom.ingest.keys import collaboration_key, hmac_pads
+from cleanroom.ingest.identifiers import IdentifierSql, identifier_sql, quote
+from cleanroom.ingest.keys import collaboration_key
+from cleanroom.ingest.prefetch import prefetched
+from cleanroom.ingest.scan_query import PID_TYPE as PID_TYPE  # re-exported
+from cleanroom.ingest.scan_query import ROWS_COLUMN, ScanQuery, fixed_pids
 from cleanroom.ingest.source import FileFormat, Source, check_size, detect_format, open_source
 from cleanroom.ingest.source import read_error as source_read_error
 from cleanroom.ingest.validate import probe_integral, raise_problems
 from cleanroom.types import PID, DatasetSpec
 
-PID_TYPE = pa.binary(32)
 DEFAULT_BATCH_ROWS = 1 << 20
+# Above this many rows the key join streams the validated rows (second identifier-only scan)
+# instead of holding them in memory (~200 bytes a row measured): ~1 GB at most.
+MATERIALIZE_MAX_ROWS = 5_000_000
 _TYPE_NAMES = {"int64": "BIGINT", "double": "DOUBLE", "string": "VARCHAR", "bool": "BOOLEAN"}
 
 
@@ -54,6 +59,8 @@ class IngestResult:
     source_bytes: int
     columns: tuple[tuple[str, str], ...]  # (stored name, SQL type), pid first when personal
     null_counts: dict[str, int] = field(default_factory=dict)
+    # The most rows any one pid has in the stored file (exact); None for reference datasets.
+    max_rows_per_person: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +71,7 @@ class IngestResult:
             "source_bytes": self.source_bytes,
             "columns": [{"name": n, "type": t} for n, t in self.columns],
             "null_counts": dict(self.null_counts),
+            "max_rows_per_person": self.max_rows_per_person,
         }
 
 
@@ -112,55 +120,17 @@ class _NotIntegral(Exception):
         self.columns = columns
 
 
-@dataclass(frozen=True)
-class _Query:
-    sql: str
-    params: list[object]
-    stored: int  # leading result columns that are stored; the rest are flags
-    integral_flags: dict[str, str]  # result column -> metric name
-
-    @staticmethod
-    def build(
-        identifier: tuple[str, IdentifierSql] | None,
-        plans: list[ColumnPlan],
-        integral: frozenset[str],
-        key: bytes | None,
-    ) -> _Query:
-        inner: list[str] = []
-        outer: list[str] = []
-        bad: list[str] = []
-        params: list[object] = []
-        if identifier is not None and key is not None:
-            inner += [f"{identifier[1].digest} AS cr_digest", f"{identifier[1].blank} AS cr_blank"]
-            outer.append(f"{pid_sql('cr_digest', '$1', '$2')} AS {PID}")
-            bad.append("(NOT cr_blank AND cr_digest IS NULL)")
-            params = list(hmac_pads(key))
-        flags: dict[str, str] = {}
-        for i, plan in enumerate(plans):
-            is_integral = plan.name in integral
-            inner += [f"{plan.value(is_integral)} AS cr_v{i}", f"{plan.present_sql} AS cr_p{i}"]
-            outer.append(f"cr_v{i} AS {quote(plan.name)}")
-            bad.append(plan.bad_sql(f"cr_v{i}", f"cr_p{i}", is_integral))
-            if is_integral and plan.integral_probe is not None:
-                inner.append(f"{plan.integral_probe} AS cr_n{i}")
-                flags[f"cr_n{i}"] = plan.name
-        stored = len(outer)
-        outer.append(f"coalesce({' OR '.join(bad) or 'FALSE'}, FALSE) AS cr_bad")
-        outer += [f"coalesce({flag}, FALSE) AS {flag}" for flag in flags]
-        sql = f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM src)"
-        return _Query(sql, params, stored, flags)
-
-
 @dataclass
 class _Tally:
     rows: int = 0
     blank: int = 0
     nulls: dict[str, int] = field(default_factory=dict)
+    max_rows: int = 0  # the largest per-person row count seen (personal datasets)
 
 
 def _stored_batches(
-    reader: pa.RecordBatchReader,
-    query: _Query,
+    stream: Iterator[pa.RecordBatch],
+    query: ScanQuery,
     schema: pa.Schema,
     personal: bool,
     tally: _Tally,
@@ -169,7 +139,7 @@ def _stored_batches(
     """The stored part of each result batch; raises _BadRow / _NotIntegral on a flagged row."""
     while True:
         try:
-            batch = reader.read_next_batch()
+            batch = next(stream)
         except StopIteration:
             break
         except (duckdb.Error, pa.ArrowException, OSError) as exc:
@@ -191,7 +161,9 @@ def _stored_batches(
                 tally.blank += pids.null_count
                 keep = pc.is_valid(pids)
                 columns = [c.filter(keep) for c in columns]
-            columns[0] = columns[0].cast(PID_TYPE)
+            columns[0] = fixed_pids(columns[0])
+            most = pc.max(batch.column(ROWS_COLUMN)).as_py()
+            tally.max_rows = max(tally.max_rows, most or 0)
         for name, column in zip(schema.names, columns, strict=True):
             tally.nulls[name] = tally.nulls.get(name, 0) + column.null_count
         yield pa.RecordBatch.from_arrays(columns, schema=schema)
@@ -201,9 +173,23 @@ def _stored_batches(
         raise DatasetInvalid("every row has a blank identifier")
 
 
+def _materialize(opened: Source, source_bytes: int) -> bool:
+    """Whether the key join may hold the validated rows in memory (see ``scan_query``).
+
+    Parquet knows its row count from the footer; a CSV row holds at least a 44-character
+    identifier and a newline, so its size bounds the rows (a gzipped one may hold ~10x more).
+    """
+    if opened.file_format == "parquet":
+        (count,) = opened.con.sql("SELECT count(*) FROM src").fetchall()[0]
+        rows = int(count)
+    else:
+        rows = source_bytes * (10 if opened.gzipped else 1) // 45
+    return rows <= MATERIALIZE_MAX_ROWS
+
+
 def _write_once(
     opened: Source,
-    query: _Query,
+    query: ScanQuery,
     personal: bool,
     dest: Path,
     spec_name: str,
@@ -218,10 +204,20 @@ def _write_once(
     schema = pa.schema(fields)
     tally = _Tally()
     metadata = {b"cleanroom.dataset": spec_name.encode(), b"cleanroom.pid": b"hmac-sha256 v1"}
+    stream = prefetched(reader)
     try:
-        batches = _stored_batches(reader, query, schema, personal, tally, opened.file_format)
-        write_parquet_atomically(dest, schema, batches, progress=progress, metadata=metadata)
+        batches = _stored_batches(stream, query, schema, personal, tally, opened.file_format)
+        write_parquet_atomically(
+            dest,
+            schema,
+            batches,
+            progress=progress,
+            metadata=metadata,
+            # Keyed pids are all but unique per row group: a dictionary is built, then dropped.
+            plain=(PID,) if personal else (),
+        )
     finally:
+        stream.close()  # stops the read-ahead thread before the reader goes
         reader.close()  # release the connection's open result (the error path queries again)
     return schema, tally
 
@@ -267,9 +263,10 @@ def ingest_dataset(
     try:
         identifier, plans = _plans(spec, opened)
         try:
+            materialize = spec.is_personal and _materialize(opened, source_bytes)
             integral = probe_integral(opened.con, plans)
             while True:
-                query = _Query.build(identifier, plans, integral, key)
+                query = ScanQuery.build(identifier, plans, integral, key, materialize=materialize)
                 try:
                     schema, tally = _write_once(
                         opened, query, spec.is_personal, dest, spec.name, progress, batch_rows
@@ -295,4 +292,5 @@ def ingest_dataset(
         source_bytes=source_bytes,
         columns=tuple((f.name, _sql_type(f.type)) for f in schema),
         null_counts=dict(tally.nulls),
+        max_rows_per_person=tally.max_rows if spec.is_personal else None,
     )

@@ -37,6 +37,7 @@ class Source:
     con: duckdb.DuckDBPyConnection
     file_format: FileFormat
     columns: dict[str, str]  # name in the file -> DuckDB type
+    gzipped: bool = False  # a gzip-compressed CSV
 
     def find(self, name: str) -> str | None:
         """The file's column for a declared name: exact, else one case-insensitive match."""
@@ -127,6 +128,7 @@ def _csv_header(path: Path, gzipped: bool) -> tuple[list[str], str]:
 def open_source(path: Path, file_format: FileFormat) -> Source:
     """Open ``path`` as the view ``src`` of a new sandboxed connection."""
     con = sandboxed_connection(path)
+    gzipped = False
     try:
         if file_format == "csv":
             with path.open("rb") as fh:
@@ -149,7 +151,7 @@ def open_source(path: Path, file_format: FileFormat) -> Source:
     except BaseException:
         con.close()
         raise
-    return Source(con, file_format, {str(r[0]): str(r[1]) for r in described})
+    return Source(con, file_format, {str(r[0]): str(r[1]) for r in described}, gzipped)
 
 
 def read_error(exc: Exception, file_format: FileFormat) -> DatasetInvalid:
