@@ -26,14 +26,26 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Double,
+    Select,
+    String,
+    Table,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from cleanroom.errors import BudgetExhausted, InvalidRequest
-from cleanroom.store.db import ensure_org, insert_ignore, new_id, require_collaboration
-from cleanroom.store.models import BudgetChargeRow, BudgetRow
+from cleanroom.errors import BudgetExhausted, InvalidRequest, NotFound
+from cleanroom.store.db import ensure_org, insert_ignore, new_id
+from cleanroom.store.models import BudgetChargeRow, BudgetRow, CollaborationRow, UTCDateTime
 from cleanroom.store.records import BudgetLine
 from cleanroom.types import CollaborationPolicy
 
@@ -63,6 +75,69 @@ def policy_terms(stored: Mapping[str, Any]) -> tuple[tuple[float, float], int | 
     return (policy.epsilon_budget, policy.delta_budget), int(match[1]) if match else None
 
 
+# The statements of the hot path, built once (bound by name, so SQLAlchemy's compiled cache is
+# hit without rebuilding the expression on every charge).
+_BUDGETS = cast(Table, BudgetRow.__table__)
+_CHARGES = cast(Table, BudgetChargeRow.__table__)
+_b = _BUDGETS.c
+_LINE = (_b.collaboration_id == bindparam("b_cid"), _b.org == bindparam("b_org"))
+_READ_TERMS = select(CollaborationRow.policy, CollaborationRow.created_at).where(
+    CollaborationRow.id == bindparam("b_cid")
+)
+
+
+def _charge_statement(period_clause: ColumnElement[bool]) -> Update:
+    return (
+        update(_BUDGETS)
+        .where(*_LINE, period_clause)
+        .where(_b.spent_epsilon + bindparam("b_e", type_=Double()) <= bindparam("b_limit_e"))
+        .where(_b.spent_delta + bindparam("b_d", type_=Double()) <= bindparam("b_limit_d"))
+        .values(
+            spent_epsilon=_b.spent_epsilon + bindparam("b_e", type_=Double()),
+            spent_delta=_b.spent_delta + bindparam("b_d", type_=Double()),
+            total_epsilon=bindparam("b_total_e"),
+            total_delta=bindparam("b_total_d"),
+        )
+        .returning(_b.spent_epsilon, _b.spent_delta)
+    )
+
+
+def _charge_and_record(charge: Update) -> Select[float, float]:
+    """PostgreSQL: the charge and its ``budget_charges`` row in ONE statement (data-modifying
+    CTEs), so the row lock is held for one round trip less; no row is recorded when the
+    conditional update changes nothing."""
+    charged = charge.cte("charged")
+    record = insert(_CHARGES).from_select(
+        ["id", "collaboration_id", "org", "run_id", "epsilon", "delta", "created_at"],
+        select(
+            bindparam("c_id", type_=String()),
+            bindparam("b_cid", type_=String()),
+            bindparam("b_org", type_=String()),
+            bindparam("c_run_id", type_=String()),
+            bindparam("b_e", type_=Double()),
+            bindparam("b_d", type_=Double()),
+            bindparam("c_created_at", type_=UTCDateTime()),
+        ).select_from(charged),
+    )
+    return select(charged.c.spent_epsilon, charged.c.spent_delta).add_cte(record.cte("recorded"))
+
+
+# The one-statement charge, for a line whose budget never refreshes / is in period ``:period``;
+# ``_RECORDED`` also appends the charge row (PostgreSQL only: SQLite has no UPDATE in a CTE).
+_CHARGE = {
+    False: _charge_statement(_b.period_start.is_(None)),
+    True: _charge_statement(_b.period_start == bindparam("b_period")),
+}
+_RECORDED = {refresh: _charge_and_record(stmt) for refresh, stmt in _CHARGE.items()}
+_LOCK = (
+    update(_BUDGETS)
+    .where(*_LINE)
+    .values(total_epsilon=bindparam("b_total_e"), total_delta=bindparam("b_total_d"))
+    .returning(_b.spent_epsilon, _b.spent_delta, _b.period_start)
+)
+_INSERT_CHARGE = insert(_CHARGES)
+
+
 def _terms(
     session: Session,
     collaboration_id: str,
@@ -71,15 +146,14 @@ def _terms(
     now: datetime,
 ) -> Terms:
     """Explicit totals / refresh, else the stored policy's; ``NotFound`` for an unknown collab."""
-    collab = require_collaboration(session, collaboration_id)
-    policy_totals, policy_refresh = policy_terms(collab.policy)
+    found = session.connection().execute(_READ_TERMS, {"b_cid": collaboration_id}).one_or_none()
+    if found is None:
+        raise NotFound("collaboration not found")
+    policy, created_at = found
+    policy_totals, policy_refresh = policy_terms(policy)
     refresh = refresh_days if refresh_days is not None else policy_refresh
     chosen = totals if totals is not None else policy_totals
-    return chosen, period_start(collab.created_at, refresh, now)
-
-
-def _line(collaboration_id: str, org: str) -> tuple[ColumnElement[bool], ...]:
-    return BudgetRow.collaboration_id == collaboration_id, BudgetRow.org == org
+    return chosen, period_start(created_at, refresh, now)
 
 
 def spent_since(
@@ -109,30 +183,40 @@ def _check_loss(epsilon: float, delta: float) -> None:
 
 
 def _try_charge(
-    session: Session, collaboration_id: str, org: str, terms: Terms, epsilon: float, delta: float
+    session: Session,
+    collaboration_id: str,
+    org: str,
+    terms: Terms,
+    epsilon: float,
+    delta: float,
+    record: dict[str, Any],
 ) -> tuple[float, float] | None:
-    """The one-statement charge; the spend after it, or None when it changed nothing (no line
-    yet, stale period, or it does not fit)."""
+    """The conditional charge plus its ``budget_charges`` row (``record``); the spend after it,
+    or None when it changed and recorded nothing (no line yet, stale period, does not fit)."""
     (total_e, total_d), period = terms
-    current = (
-        BudgetRow.period_start.is_(None) if period is None else BudgetRow.period_start == period
-    )
-    stmt = (
-        update(BudgetRow)
-        .where(*_line(collaboration_id, org), current)
-        .where(BudgetRow.spent_epsilon + epsilon <= total_e + TOLERANCE)
-        .where(BudgetRow.spent_delta + delta <= total_d + TOLERANCE)
-        .values(
-            spent_epsilon=BudgetRow.spent_epsilon + epsilon,
-            spent_delta=BudgetRow.spent_delta + delta,
-            total_epsilon=total_e,
-            total_delta=total_d,
+    params = {
+        "b_cid": collaboration_id,
+        "b_org": org,
+        "b_e": epsilon,
+        "b_d": delta,
+        "b_limit_e": total_e + TOLERANCE,
+        "b_limit_d": total_d + TOLERANCE,
+        "b_total_e": total_e,
+        "b_total_d": total_d,
+        "b_period": period,
+    }
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        params.update(
+            c_id=record["id"], c_run_id=record["run_id"], c_created_at=record["created_at"]
         )
-        .returning(BudgetRow.spent_epsilon, BudgetRow.spent_delta)
-        .execution_options(synchronize_session=False)
-    )
-    found = session.execute(stmt).one_or_none()
-    return None if found is None else (found[0], found[1])
+        found = conn.execute(_RECORDED[period is not None], params).one_or_none()
+        return None if found is None else (found[0], found[1])
+    found = conn.execute(_CHARGE[period is not None], params).one_or_none()
+    if found is None:
+        return None
+    conn.execute(_INSERT_CHARGE, record)
+    return found[0], found[1]
 
 
 def _prepare(
@@ -141,14 +225,9 @@ def _prepare(
     """Lock the line for the rest of the transaction (creating it on first use), set its totals
     and make its spend that of the current period; returns that spend."""
     (total_e, total_d), period = terms
-    lock = (
-        update(BudgetRow)
-        .where(*_line(collaboration_id, org))
-        .values(total_epsilon=total_e, total_delta=total_d)
-        .returning(BudgetRow.spent_epsilon, BudgetRow.spent_delta, BudgetRow.period_start)
-        .execution_options(synchronize_session=False)
-    )
-    found = session.execute(lock).one_or_none()
+    conn = session.connection()
+    params = {"b_cid": collaboration_id, "b_org": org, "b_total_e": total_e, "b_total_d": total_d}
+    found = conn.execute(_LOCK, params).one_or_none()
     if found is None:
         ensure_org(session, org, "advertiser", now)
         first: dict[str, Any] = {
@@ -162,17 +241,16 @@ def _prepare(
             "period_start": period,
         }
         insert_ignore(session, BudgetRow, [first])
-        found = session.execute(lock).one()
+        found = conn.execute(_LOCK, params).one()
     spent_e, spent_d, stored_period = found
     if stored_period != period:
-        spent_e, spent_d = spent_since(session, collaboration_id, [org], period).get(
-            org, (0.0, 0.0)
-        )
-        session.execute(
-            update(BudgetRow)
-            .where(*_line(collaboration_id, org))
-            .values(spent_epsilon=spent_e, spent_delta=spent_d, period_start=period)
-            .execution_options(synchronize_session=False)
+        recount = spent_since(session, collaboration_id, [org], period)
+        spent_e, spent_d = recount.get(org, (0.0, 0.0))
+        conn.execute(
+            update(_BUDGETS)
+            .where(*_LINE)
+            .values(spent_epsilon=spent_e, spent_delta=spent_d, period_start=period),
+            {"b_cid": collaboration_id, "b_org": org},
         )
     return spent_e, spent_d
 
@@ -210,10 +288,19 @@ def charge_in_session(
     """
     _check_loss(epsilon, delta)
     terms = _terms(session, collaboration_id, totals, refresh_days, now)
-    spent = _try_charge(session, collaboration_id, org, terms, epsilon, delta)
+    record = {
+        "id": new_id("chg"),
+        "collaboration_id": collaboration_id,
+        "org": org,
+        "run_id": run_id,
+        "epsilon": epsilon,
+        "delta": delta,
+        "created_at": now,
+    }
+    spent = _try_charge(session, collaboration_id, org, terms, epsilon, delta, record)
     if spent is None:
         before_e, before_d = _prepare(session, collaboration_id, org, terms, now)
-        spent = _try_charge(session, collaboration_id, org, terms, epsilon, delta)
+        spent = _try_charge(session, collaboration_id, org, terms, epsilon, delta, record)
         if spent is None:
             (total_e, total_d), _ = terms
             remaining = {
@@ -222,16 +309,5 @@ def charge_in_session(
             }
             requested = {"epsilon": epsilon, "delta": delta}
             raise BudgetExhausted(requested=requested, remaining=remaining)
-    session.execute(
-        insert(BudgetChargeRow).values(
-            id=new_id("chg"),
-            collaboration_id=collaboration_id,
-            org=org,
-            run_id=run_id,
-            epsilon=epsilon,
-            delta=delta,
-            created_at=now,
-        )
-    )
     (total_e, total_d), _ = terms
     return BudgetLine(collaboration_id, org, total_e, total_d, spent[0], spent[1])

@@ -7,16 +7,19 @@ Two kinds of transaction:
 - ``_write()``: on SQLite ``BEGIN IMMEDIATE``, so the database write lock is held *before* the
   first read and a read-check-write sequence (budget, audit chain, idempotency key, claiming a run)
   is serialized across threads and processes; ``busy_timeout`` makes contenders wait instead of
-  failing. On PostgreSQL a READ COMMITTED transaction in which the code takes explicit row locks
-  (``SELECT ... FOR UPDATE``) on a lock-target row. Lock order is always: budget row, then other
-  rows, then the audit head last, so two writers never wait on each other in a cycle.
+  failing (the writers of one process queue on a Python lock first). On PostgreSQL a READ
+  COMMITTED transaction in which the code takes explicit row locks (``SELECT ... FOR UPDATE``, or
+  the conditional ``UPDATE`` of a budget line) on a lock-target row. Lock order is always:
+  budget row, then other rows, then the audit head last, so two writers never wait on each other
+  in a cycle.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -105,6 +108,13 @@ class StoreBase:
         self._url = database_url
         self._engine = _make_engine(database_url)
         self._clock: Clock = clock or utcnow
+        # SQLite has one writer at a time anyway. Queueing this process's writers on a Python
+        # lock hands the write lock over as soon as it is free, instead of leaving every thread
+        # in SQLite's busy handler, which polls with sleeps of up to 100 ms and lets the lock sit
+        # idle. PostgreSQL writers lock rows, so they must not be serialized per process.
+        self._write_gate: AbstractContextManager[object] = (
+            threading.RLock() if self.dialect == "sqlite" else nullcontext()
+        )
 
     @property
     def engine(self) -> Engine:
@@ -155,7 +165,7 @@ class StoreBase:
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        with self._engine.connect() as conn:
+        with self._write_gate, self._engine.connect() as conn:
             conn.execution_options(**{_IMMEDIATE: True})
             with Session(bind=conn, expire_on_commit=False) as session, session.begin():
                 yield session
