@@ -12,7 +12,7 @@ import math
 
 from sqlglot import exp
 
-from cleanroom.policy.release import ReleaseSpec
+from cleanroom.policy.release import MeasurementSpec, ReleaseSpec
 
 PARTIAL, CAPPED, SHUFFLED = "cr_partial", "cr_capped", "cr_shuffled"
 
@@ -29,6 +29,33 @@ def clamp(expr: exp.Expr, lower: float, upper: float) -> exp.Expr:
         ignore_nulls=True,
     )
     return exp.Coalesce(this=bounded, expressions=[exp.Literal.number(0)])
+
+
+def partial_aggregate(m: MeasurementSpec) -> exp.Expr:
+    """The per-(group, person) aggregate of ``m``, before clamping.
+
+    With a clamp at most 1, ``COUNT(DISTINCT x)`` becomes ``COUNT(x)`` (same ``FILTER``): both are
+    0 exactly when no row has a non-NULL ``x`` and at least 1 otherwise, so the clamped values are
+    equal, and a plain count needs no per-group hash of distinct values (most of the cost of
+    ``COUNT(DISTINCT pid)`` partials, which are always clamped to [0, 1]).
+
+    >>> m = MeasurementSpec("n", "person_count", 0, 1, True, exp.Count(
+    ...     this=exp.Distinct(expressions=[exp.column("pid")])))
+    >>> partial_aggregate(m).sql()
+    'COUNT(pid)'
+    """
+    partial = m.partial.copy()
+    if m.upper > 1:
+        return partial
+    count = partial.this if isinstance(partial, exp.Filter) else partial
+    distinct = count.this if isinstance(count, exp.Count) else None
+    if (
+        isinstance(distinct, exp.Distinct)
+        and len(distinct.expressions) == 1
+        and not distinct.args.get("on")
+    ):
+        count.set("this", distinct.expressions[0])
+    return partial
 
 
 def _table(name: str) -> exp.From:
@@ -64,7 +91,7 @@ def split_release(select: exp.Select, spec: ReleaseSpec, max_groups: int) -> exp
             ),
             exp.alias_(pid.copy(), "cr_pid", copy=False),
             *(
-                exp.alias_(clamp(m.partial.copy(), m.lower, m.upper), m.column, copy=False)
+                exp.alias_(clamp(partial_aggregate(m), m.lower, m.upper), m.column, copy=False)
                 for m in spec.measurements
             ),
         ]

@@ -211,3 +211,29 @@ def test_rejections_still_have_positions_after_a_cached_parse() -> None:
             _compile(bad)
         (violation,) = err.value.violations
         assert (violation.line, violation.column) == (1, 54)
+
+
+# --- person counts -------------------------------------------------------------------------------
+def test_person_count_partials_count_without_distinct() -> None:
+    sql = (
+        "SELECT e.placement, COUNT(DISTINCT e.pid) AS reach, "
+        "COUNT(DISTINCT t.pid) FILTER (WHERE t.amount_cents > 200) AS big_buyers, "
+        "COUNT(DISTINCT CASE WHEN t.channel = 'online' THEN t.pid END) AS online_buyers "
+        "FROM exposures e LEFT JOIN transactions t ON t.pid = e.pid GROUP BY 1"
+    )
+    compiled = _compile(sql)
+    assert "DISTINCT" not in compiled.duckdb_sql
+    assert "DISTINCT" not in compiled.spark_sql
+    assert "COUNT(t.pid) FILTER(WHERE t.amount_cents > 200)" in compiled.duckdb_sql
+    rows = {
+        **ROWS,
+        "exposures": [
+            *ROWS["exposures"],
+            {"pid": 5, "campaign_id": "c1", "exposure_ts": "2024-02-01", "placement": "onsite"},
+        ],
+    }
+    result = sorted(connect(rows, suppressed=(4,)).execute(compiled.duckdb_sql).fetchall())
+    # onsite: people 1 (two exposures), 2, 3 and 5 (no purchase, NULL t.pid); person 3's
+    # purchase has no consent. Person 1 bought online (100) and in store (300), person 2 online
+    # (60000): each counts once however many joined rows they have.
+    assert result == [("onsite", 4, 2, 2)]
