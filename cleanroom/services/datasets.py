@@ -67,6 +67,7 @@ def register_dataset(
             row_count=result.rows,
             dropped_identifiers=result.dropped_identifiers,
             size_bytes=result.bytes,
+            max_rows_per_person=result.max_rows_per_person,
             expires_at=expires,
             audit=AuditEvent(
                 "dataset.registered",

@@ -85,6 +85,9 @@ def plan_run(
     usable = usable_datasets(svc, collab.id, (collab.retailer_org, org))
     specs = {name: DatasetSpec.from_dict(d.spec) for name, d in usable.items()}
     text = template_text(template)
+    # The version each dataset's rows come from; used for the rewrite's row-cap facts, and
+    # checked for expiry below for the datasets the template actually reads.
+    current = {name: d.current for name, d in usable.items() if d.current is not None}
     compiled = compile_template(
         text.source.sql,
         text.parameters,
@@ -95,6 +98,12 @@ def plan_run(
         text.bounds,
         line_offset=text.source.line_offset,
         engines=(svc.settings.engine,),  # only the SQL this deployment's engine runs
+        # Measured at ingestion: lets the rewrite drop a per-person row cap that cannot bind.
+        observed_max_rows={
+            name: version.max_rows_per_person
+            for name, version in current.items()
+            if version.max_rows_per_person is not None
+        },
     )
     if require_approved and compiled.pin != template.pin:
         raise Conflict("the template no longer matches its approved form; submit it again")

@@ -140,3 +140,16 @@ def test_sigkill_after_the_charge_keeps_it_and_fails_the_run(svc: Services, room
 
 def test_hashed_files_exist(hashed_files: dict[str, Path]) -> None:
     assert set(hashed_files) >= {"exposures", "transactions", "crm", "campaign_spend"}
+
+
+def test_row_caps_that_cannot_bind_are_left_out(svc: Services, room: Room) -> None:
+    from cleanroom.services.run_planning import plan_run
+
+    exposures = next(d for d in list_datasets(svc, ADMIN, room.collab.id) if d.name == "exposures")
+    assert exposures.current is not None
+    assert exposures.current.max_rows_per_person is not None
+    assert exposures.current.max_rows_per_person <= 500  # the demo spec's max_rows_per_user
+    collab = svc.store.get_collaboration(room.collab.id)
+    template = room.templates["exposed_conversion"]
+    plan = plan_run(svc, collab, template.id, {}, LOSS, org=ANALYST.org)
+    assert "cr_row" not in plan.compiled.duckdb_sql  # no ROW_NUMBER cap stage
