@@ -16,7 +16,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +32,7 @@ from benchmarks.common import (
     run_case,
     verdict,
 )
+from benchmarks.loadgen import run_clients
 from benchmarks.world import ADVERTISER, RUN_LOSS, BenchWorld, bench_settings, build_world
 
 CLIENT_PROCESSES = 2
@@ -40,51 +40,16 @@ TARGET_P99 = {"template": 0.050, "run status": 0.050, "report (JSON)": 0.200}
 
 
 def loadgen_case(args: dict[str, Any]) -> dict[str, Any]:
-    """Child: ``threads`` keep-alive clients share ``requests`` GETs of ``path``."""
-    lock = threading.Lock()
-    remaining = [args["requests"]]
-    latencies: list[float] = []
-    errors: list[str] = []
-    deadline = time.monotonic() + args["time_cap"]
-    headers = {"Authorization": f"Bearer {args['token']}"}
-
-    def client() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", args["port"], timeout=30)
-        while time.monotonic() < deadline:
-            with lock:
-                if remaining[0] <= 0:
-                    break
-                remaining[0] -= 1
-            start = time.perf_counter()
-            try:
-                conn.request("GET", args["path"], headers=headers)
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException) as exc:
-                status = 0
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", args["port"], timeout=30)
-                with lock:
-                    errors.append(type(exc).__name__)
-            elapsed = time.perf_counter() - start
-            with lock:
-                latencies.append(elapsed)
-                if status and status != 200:
-                    errors.append(f"HTTP {status}")
-        conn.close()
-
+    """Child: ``clients`` keep-alive connections share ``requests`` GETs of ``path``."""
     time.sleep(max(0.0, args["start_at"] - time.time()))
-    started = time.time()
-    with ThreadPoolExecutor(args["threads"]) as pool:
-        for _ in range(args["threads"]):
-            pool.submit(client)
-    return {
-        "latencies": latencies,
-        "errors": errors,
-        "started": started,
-        "finished": time.time(),
-    }
+    return run_clients(
+        args["port"],
+        args["path"],
+        {"Authorization": f"Bearer {args['token']}"},
+        args["clients"],
+        args["requests"],
+        args["time_cap"],
+    )
 
 
 def _free_port() -> int:
@@ -138,7 +103,7 @@ def _load(size: Size, port: int, path: str, token: str) -> dict[str, Any]:
         "port": port,
         "path": path,
         "token": token,
-        "threads": per_process,
+        "clients": per_process,
         "requests": size.server_requests // CLIENT_PROCESSES,
         "time_cap": size.server_time_cap,
         "start_at": time.time() + 2.0,

@@ -37,11 +37,17 @@ def member_collaboration(svc: Services, who: Principal, collaboration_id: str) -
 def authorize(svc: Services, who: Principal, collaboration_id: str, action: str) -> Collaboration:
     """Membership, then the permission for ``action``; refusals are audited."""
     collab = member_collaboration(svc, who, collaboration_id)
+    check_allowed(svc, who, collab, action)
+    return collab
+
+
+def check_allowed(svc: Services, who: Principal, collab: Collaboration, action: str) -> None:
+    """The permission half of :func:`authorize`, for a collaboration already checked for
+    membership: a request needing two permissions reads the collaboration once."""
     place = collab.member_role(who.org)
     if not allowed(who.role, action) or place not in _ROLE_PLACES.get(who.role, ()):
         refuse(svc, who, collab.id, action, "forbidden")
         raise Forbidden(f"role {who.role} of {who.org} may not perform {action} here")
-    return collab
 
 
 def refuse(svc: Services, who: Principal, collaboration_id: str, action: str, code: str) -> None:

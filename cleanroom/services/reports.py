@@ -1,11 +1,19 @@
 """Report downloads as JSON, CSV or Parquet. The stored JSON is the report; the other formats are
-renderings of it, so every download of a run shows the same numbers."""
+renderings of it, so every download of a run shows the same numbers.
+
+A stored report never changes, so each process keeps its renderings (bytes, per store, run and
+format) in a bounded LRU: a repeated download costs the access checks and its audit event, not
+a parse and a re-serialization. The checks and the audit event are never skipped.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +22,10 @@ import pyarrow.parquet as pq
 
 from cleanroom.errors import InvalidRequest
 from cleanroom.events import AuditEvent
-from cleanroom.services.access import authorize
+from cleanroom.services.access import authorize, check_allowed
 from cleanroom.services.context import Services
-from cleanroom.services.runs import get_run
+from cleanroom.services.runs import visible_run
+from cleanroom.store import Run, Store
 from cleanroom.types import Principal
 
 FORMATS = {
@@ -33,32 +42,104 @@ class Download:
     filename: str
 
 
-def get_report(svc: Services, who: Principal, collaboration_id: str, run_id: str) -> dict[str, Any]:
-    """The report document; ``409`` until the run succeeded. Every read is audited."""
-    authorize(svc, who, collaboration_id, "report.read")
-    run = get_run(svc, who, collaboration_id, run_id)
-    report = svc.store.get_report(run.id, collaboration_id=run.collaboration_id)
+class RenderedReports:
+    """A thread-safe LRU of rendered report bytes, bounded by their total size.
+
+    >>> cache = RenderedReports(max_bytes=10)
+    >>> cache.put(("r1", "csv"), b"123456")
+    >>> cache.put(("r2", "csv"), b"789012")  # 12 bytes > 10: the least recently used goes
+    >>> cache.get(("r1", "csv")) is None, cache.get(("r2", "csv"))
+    (True, b'789012')
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> bytes | None:
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+            return body
+
+    def put(self, key: tuple[str, str], body: bytes) -> None:
+        if len(body) > self.max_bytes // 4:
+            return  # one huge report must not evict everything else
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._size += len(body) - (len(old) if old is not None else 0)
+            self._items[key] = body
+            while self._size > self.max_bytes:
+                _, evicted = self._items.popitem(last=False)
+                self._size -= len(evicted)
+
+
+RENDERED_CACHE_BYTES = 64 * 1024 * 1024  # per process and store
+# Keyed by the store object, so two stores (tests, embedding code) never share renderings.
+_rendered: weakref.WeakKeyDictionary[Store, RenderedReports] = weakref.WeakKeyDictionary()
+_rendered_lock = threading.Lock()
+
+
+def _renderings(store: Store) -> RenderedReports:
+    cache = _rendered.get(store)
+    if cache is None:
+        with _rendered_lock:
+            cache = _rendered.setdefault(store, RenderedReports(RENDERED_CACHE_BYTES))
+    return cache
+
+
+def _readable_run(svc: Services, who: Principal, collaboration_id: str, run_id: str) -> Run:
+    """``report.read`` then what reading the run needs (``run.read``, visibility), with one
+    read of the collaboration."""
+    collab = authorize(svc, who, collaboration_id, "report.read")
+    check_allowed(svc, who, collab, "run.read")
+    return visible_run(svc, who, collab, run_id)
+
+
+def _audit_download(svc: Services, who: Principal, run: Run) -> None:
     svc.store.append_audit(
         run.collaboration_id,
         AuditEvent("report.downloaded", who.sub, who.org, {"run_id": run.id}),
     )
+
+
+def get_report(svc: Services, who: Principal, collaboration_id: str, run_id: str) -> dict[str, Any]:
+    """The report document; ``409`` until the run succeeded. Every read is audited."""
+    run = _readable_run(svc, who, collaboration_id, run_id)
+    report = svc.store.get_report(run.id, collaboration_id=run.collaboration_id)
+    _audit_download(svc, who, run)
     return report.data()
 
 
 def download_report(
     svc: Services, who: Principal, collaboration_id: str, run_id: str, fmt: str
 ) -> Download:
+    """The report rendered as ``fmt``; ``409`` until the run succeeded. Every download is
+    audited, cached rendering or not."""
     if fmt not in FORMATS:
         raise InvalidRequest(f"format must be one of {', '.join(FORMATS)}")
-    report = get_report(svc, who, collaboration_id, run_id)
-    name = f"report-{run_id}.{fmt}"
+    run = _readable_run(svc, who, collaboration_id, run_id)
+    cache = _renderings(svc.store)
+    body = cache.get((run.id, fmt))
+    if body is None:
+        # Only a stored report is ever cached, so a hit implies the run succeeded.
+        report = svc.store.get_report(run.id, collaboration_id=run.collaboration_id).data()
+        body = render_report(report, fmt)
+        cache.put((run.id, fmt), body)
+    _audit_download(svc, who, run)
+    return Download(body, FORMATS[fmt], f"report-{run_id}.{fmt}")
+
+
+def render_report(report: dict[str, Any], fmt: str) -> bytes:
+    """The bytes of one download format of a parsed report."""
     if fmt == "json":
-        body = json.dumps(report, sort_keys=True, indent=2).encode()
-    elif fmt == "csv":
-        body = report_csv(report).encode()
-    else:
-        body = report_parquet(report)
-    return Download(body, FORMATS[fmt], name)
+        return json.dumps(report, sort_keys=True, indent=2).encode()
+    if fmt == "csv":
+        return report_csv(report).encode()
+    return report_parquet(report)
 
 
 def report_csv(report: dict[str, Any]) -> str:

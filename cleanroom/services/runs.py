@@ -23,7 +23,7 @@ from cleanroom.events import AuditEvent
 from cleanroom.services.access import authorize
 from cleanroom.services.context import Services
 from cleanroom.services.run_planning import RunPlan, plan_run
-from cleanroom.store import Run
+from cleanroom.store import Collaboration, Run
 from cleanroom.types import SUPPRESSION_VIEW, Principal, dataset_view
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,12 @@ def create_run(
 
 def _visible_run(svc: Services, who: Principal, collaboration_id: str, run_id: str) -> Run:
     collab = authorize(svc, who, collaboration_id, "run.read")
+    return visible_run(svc, who, collab, run_id)
+
+
+def visible_run(svc: Services, who: Principal, collab: Collaboration, run_id: str) -> Run:
+    """The run when ``who`` may see it (its own org's, or any for the retailer), else
+    ``NotFound``; ``collab`` must already be authorized for ``run.read``."""
     run = svc.store.get_run(run_id, collaboration_id=collab.id)
     if who.org not in (run.org, collab.retailer_org):
         raise NotFound("run not found")
