@@ -119,3 +119,21 @@ def test_prefetched_passes_errors_and_stops_early() -> None:
     assert next(stream).num_rows == 1
     stream.close()  # the thread is stopped and joined: the reader can close safely
     reader.close()
+
+
+def test_row_estimate_picks_the_shape(write_csv: WriteCsv, tmp_path: Path) -> None:
+    from cleanroom.ingest.dataset import _estimated_rows
+    from cleanroom.ingest.source import open_source
+
+    path = write_csv([row(f"u{i}@x.com") for i in range(300)])
+    opened = open_source(path, "csv")
+    try:
+        assert 295 <= _estimated_rows(opened, path, path.stat().st_size) <= 305
+    finally:
+        opened.con.close()
+    pq.write_table(pa.table({"x": list(range(7))}), tmp_path / "t.parquet")
+    opened = open_source(tmp_path / "t.parquet", "parquet")
+    try:
+        assert _estimated_rows(opened, tmp_path / "t.parquet", 1) == 7
+    finally:
+        opened.con.close()
