@@ -22,6 +22,9 @@ Two shapes of ``k`` (``materialize``): from the materialized ``s`` (one scan of 
 validated rows are held in memory until the keys are known, about 200 bytes per row), or from
 a second, identifier-only scan of ``src`` (``s`` then streams; memory is the key table only,
 at the cost of reading the identifier column twice). The caller picks by the row count.
+Measured CPU per row at 1e7 rows, ten rows per person, whole ingestion: per-row HMAC 1.96 us
+(Parquet) / 2.35 us (CSV); materialized 1.42 / 1.89; second scan 1.77 / 2.39 (the CSV is
+parsed again, which eats the gain): the second scan is a memory bound, not a speed-up.
 """
 
 from __future__ import annotations
