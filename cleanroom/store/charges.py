@@ -271,6 +271,55 @@ def lock_budget(
     _prepare(session, collaboration_id, org, terms, now)
 
 
+def _attempt(
+    session: Session,
+    collaboration_id: str,
+    org: str,
+    epsilon: float,
+    delta: float,
+    run_id: str | None,
+    totals: tuple[float, float] | None,
+    refresh_days: int | None,
+    now: datetime,
+) -> tuple[Terms, dict[str, Any], tuple[float, float] | None]:
+    _check_loss(epsilon, delta)
+    terms = _terms(session, collaboration_id, totals, refresh_days, now)
+    record = {
+        "id": new_id("chg"),
+        "collaboration_id": collaboration_id,
+        "org": org,
+        "run_id": run_id,
+        "epsilon": epsilon,
+        "delta": delta,
+        "created_at": now,
+    }
+    return terms, record, _try_charge(session, collaboration_id, org, terms, epsilon, delta, record)
+
+
+def try_charge_in_one_statement(
+    session: Session,
+    collaboration_id: str,
+    org: str,
+    epsilon: float,
+    delta: float,
+    run_id: str | None,
+    now: datetime,
+) -> BudgetLine | None:
+    """PostgreSQL, on an AUTOCOMMIT session: the charge as ONE self-committing statement, so the
+    row lock is held only inside the server (never across a round trip to this process).
+
+    None when that changed nothing (no line yet, a new period, or it does not fit): then charge
+    with ``charge_in_session`` in a transaction, which decides. Policy totals and refresh only.
+    """
+    terms, _, spent = _attempt(
+        session, collaboration_id, org, epsilon, delta, run_id, None, None, now
+    )
+    if spent is None:
+        return None
+    (total_e, total_d), _ = terms
+    return BudgetLine(collaboration_id, org, total_e, total_d, spent[0], spent[1])
+
+
 def charge_in_session(
     session: Session,
     collaboration_id: str,
@@ -286,18 +335,9 @@ def charge_in_session(
 
     Raises ``BudgetExhausted`` before writing anything when the charge does not fit.
     """
-    _check_loss(epsilon, delta)
-    terms = _terms(session, collaboration_id, totals, refresh_days, now)
-    record = {
-        "id": new_id("chg"),
-        "collaboration_id": collaboration_id,
-        "org": org,
-        "run_id": run_id,
-        "epsilon": epsilon,
-        "delta": delta,
-        "created_at": now,
-    }
-    spent = _try_charge(session, collaboration_id, org, terms, epsilon, delta, record)
+    terms, record, spent = _attempt(
+        session, collaboration_id, org, epsilon, delta, run_id, totals, refresh_days, now
+    )
     if spent is None:
         before_e, before_d = _prepare(session, collaboration_id, org, terms, now)
         spent = _try_charge(session, collaboration_id, org, terms, epsilon, delta, record)

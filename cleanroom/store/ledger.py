@@ -12,9 +12,15 @@ from sqlalchemy import and_, select
 from cleanroom.errors import NotFound
 from cleanroom.store import rows
 from cleanroom.store.audit import append_in_session
-from cleanroom.store.charges import charge_in_session, period_start, policy_terms, spent_since
+from cleanroom.store.charges import (
+    charge_in_session,
+    period_start,
+    policy_terms,
+    spent_since,
+    try_charge_in_one_statement,
+)
 from cleanroom.store.collaborations import load_collaboration
-from cleanroom.store.db import AuditArg, StoreBase
+from cleanroom.store.db import AuditArg, StoreBase, audit_events
 from cleanroom.store.models import BudgetChargeRow, BudgetRow, CollaborationRow
 from cleanroom.store.records import BudgetCharge, BudgetLine
 
@@ -39,6 +45,15 @@ class LedgerMixin(StoreBase):
         and writes nothing when spent + requested would exceed a total (tolerance 1e-9).
         """
         now = self.now()
+        plain = not audit_events(audit) and totals is None and refresh_days is None
+        if plain and self.dialect == "postgresql":
+            # One self-committing statement: the row lock never waits on a round trip to us.
+            with self._autocommit() as session:
+                fast = try_charge_in_one_statement(
+                    session, collaboration_id, org, epsilon, delta, run_id, now
+                )
+            if fast is not None:
+                return fast
         with self._write() as session:
             line = charge_in_session(
                 session, collaboration_id, org, epsilon, delta, run_id, totals, refresh_days, now

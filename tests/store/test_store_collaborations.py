@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event as sa_event
 
 from cleanroom.errors import InternalError, InvalidRequest, NotFound
 from cleanroom.store import Collaboration, Store
@@ -85,3 +86,28 @@ def test_a_pid_must_be_32_bytes(store: Store, collab: Collaboration) -> None:
     with pytest.raises(InternalError):
         store.add_suppressions(collab.id, [b"short"])
     assert store.count_suppressions(collab.id) == 0
+
+
+def test_status_reads_take_one_query(store: Store, collab: Collaboration) -> None:
+    # The API's metadata reads (run status, template, collaboration) are one round trip each.
+    template = store.submit_template(collab.id, "t", "acme", "bob", "SELECT 1", [], "measurement")
+    run = store.create_run(collab.id, template.id, 1, "acme", "bob", {}, 0.5, 0.0).run
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    sa_event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        for read in (
+            lambda: store.get_collaboration(collab.id),
+            lambda: store.get_template(template.id),
+            lambda: store.get_run(run.id),
+            lambda: store.get_budget_line(collab.id, "acme"),
+        ):
+            statements.clear()
+            read()
+            assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    finally:
+        sa_event.remove(store.engine, "before_cursor_execute", count)
+    assert store.get_collaboration(collab.id) == collab

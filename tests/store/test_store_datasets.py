@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from cleanroom.errors import Conflict, NotFound
+from cleanroom.errors import Conflict, InvalidRequest, NotFound
 from cleanroom.store import Collaboration, Store, new_id
 from tests.store.store_fixtures import FakeClock, event
 
@@ -72,3 +72,23 @@ def test_expired_versions_are_purged(store: Store, collab: Collaboration, clock:
     clock.advance(days=100)
     store.purge_expired_versions()
     assert store.get_dataset(ds.id).current is None
+
+
+def test_max_rows_per_person_is_recorded_per_version(store: Store, collab: Collaboration) -> None:
+    ds, v1 = _upload(store, collab.id)
+    assert v1.max_rows_per_person is None  # not measured
+    assert v1.to_dict()["max_rows_per_person"] is None
+    _, v2 = _upload(store, collab.id, max_rows_per_person=7)
+    assert v2.max_rows_per_person == 7
+    assert store.get_dataset(ds.id).current == v2
+    assert store.get_dataset(ds.id).to_dict()["current_version"]["max_rows_per_person"] == 7
+    assert [v.max_rows_per_person for v in store.list_dataset_versions(ds.id)] == [None, 7]
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True, "3"])
+def test_max_rows_per_person_must_be_a_count(
+    store: Store, collab: Collaboration, bad: object
+) -> None:
+    with pytest.raises(InvalidRequest, match="max_rows_per_person"):
+        _upload(store, collab.id, max_rows_per_person=bad)
+    assert store.list_datasets(collab.id) == []  # nothing was written

@@ -6,7 +6,7 @@ import multiprocessing
 
 import pytest
 
-from cleanroom.errors import BudgetExhausted, InvalidRequest
+from cleanroom.errors import BudgetExhausted, InvalidRequest, NotFound
 from cleanroom.store import Collaboration, Store, Template
 from tests.store.ledger_race import charge_in_threads
 from tests.store.store_fixtures import FakeClock, event
@@ -121,3 +121,54 @@ def test_racing_charges_grant_exactly_what_the_budget_admits(
     assert store.get_budget_line(collab.id, "acme").remaining_epsilon == 0.0
     if with_runs:
         assert len(store.list_runs(collab.id)) == admitted
+
+
+def test_running_totals_match_the_recorded_charges(
+    store: Store, collab: Collaboration, template: Template
+) -> None:
+    run = store.create_run(collab.id, template.id, 1, "acme", "bob", {}, 0.5, 0.0).run
+    line = store.charge_budget(collab.id, "acme", 0.5, 1e-7, run.id)
+    assert store.list_charges(collab.id)[0].run_id == run.id
+    for _ in range(5):
+        line = store.charge_budget(collab.id, "acme", 0.125, 0.0)
+    with pytest.raises(BudgetExhausted):
+        store.charge_budget(collab.id, "acme", 9.0, 0.0)
+    charges = store.list_charges(collab.id, "acme")
+    assert line.spent_epsilon == sum(c.epsilon for c in charges) == 1.125
+    assert store.get_budget_line(collab.id, "acme") == line
+    assert {b.org: b for b in store.get_budget(collab.id)}["acme"] == line
+
+
+def test_a_line_read_after_its_period_ended_counts_only_the_new_period(
+    store: Store, clock: FakeClock
+) -> None:
+    policy = {"epsilon_budget": 3.0, "budget_refresh": "P10D"}
+    collab = store.create_collaboration("tenday", "shopco", ["acme"], policy, "alice")
+    store.charge_budget(collab.id, "acme", 2.0, 0.0)
+    clock.advance(days=10)  # the stored totals belong to the previous period now
+    assert store.get_budget_line(collab.id, "acme").spent_epsilon == 0.0
+    assert [b.spent_epsilon for b in store.get_budget(collab.id)] == [0.0]
+    assert store.charge_budget(collab.id, "acme", 3.0, 0.0).spent_epsilon == 3.0
+    with pytest.raises(BudgetExhausted) as info:
+        store.charge_budget(collab.id, "acme", 0.5, 0.0)
+    assert info.value.remaining["epsilon"] == 0.0
+
+
+def test_a_refresh_override_is_read_back_with_the_policy_period(
+    store: Store, collab: Collaboration, clock: FakeClock
+) -> None:
+    # Charged under a 30-day period, read under the policy (never refreshes): every charge counts.
+    store.charge_budget(collab.id, "acme", 4.0, 0.0, refresh_days=30)
+    clock.advance(days=31)
+    assert store.charge_budget(collab.id, "acme", 1.0, 0.0, refresh_days=30).spent_epsilon == 1.0
+    assert store.get_budget_line(collab.id, "acme").spent_epsilon == 5.0
+    assert store.charge_budget(collab.id, "acme", 1.0, 0.0).spent_epsilon == 6.0
+
+
+def test_an_unknown_collaboration_has_no_budget(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.charge_budget("col_missing", "acme", 1.0, 0.0)
+    with pytest.raises(NotFound):
+        store.get_budget_line("col_missing", "acme")
+    with pytest.raises(NotFound):
+        store.get_budget("col_missing")
