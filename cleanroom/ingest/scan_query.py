@@ -13,10 +13,13 @@ The same GROUP BY gives each person's row count, so the largest (``max_rows_per_
 exact and free. Blank and invalid identifiers have a NULL digest, find no key and come out with
 a NULL pid: blanks are dropped and counted as before, invalid ones raise the bad-row flag.
 
-Why always distinct, not chosen per file: measured on 1e6 rows (CPU seconds, 2 cores), with ten
-rows per person the distinct form costs 1.0-1.4 s against 1.7-2.0 s per row; with one row per
-person it is within -3%..+12% of it. Reporting ``max_rows_per_person`` needs that GROUP BY
-anyway, so a per-row mode would pay it on top and never win by more than noise.
+Why always distinct, not chosen per file: measured on 1e6 rows (CPU seconds of the whole
+ingestion, 2 cores), with ten rows per person the distinct form costs 1.25-1.95 s against
+2.1-2.45 s per row (-17% CSV, -40% Parquet); with about one row per person (Poisson, 63%
+distinct) it is even to +8%; in the worst case, every row a different person, +20%.
+Reporting ``max_rows_per_person`` exactly needs that GROUP BY in every mode, and a per-row mode
+would pay it on top of the per-row HMAC. Nor can a cheap sample tell the modes apart: a prefix
+of 1e5 rows out of 1e7 over 1e6 people looks all-distinct.
 
 Two shapes of ``k`` (``materialize``): from the materialized ``s`` (one scan of the source; the
 validated rows are held in memory until the keys are known, about 200 bytes per row), or from
