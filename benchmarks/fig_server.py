@@ -2,11 +2,13 @@
 
 A small collaboration with one succeeded run is set up through the services layer; then
 ``cleanroom serve`` starts with the shipped gunicorn configuration on a free loopback port. The
-load generator is bounded: a fixed number of requests per endpoint and a time cap, split over
-two client processes of ``clients / 2`` threads, each thread holding one keep-alive
-``http.client`` connection. Latency is measured per request by the client; any non-200 answer or
-exception is an error. Client and server share this machine's cores, so latencies include the
-client's own CPU time: an upper bound on what a remote client would see.
+load generator (:mod:`benchmarks.loadgen`) is bounded: a fixed number of requests per endpoint and
+a time cap, split over two client processes of ``clients / 2`` keep-alive connections each, one
+request in flight per connection, driven by one ``selectors`` loop per process (no threads, no
+``http.client``: the client shares the cores with the server, so it must cost as little as
+possible). Latency is measured per request by the client; any non-200 answer, exception or
+timeout is an error. Latencies still include the client's own CPU time and scheduling on this
+machine: an upper bound on what a remote client would see.
 """
 
 from __future__ import annotations
@@ -190,6 +192,8 @@ def server_figure(size: Size, repeat: int, scratch: Path) -> list[Table]:
         log.close()
     table.notes.append(
         f"gunicorn as `cleanroom serve` ships it (settings defaults: {settings.gunicorn_workers} "
-        f"workers x gthread); {max(1, repeat // 2)} round(s) per endpoint, medians across rounds."
+        f"workers x gthread); {max(1, repeat // 2)} round(s) per endpoint, medians across rounds; "
+        f"{CLIENT_PROCESSES} client processes, each one event loop over its keep-alive "
+        "connections."
     )
     return [table]
