@@ -255,22 +255,6 @@ def _prepare(
     return spent_e, spent_d
 
 
-def lock_budget(
-    session: Session,
-    collaboration_id: str,
-    org: str,
-    totals: tuple[float, float] | None,
-    refresh_days: int | None,
-    now: datetime,
-) -> None:
-    """Create (if needed) and lock the org's budget line for the rest of the transaction.
-
-    Totals default to the stored policy's and are refreshed from ``totals`` when given.
-    """
-    terms = _terms(session, collaboration_id, totals, refresh_days, now)
-    _prepare(session, collaboration_id, org, terms, now)
-
-
 def _attempt(
     session: Session,
     collaboration_id: str,

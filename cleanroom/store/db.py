@@ -10,8 +10,8 @@ Two kinds of transaction:
   failing (the writers of one process queue on a Python lock first). On PostgreSQL a READ
   COMMITTED transaction in which the code takes explicit row locks (``SELECT ... FOR UPDATE``, or
   the conditional ``UPDATE`` of a budget line) on a lock-target row. Lock order is always:
-  budget row, then other rows, then the audit head last, so two writers never wait on each other
-  in a cycle.
+  a new run's idempotency key, then the budget row, then other rows, then the audit head last, so
+  two writers never wait on each other in a cycle.
 """
 
 from __future__ import annotations

@@ -2,9 +2,8 @@
 
 Idempotency: ``(collaboration, org, idempotency_key)`` is unique. ``create_run`` inserts with
 ``INSERT ... ON CONFLICT DO NOTHING`` and, when nothing was inserted, returns the run that holds
-the key. ``create_run_with_charge`` first locks the org's budget row (see ``ledger``), which also
-serializes every creation for that (collaboration, org), then looks the key up, then charges and
-inserts; on SQLite ``BEGIN IMMEDIATE`` gives the same serialization.
+the key. ``create_run_with_charge`` does the same, then charges (see ``charges``) in the same
+transaction: a refused charge rolls the new run back, and a repeated key charges nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 from cleanroom.errors import Conflict, NotFound
 from cleanroom.store import rows
 from cleanroom.store.audit import append_in_session
-from cleanroom.store.charges import charge_in_session, lock_budget
+from cleanroom.store.charges import charge_in_session
 from cleanroom.store.db import (
     AuditArg,
     StoreBase,
@@ -148,13 +147,7 @@ class RunsMixin(StoreBase):
         with self._write() as session:
             require_collaboration(session, collaboration_id)
             _check_template(session, collaboration_id, template_id, template_version)
-            # Lock the budget row first: it serializes every creation for this (collaboration,
-            # org), so the idempotency-key lookup below cannot race another creation.
-            lock_budget(session, collaboration_id, org, totals, refresh_days, now)
-            if idempotency_key is not None:
-                existing = _by_key(session, collaboration_id, org, idempotency_key)
-                if existing is not None:
-                    return RunCreation(rows.run(existing), created=False)
+            ensure_org(session, org, "advertiser", now)
             values = _new_run(
                 rid,
                 now,
@@ -168,8 +161,14 @@ class RunsMixin(StoreBase):
                 delta=delta,
                 idempotency_key=idempotency_key,
             )
-            session.add(RunRow(**values))
-            session.flush()
+            # The unique key decides: a concurrent creation with the same key waits here for the
+            # other transaction and then finds its run. Inserting before charging keeps this
+            # round trip out of the time the budget line is locked.
+            if insert_ignore(session, RunRow, [values]) == 0:
+                existing = _by_key(session, collaboration_id, org, idempotency_key or "")
+                if existing is None:  # the conflict was on the run id itself
+                    raise Conflict("a run with this id already exists")
+                return RunCreation(rows.run(existing), created=False)
             charge_in_session(
                 session, collaboration_id, org, epsilon, delta, rid, totals, refresh_days, now
             )
@@ -181,7 +180,7 @@ class RunsMixin(StoreBase):
                 "delta": delta,
             }
             append_in_session(session, collaboration_id, audit, now, facts)
-            return RunCreation(rows.run(session.get_one(RunRow, rid)), created=True)
+            return RunCreation(rows.run(RunRow(**values)), created=True)
 
     def get_run(self, run_id: str, *, collaboration_id: str | None = None) -> Run:
         """One run; ``NotFound`` if unknown or in another collaboration."""
