@@ -23,10 +23,31 @@ from cleanroom.policy.parse import parse_select
 from cleanroom.policy.pin import normalized_sql
 from cleanroom.policy.violations import ViolationCollector
 
-MAX_CACHED = 256  # distinct template texts kept (each tree is a few hundred nodes at most)
+MAX_CACHED = 256  # distinct template texts kept
+# Syntax nodes kept in all (about 650 bytes each, so ~65 MB at most): hostile submissions of huge
+# templates cannot grow the cache without bound. A shipped template has 100-300 nodes.
+MAX_CACHED_NODES = 100_000
+MAX_NODES_PER_ENTRY = MAX_CACHED_NODES // 10
 
-_cache: OrderedDict[str, tuple[exp.Select, str]] = OrderedDict()
+_cache: OrderedDict[str, tuple[exp.Select, str, int]] = OrderedDict()
+_cached_nodes = 0
 _lock = threading.Lock()
+
+
+def _remember(text: str, tree: exp.Select, normalized: str) -> None:
+    global _cached_nodes
+    nodes = sum(1 for _ in tree.walk())
+    if nodes > MAX_NODES_PER_ENTRY:
+        return
+    entry = (tree.copy(), normalized, nodes)
+    with _lock:
+        old = _cache.pop(text, None)
+        if old is not None:
+            _cached_nodes -= old[2]
+        _cache[text] = entry
+        _cached_nodes += nodes
+        while len(_cache) > MAX_CACHED or _cached_nodes > MAX_CACHED_NODES:
+            _cached_nodes -= _cache.popitem(last=False)[1][2]
 
 
 def parsed_template(text: str, collector: ViolationCollector) -> tuple[exp.Select, str] | None:
@@ -44,8 +65,5 @@ def parsed_template(text: str, collector: ViolationCollector) -> tuple[exp.Selec
         return None
     normalized = normalized_sql(tree)
     if len(collector.violations) == before:
-        with _lock:
-            _cache[text] = (tree.copy(), normalized)
-            while len(_cache) > MAX_CACHED:
-                _cache.popitem(last=False)
+        _remember(text, tree, normalized)
     return tree, normalized

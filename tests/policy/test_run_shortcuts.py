@@ -17,6 +17,7 @@ import pytest
 
 from cleanroom.errors import TemplateRejected
 from cleanroom.policy import analyze_template, compile_template
+from cleanroom.policy.violations import ViolationCollector
 from cleanroom.types import CompiledQuery, ParamSpec
 from tests.policy.collab import DATASETS, POLICY, connect
 
@@ -237,3 +238,14 @@ def test_person_count_partials_count_without_distinct() -> None:
     # purchase has no consent. Person 1 bought online (100) and in store (300), person 2 online
     # (60000): each counts once however many joined rows they have.
     assert result == [("onsite", 4, 2, 2)]
+
+
+def test_the_parse_cache_is_bounded() -> None:
+    from cleanroom.policy import parsed
+
+    for i in range(parsed.MAX_CACHED + 20):
+        sql = f"SELECT COUNT(DISTINCT pid) AS n{i} FROM exposures"
+        assert parsed.parsed_template(sql, ViolationCollector(sql)) is not None
+    assert len(parsed._cache) <= parsed.MAX_CACHED
+    assert parsed._cached_nodes == sum(entry[2] for entry in parsed._cache.values())
+    assert parsed._cached_nodes <= parsed.MAX_CACHED_NODES
