@@ -127,7 +127,9 @@ def test_group_cap_left_out_when_the_domains_allow_few_enough_groups() -> None:
     # placement has 3 declared values <= max_groups_per_user 4: nobody reaches 5 released groups
     few = _compile("SELECT placement, COUNT(DISTINCT pid) AS reach FROM exposures GROUP BY 1")
     assert "cr_group_rank" not in few.duckdb_sql
-    assert few.plan.max_groups_per_user == 4  # sensitivities are unchanged
+    # Only the 3 domain groups are released: sensitivities use 3 groups, not the policy's 4.
+    assert few.plan.max_groups_per_user == 3
+    assert {m.max_groups for m in few.plan.measurements} == {3}
     listed = _compile(
         "SELECT campaign_id, COUNT(DISTINCT pid) AS reach FROM exposures "
         "WHERE campaign_id IN (:campaign_ids) GROUP BY 1",
