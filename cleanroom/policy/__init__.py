@@ -9,11 +9,13 @@ from cleanroom.policy.analysis import Analysis
 from cleanroom.policy.api import analyze_template, compile_template
 from cleanroom.policy.header import TemplateSource, parse_template_file
 from cleanroom.policy.pin import template_pin
+from cleanroom.policy.plain import bind_template_sql
 
 __all__ = [
     "Analysis",
     "TemplateSource",
     "analyze_template",
+    "bind_template_sql",
     "compile_template",
     "parse_template_file",
     "template_pin",

@@ -17,11 +17,7 @@ from typing import Any
 
 from cleanroom.config import Settings
 from cleanroom.engine import DuckDBEngine
-from cleanroom.errors import TemplateRejected
-from cleanroom.policy import TemplateSource, parse_template_file
-from cleanroom.policy.bind import bind_parameters
-from cleanroom.policy.parse import parse_select
-from cleanroom.policy.violations import ViolationCollector
+from cleanroom.policy import bind_template_sql, parse_template_file
 
 
 @dataclass(frozen=True)
@@ -35,27 +31,6 @@ class ExactAnswer:
         return {"columns": list(self.columns), "rows": [dict(r) for r in self.rows]}
 
 
-def bound_sql(source: TemplateSource, values: Mapping[str, Any] | None = None) -> str:
-    """The template's SELECT in DuckDB SQL with every ``:name`` bound (``values``, else the
-    parameter's default); :class:`TemplateRejected` when a value is missing or mistyped.
-
-    >>> from cleanroom.policy import parse_template_file
-    >>> src = parse_template_file("-- name: t\\n-- purpose: measurement\\n"
-    ...     "-- param: ids list[str] = [\\"c1\\"]\\n-- param: n int = 3\\n"
-    ...     "SELECT c, COUNT(DISTINCT pid) AS k FROM e WHERE c IN :ids AND x > :n GROUP BY c")
-    >>> bound_sql(src, {"n": 5})
-    "SELECT c, COUNT(DISTINCT pid) AS k FROM e WHERE c IN ('c1') AND x > 5 GROUP BY c"
-    """
-    collector = ViolationCollector(source.sql, source.line_offset)
-    tree = parse_select(source.sql, collector)
-    collector.raise_if_any()
-    if tree is None:
-        raise TemplateRejected([])
-    bind_parameters(tree, source.parameters, dict(values or {}), collector)
-    collector.raise_if_any()
-    return tree.sql("duckdb")
-
-
 def exact_answer(
     settings: Settings,
     template_text: str,
@@ -64,7 +39,7 @@ def exact_answer(
 ) -> ExactAnswer:
     """Run the template file's SQL, bound with ``values`` (else defaults), over ``tables``
     (dataset name -> Parquet file under ``settings.data_dir``) on a sandboxed DuckDB."""
-    sql = bound_sql(parse_template_file(template_text), values)
+    sql = bind_template_sql(parse_template_file(template_text), values)
     engine = DuckDBEngine(settings)
     try:
         table = engine.execute(sql, {name: str(path) for name, path in tables.items()}, [])

@@ -15,8 +15,8 @@ from cleanroom.config import Settings
 from cleanroom.demo.report_view import compare_report, summary_line
 from cleanroom.demo.runner import QUERIES_DIR
 from cleanroom.errors import TemplateRejected
-from cleanroom.policy import parse_template_file
-from cleanroom.services.exact import ExactAnswer, bound_sql, exact_answer
+from cleanroom.policy import bind_template_sql, parse_template_file
+from cleanroom.services.exact import ExactAnswer, exact_answer
 
 TEMPLATES = sorted(p.stem for p in QUERIES_DIR.glob("*.sql"))
 
@@ -49,17 +49,17 @@ def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path) -> None:
     assert "server stopped" in result.stdout
 
 
-def test_bound_sql_binds_defaults_and_given_values() -> None:
+def test_bind_template_sql_binds_defaults_and_given_values() -> None:
     source = parse_template_file((QUERIES_DIR / "exposed_conversion.sql").read_text())
-    sql = bound_sql(source, {"window_days": 7})
+    sql = bind_template_sql(source, {"window_days": 7})
     assert ":" not in sql.replace("::", "")
     assert "'c1', 'c2', 'c3', 'c4'" in sql
 
 
-def test_bound_sql_refuses_a_mistyped_value() -> None:
+def test_bind_template_sql_refuses_a_mistyped_value() -> None:
     source = parse_template_file((QUERIES_DIR / "exposed_conversion.sql").read_text())
     with pytest.raises(TemplateRejected):
-        bound_sql(source, {"window_days": "a week"})
+        bind_template_sql(source, {"window_days": "a week"})
 
 
 def test_compare_report_matches_rows_on_group_keys() -> None:
