@@ -68,6 +68,40 @@ def _check_template(
         raise Conflict("the template id and version do not match")
 
 
+def _insert_run(
+    session: Session,
+    run_id: str,
+    now: datetime,
+    *,
+    collaboration_id: str,
+    template_id: str,
+    template_version: int,
+    org: str,
+    **fields: Any,
+) -> tuple[dict[str, Any], RunCreation | None]:
+    """Insert a ``queued`` run; ``(values, None)`` when inserted, or the run an already used
+    idempotency key names (``created=False``; nothing written). The unique key decides: a
+    concurrent creation with the same key waits here for the other transaction, then finds it."""
+    require_collaboration(session, collaboration_id)
+    _check_template(session, collaboration_id, template_id, template_version)
+    ensure_org(session, org, "advertiser", now)
+    values = _new_run(
+        run_id,
+        now,
+        collaboration_id=collaboration_id,
+        template_id=template_id,
+        template_version=template_version,
+        org=org,
+        **fields,
+    )
+    if insert_ignore(session, RunRow, [values]) == 0:
+        existing = _by_key(session, collaboration_id, org, fields.get("idempotency_key") or "")
+        if existing is None:  # the conflict was on the run id itself
+            raise Conflict("a run with this id already exists")
+        return values, RunCreation(rows.run(existing), created=False)
+    return values, None
+
+
 class RunsMixin(StoreBase):
     def create_run(
         self,
@@ -90,10 +124,8 @@ class RunsMixin(StoreBase):
         now = self.now()
         rid = run_id or new_id("run")
         with self._write() as session:
-            require_collaboration(session, collaboration_id)
-            _check_template(session, collaboration_id, template_id, template_version)
-            ensure_org(session, org, "advertiser", now)
-            values = _new_run(
+            values, existing = _insert_run(
+                session,
                 rid,
                 now,
                 collaboration_id=collaboration_id,
@@ -106,18 +138,15 @@ class RunsMixin(StoreBase):
                 delta=delta,
                 idempotency_key=idempotency_key,
             )
-            if insert_ignore(session, RunRow, [values]) == 0:
-                existing = _by_key(session, collaboration_id, org, idempotency_key or "")
-                if existing is None:  # the conflict was on the run id itself
-                    raise Conflict("a run with this id already exists")
-                return RunCreation(rows.run(existing), created=False)
+            if existing is not None:
+                return existing
             facts = {
                 "run_id": rid,
                 "template_id": template_id,
                 "template_version": template_version,
             }
             append_in_session(session, collaboration_id, audit, now, facts)
-            return RunCreation(rows.run(session.get_one(RunRow, rid)), created=True)
+            return RunCreation(rows.run(RunRow(**values)), created=True)
 
     def create_run_with_charge(
         self,
@@ -145,10 +174,8 @@ class RunsMixin(StoreBase):
         now = self.now()
         rid = run_id or new_id("run")
         with self._write() as session:
-            require_collaboration(session, collaboration_id)
-            _check_template(session, collaboration_id, template_id, template_version)
-            ensure_org(session, org, "advertiser", now)
-            values = _new_run(
+            values, existing = _insert_run(
+                session,
                 rid,
                 now,
                 collaboration_id=collaboration_id,
@@ -161,14 +188,8 @@ class RunsMixin(StoreBase):
                 delta=delta,
                 idempotency_key=idempotency_key,
             )
-            # The unique key decides: a concurrent creation with the same key waits here for the
-            # other transaction and then finds its run. Inserting before charging keeps this
-            # round trip out of the time the budget line is locked.
-            if insert_ignore(session, RunRow, [values]) == 0:
-                existing = _by_key(session, collaboration_id, org, idempotency_key or "")
-                if existing is None:  # the conflict was on the run id itself
-                    raise Conflict("a run with this id already exists")
-                return RunCreation(rows.run(existing), created=False)
+            if existing is not None:
+                return existing
             charge_in_session(
                 session, collaboration_id, org, epsilon, delta, rid, totals, refresh_days, now
             )
