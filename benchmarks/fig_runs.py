@@ -90,15 +90,14 @@ def plain_case(args: dict[str, Any]) -> dict[str, Any]:
     """Child: the exact unbounded template SQL on plain DuckDB over the same files."""
     import duckdb
 
-    from benchmarks.sqlbind import bound_sql
-    from cleanroom.policy import parse_template_file
+    from cleanroom.policy import bind_template_sql, parse_template_file
 
     world = BenchWorld.load(Path(args["world"]))
     settings = bench_settings(world.data_dir)
     source = parse_template_file(
         (Path(args["queries"]) / f"{args['template']}.sql").read_text(encoding="utf-8")
     )
-    sql = bound_sql(source.sql, source.parameters, {})
+    sql = bind_template_sql(source)  # defaults bound as typed literals, nothing rewritten
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads = {int(settings.engine_threads)}")
     con.execute(f"SET memory_limit = '{settings.engine_memory_limit}'")
