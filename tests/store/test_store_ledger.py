@@ -106,8 +106,8 @@ def test_run_and_charge_are_one_transaction(
 def test_racing_charges_grant_exactly_what_the_budget_admits(
     store: Store, collab: Collaboration, template: Template, database_url: str, with_runs: bool
 ) -> None:
-    # 10.0 / 0.25 = 40 admissible charges, 2 processes x 60 threads = 120 attempts.
-    processes, threads, epsilon, admitted = 2, 60, 0.25, 40
+    # 10.0 / 0.25 = 40 admissible charges, 2 processes x 100 threads = 200 attempts.
+    processes, threads, epsilon, admitted = 2, 100, 0.25, 40
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(processes) as pool:
         args = [(database_url, collab.id, threads, epsilon, with_runs, f"p{i}") for i in range(2)]
