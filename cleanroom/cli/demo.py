@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from cleanroom.client import ApiError
+from cleanroom.config import load_settings
 from cleanroom.demo.runner import DemoFailed, DemoOptions, run_demo
 from cleanroom.demo.world import MAX_SHOPPERS, MIN_SHOPPERS
 from cleanroom.errors import CleanroomError
@@ -41,12 +42,24 @@ def _progress_bar(label: str) -> Iterator[Callable[[float], None]]:
               show_default=True, help="Privacy loss epsilon of each run.")  # fmt: skip
 @click.option("--queries", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of *.sql templates (default: the shipped queries/).")  # fmt: skip
-def demo(output: Path, shoppers: int, seed: int, epsilon: float, queries: Path | None) -> None:
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default=None,
+              help="Query engine of the server (default: CLEANROOM_ENGINE).")  # fmt: skip
+def demo(
+    output: Path, shoppers: int, seed: int, epsilon: float, queries: Path | None,
+    engine: str | None,
+) -> None:  # fmt: skip
     """Run every shipped template end to end on a synthetic retailer and advertiser, through a
     real server, and compare each released number with the exact answer."""
+    if engine is None:
+        try:
+            engine = load_settings().engine
+        except CleanroomError as err:
+            click.echo(f"demo failed: {err.code}: {err.detail}", err=True)
+            raise SystemExit(2) from None
     options = DemoOptions(
-        output=output, shoppers=shoppers, seed=seed, epsilon=epsilon, queries=queries
-    )
+        output=output, shoppers=shoppers, seed=seed, epsilon=epsilon, queries=queries,
+        engine=engine,
+    )  # fmt: skip
     try:
         result = run_demo(options, echo=click.echo, progress=_progress_bar)
     except (ApiError, DemoFailed) as err:

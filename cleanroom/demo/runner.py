@@ -68,6 +68,7 @@ class DemoOptions:
     delta: float = 1e-7
     queries: Path | None = None  # None: the checkout's queries/, else ./queries
     workdir: Path | None = None  # None: a fresh temporary directory, removed afterwards
+    engine: str = "duckdb"  # the server's query engine (CLEANROOM_ENGINE): duckdb or spark
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def run_demo(
         echo(f"generating the demo world ({options.shoppers:,} shoppers, seed {options.seed})")
         world = generate_world(work / "world", seed=options.seed, shoppers=options.shoppers)
         uploads = _hash_world(world, work / "hashed", echo)
-        env = _server_env(work / "data")
+        env = _server_env(work / "data", options.engine)
         settings = load_settings(env=env)
         build_services(settings, migrate=True).close()
         templates = _read_templates(options.queries or default_queries_dir())
@@ -211,7 +212,7 @@ def _exact_tables(world: World, root: Path, purposes: set[str]) -> dict[str, dic
     return tables
 
 
-def _server_env(data_dir: Path) -> dict[str, str]:
+def _server_env(data_dir: Path, engine: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEANROOM_")}
     if "CLEANROOM_CONFIG" in os.environ:
         env["CLEANROOM_CONFIG"] = os.environ["CLEANROOM_CONFIG"]
@@ -219,7 +220,7 @@ def _server_env(data_dir: Path) -> dict[str, str]:
         CLEANROOM_DATA_DIR=str(data_dir),
         CLEANROOM_SECRET_KEY=secrets.token_urlsafe(32),
         CLEANROOM_JWT_SECRET=secrets.token_urlsafe(48),
-        CLEANROOM_ENGINE="duckdb",
+        CLEANROOM_ENGINE=engine,
         CLEANROOM_WORKER_THREADS="2",
         CLEANROOM_GUNICORN_WORKERS="1",
         CLEANROOM_LOG_LEVEL="warning",
@@ -245,7 +246,7 @@ def _server(env: Mapping[str, str], work: Path, echo: Echo) -> Iterator[str]:
         process = subprocess.Popen(argv, env=dict(env), cwd=work, stdout=log, stderr=log)  # noqa: S603
     try:
         _wait_until_ready(process, ApiClient(url, timeout=2), log_path)
-        echo(f"server (gunicorn) listening on {url}")
+        echo(f"server (gunicorn, {env['CLEANROOM_ENGINE']} engine) listening on {url}")
         yield url
     finally:
         process.send_signal(signal.SIGTERM)

@@ -22,12 +22,18 @@ TEMPLATES = sorted(p.stem for p in QUERIES_DIR.glob("*.sql"))
 
 
 @pytest.mark.slow
-def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+)  # issue 7: the full demo flow also runs with CLEANROOM_ENGINE=spark
+def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path, engine: str) -> None:
     out = tmp_path / "demo-output"
     result = CliRunner().invoke(
-        cli, ["demo", "--output", str(out), "--shoppers", "5000", "--seed", "11"]
+        cli,
+        ["demo", "--output", str(out), "--shoppers", "5000", "--seed", "11"],
+        env={"CLEANROOM_ENGINE": engine},
     )
     assert result.exit_code == 0, result.output
+    assert f"server (gunicorn, {engine} engine) listening" in result.stdout
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     # Each compared cell misses its 95% interval with probability <= 5% (derived cells, with
     # Bonferroni intervals, less). With 180+ cells, more than 15% misses is a binomial tail
