@@ -40,12 +40,12 @@ from cleanroom.demo.report_view import (
     summary_line,
 )
 from cleanroom.demo.specs import ADVERTISER_ORG, DEMO_POLICY, RETAILER_ORG, demo_dataset_specs
+from cleanroom.demo.uploads import hash_world
 from cleanroom.demo.world import World, generate_world
 from cleanroom.policy import parse_template_file
 from cleanroom.services.auth import mint_token
 from cleanroom.services.context import build_services
 from cleanroom.services.exact import exact_answer
-from cleanroom.services.hashing import hash_identifier_file
 
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"  # in a source checkout
 SERVER_START_SECONDS = 90.0
@@ -113,7 +113,7 @@ def run_demo(
     with _workdir(options.workdir) as work:
         echo(f"generating the demo world ({options.shoppers:,} shoppers, seed {options.seed})")
         world = generate_world(work / "world", seed=options.seed, shoppers=options.shoppers)
-        uploads = _hash_world(world, work / "hashed", echo)
+        uploads = hash_world(world, work / "hashed", echo)
         env = _server_env(work / "data", options.engine)
         settings = load_settings(env=env)
         build_services(settings, migrate=True).close()
@@ -161,22 +161,6 @@ def _workdir(given: Path | None) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _hash_world(world: World, out: Path, echo: Echo) -> dict[str, Path]:
-    """Each partner hashes its files' email column before upload (``cleanroom hash``)."""
-    out.mkdir(parents=True, exist_ok=True)
-    uploads = {}
-    for name, spec in demo_dataset_specs().items():
-        columns = [c for c, col in spec["columns"].items() if col["role"] == "identifier"]
-        if not columns:
-            uploads[name] = world.files[name]  # a reference table has no identifier
-            continue
-        uploads[name] = out / f"{name}.csv"
-        stats = hash_identifier_file(world.files[name], uploads[name], "email", columns[0])
-        echo(f"  hashed {name}: {stats.rows:,} rows, {stats.hashed:,} hashed, "
-             f"{stats.invalid:,} invalid")  # fmt: skip
-    return uploads
 
 
 def default_queries_dir() -> Path:

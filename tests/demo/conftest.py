@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import duckdb
-import pandas as pd
 import pytest
 
-from cleanroom.demo.exact import exact_frame, person_key
+from cleanroom.demo.exact import exact_frame
 from cleanroom.demo.specs import demo_dataset_specs
+from cleanroom.demo.uploads import hash_world
 from cleanroom.demo.world import World, generate_world
 from cleanroom.ingest.dataset import ingest_dataset
 from cleanroom.types import SUPPRESSION_VIEW, DatasetSpec, dataset_view
@@ -47,15 +47,10 @@ def engine_views(
     hashed as a partner would, then ingested (re-keyed, minimized Parquet); no suppressions."""
     work = tmp_path_factory.mktemp("ingested")
     con = duckdb.connect()
+    uploads = hash_world(small_world, work / "hashed")
     for name, spec in demo_dataset_specs().items():
-        source = small_world.files[name]
-        if any(c["role"] == "identifier" for c in spec["columns"].values()):
-            frame = pd.read_csv(source, dtype=str, keep_default_na=False)
-            frame["email"] = frame["email"].map(person_key)
-            source = work / f"{name}.hashed.csv"
-            frame.to_csv(source, index=False)
         stored = ingest_dataset(
-            source, DatasetSpec.from_dict(spec), secret_key=TEST_SECRET,
+            uploads[name], DatasetSpec.from_dict(spec), secret_key=TEST_SECRET,
             collaboration_id="demo", dest_dir=work / "stored",
         )  # fmt: skip
         con.execute(

@@ -8,11 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from cleanroom.config import Settings
-from cleanroom.demo.exact import person_key
 from cleanroom.demo.specs import (
     ADVERTISER_ORG,
     DATASET_OWNERS,
@@ -20,6 +18,7 @@ from cleanroom.demo.specs import (
     RETAILER_ORG,
     demo_dataset_specs,
 )
+from cleanroom.demo.uploads import hash_world
 from cleanroom.demo.world import World, generate_world
 from cleanroom.services.collaborations import create_collaboration
 from cleanroom.services.context import Services, build_services
@@ -40,18 +39,8 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 @pytest.fixture(scope="session")
 def hashed_files(small_world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The world's CSVs with raw emails replaced by their SHA-256, as a partner uploads them."""
-    out = tmp_path_factory.mktemp("hashed")
-    files = {}
-    for name, path in small_world.files.items():
-        frame = pd.read_csv(path)
-        spec = demo_dataset_specs()[name]
-        for column, col in spec["columns"].items():
-            if col["role"] == "identifier":
-                frame[column] = frame[column].map(person_key)
-        files[name] = out / f"{name}.csv"
-        frame.to_csv(files[name], index=False)
-    return files
+    """The world's files as partners upload them (emails hashed by `cleanroom hash`'s code)."""
+    return hash_world(small_world, tmp_path_factory.mktemp("hashed"))
 
 
 @pytest.fixture

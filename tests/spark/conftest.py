@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import duckdb
-import pandas as pd
 import pytest
 
 from cleanroom.config import Settings, load_settings
-from cleanroom.demo.exact import exact_frame, person_key
+from cleanroom.demo.exact import exact_frame
 from cleanroom.demo.specs import demo_dataset_specs
+from cleanroom.demo.uploads import hash_world
 from cleanroom.demo.world import World, generate_world
 from cleanroom.engine import DuckDBEngine, SparkEngine
 from cleanroom.engine.spark_engine import stop_session
@@ -62,17 +62,11 @@ def ingested(
 ) -> dict[str, str]:
     """Engine view name -> Parquet path: each CSV hashed as a partner would, then ingested with
     the real ``ingest_dataset`` into the data dir both engines read."""
-    work = tmp_path_factory.mktemp("spark-hashed")
+    uploads = hash_world(parity_world, tmp_path_factory.mktemp("spark-hashed"))
     files = {}
     for name, spec in demo_dataset_specs().items():
-        source = parity_world.files[name]
-        if any(c["role"] == "identifier" for c in spec["columns"].values()):
-            frame = pd.read_csv(source, dtype=str, keep_default_na=False)
-            frame["email"] = frame["email"].map(person_key)
-            source = work / f"{name}.csv"
-            frame.to_csv(source, index=False)
         stored = ingest_dataset(
-            source, DatasetSpec.from_dict(spec), secret_key=INGEST_SECRET,
+            uploads[name], DatasetSpec.from_dict(spec), secret_key=INGEST_SECRET,
             collaboration_id="spark", dest_dir=spark_settings.datasets_dir,
         )  # fmt: skip
         files[dataset_view(name)] = str(stored.path)
