@@ -24,11 +24,18 @@ _ROLE_PLACES = {
 
 
 def member_collaboration(svc: Services, who: Principal, collaboration_id: str) -> Collaboration:
-    """The collaboration when ``who``'s org is a member; ``NotFound`` otherwise."""
+    """The collaboration when ``who``'s org is a member; ``NotFound`` otherwise.
+
+    Read through the process's short-lived cache (``Services.collaborations``); a refusal is
+    always decided on a fresh read of the store."""
+    cached = svc.collaborations.get(collaboration_id)
+    if cached is not None and cached.member_role(who.org) is not None:
+        return cached
     try:
         collab = svc.store.get_collaboration(collaboration_id)
     except NotFound:
         raise NotFound("collaboration not found") from None
+    svc.collaborations.put(collab)
     if collab.member_role(who.org) is None:
         raise NotFound("collaboration not found")
     return collab

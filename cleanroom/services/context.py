@@ -7,6 +7,7 @@ lazily, on the first run: a web worker that only serves metadata never starts a 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -14,7 +15,36 @@ from typing import Protocol
 from cleanroom.config import Settings
 from cleanroom.engine import Engine, make_engine
 from cleanroom.errors import CleanroomError
-from cleanroom.store import Store, open_store
+from cleanroom.store import Collaboration, Store, open_store
+
+COLLABORATION_CACHE_SECONDS = 5.0
+
+
+class CollaborationCache:
+    """Collaborations (policy and members) read on every request, kept for a few seconds.
+
+    Safe because what it holds only grows: a collaboration's policy never changes and members are
+    never removed, so a cached record can only miss a partner added in the last seconds, and the
+    access check re-reads the store before it answers ``not_found`` on a cached record.
+    """
+
+    def __init__(self, seconds: float = COLLABORATION_CACHE_SECONDS) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, Collaboration]] = {}
+
+    def get(self, collaboration_id: str) -> Collaboration | None:
+        with self._lock:
+            entry = self._entries.get(collaboration_id)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, collab: Collaboration) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:  # bounded: forget everything rather than grow
+                self._entries.clear()
+            self._entries[collab.id] = (time.monotonic() + self.seconds, collab)
 
 
 class Stoppable(Protocol):
@@ -31,6 +61,7 @@ class Services:
     _engine: Engine | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     run_queued: threading.Event = field(default_factory=threading.Event, init=False)
+    collaborations: CollaborationCache = field(default_factory=CollaborationCache, init=False)
     _workers: list[Stoppable] = field(default_factory=list, init=False)
 
     def attach_worker(self, worker: Stoppable) -> None:
