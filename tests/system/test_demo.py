@@ -36,9 +36,10 @@ def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path, engine: s
     assert f"server (gunicorn, {engine} engine) listening" in result.stdout
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     # Each compared cell misses its 95% interval with probability <= 5% (derived cells, with
-    # Bonferroni intervals, less). With 180+ cells, more than 15% misses is a binomial tail
-    # below 3e-7; this world releases about 188 comparable cells.
-    assert summary["compared"] >= 180
+    # Bonferroni intervals, less). With 160+ cells, more than 15% misses is a binomial tail
+    # below 5e-7. This world releases 179-199 comparable cells (how many rows pass partition
+    # selection and the minimum-users rule depends on the noise), so 160 leaves room.
+    assert summary["compared"] >= 160
     assert summary["within"] >= 0.85 * summary["compared"]
     assert summary_line(summary["within"], summary["compared"]) in result.stdout
     assert summary["audit"]["ok"] is True
