@@ -121,32 +121,10 @@ class RunsMixin(StoreBase):
         """Insert a ``queued`` run. With an ``idempotency_key`` already used by the same
         (collaboration, org), return that run with ``created=False`` and write nothing (``audit``
         is appended only when the run is created)."""
-        now = self.now()
-        rid = run_id or new_id("run")
-        with self._write() as session:
-            values, existing = _insert_run(
-                session,
-                rid,
-                now,
-                collaboration_id=collaboration_id,
-                template_id=template_id,
-                template_version=template_version,
-                org=org,
-                submitted_by=submitted_by,
-                parameters=parameters,
-                epsilon=epsilon,
-                delta=delta,
-                idempotency_key=idempotency_key,
-            )
-            if existing is not None:
-                return existing
-            facts = {
-                "run_id": rid,
-                "template_id": template_id,
-                "template_version": template_version,
-            }
-            append_in_session(session, collaboration_id, audit, now, facts)
-            return RunCreation(rows.run(RunRow(**values)), created=True)
+        return self._create_run(
+            collaboration_id, template_id, template_version, org, submitted_by, parameters,
+            epsilon, delta, idempotency_key=idempotency_key, run_id=run_id, audit=audit,
+        )  # fmt: skip
 
     def create_run_with_charge(
         self,
@@ -171,6 +149,32 @@ class RunsMixin(StoreBase):
         ``BudgetExhausted`` (and writes nothing) when the charge does not fit; ``totals`` and
         ``refresh_days`` as for ``charge_budget``.
         """
+        return self._create_run(
+            collaboration_id, template_id, template_version, org, submitted_by, parameters,
+            epsilon, delta, idempotency_key=idempotency_key, run_id=run_id, audit=audit,
+            charge=True, totals=totals, refresh_days=refresh_days,
+        )  # fmt: skip
+
+    def _create_run(
+        self,
+        collaboration_id: str,
+        template_id: str,
+        template_version: int,
+        org: str,
+        submitted_by: str,
+        parameters: Mapping[str, Any],
+        epsilon: float,
+        delta: float,
+        *,
+        idempotency_key: str | None,
+        run_id: str | None,
+        audit: AuditArg,
+        charge: bool = False,
+        totals: tuple[float, float] | None = None,
+        refresh_days: int | None = None,
+    ) -> RunCreation:
+        """The one body of ``create_run`` and ``create_run_with_charge``: insert (or replay the
+        idempotency key), charge when asked, audit, all in one transaction."""
         now = self.now()
         rid = run_id or new_id("run")
         with self._write() as session:
@@ -190,16 +194,18 @@ class RunsMixin(StoreBase):
             )
             if existing is not None:
                 return existing
-            charge_in_session(
-                session, collaboration_id, org, epsilon, delta, rid, totals, refresh_days, now
-            )
-            facts = {
+            facts: dict[str, Any] = {
                 "run_id": rid,
                 "template_id": template_id,
                 "template_version": template_version,
-                "epsilon": epsilon,
-                "delta": delta,
             }
+            if charge:
+                # After the insert: the idempotency round trip stays out of the time the budget
+                # line is locked.
+                charge_in_session(
+                    session, collaboration_id, org, epsilon, delta, rid, totals, refresh_days, now
+                )
+                facts.update(epsilon=epsilon, delta=delta)
             append_in_session(session, collaboration_id, audit, now, facts)
             return RunCreation(rows.run(RunRow(**values)), created=True)
 
