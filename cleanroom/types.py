@@ -32,8 +32,20 @@ PARAM_TYPES = ("str", "int", "float", "bool", "date", "timestamp", "list[str]", 
 PID = "pid"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
+# Everything the rewrite and the engine name starts with this prefix, and no name a user chooses
+# (dataset, column, alias, CTE) may: nothing a template spells can bind to something internal.
+RESERVED_PREFIX = "cr_"
+# Per-person bounds beyond this magnitude are refused (dataset specs, template headers, derived
+# bounds): every sensitivity, noise scale and exact sum stays finite, and integer sums of up to
+# millions of people stay exact in a double (2**53 is about 9.007e15).
+MAX_ABS_BOUND = 1e15
 # Names the engine gives the data of a run (see policy's rewrite and engine's views).
 SUPPRESSION_VIEW = "cr_suppressed"
+
+
+def is_reserved_name(name: str) -> bool:
+    """Does ``name`` (any case) lie in the namespace of the rewrite and the engine?"""
+    return name.lower().startswith(RESERVED_PREFIX)
 
 
 def dataset_view(name: str) -> str:
@@ -55,6 +67,8 @@ def _check_name(value: Any, what: str, error: type[InvalidRequest | DatasetInval
             f"{what} must be a lower-case name of letters, digits and underscores "
             "starting with a letter (at most 63 characters)"
         )
+    if is_reserved_name(value):
+        raise error(f"{what} must not start with '{RESERVED_PREFIX}' (reserved for the engine)")
     return value
 
 
@@ -202,6 +216,10 @@ def _column_from_dict(name: str, data: Any, kind: str) -> ColumnSpec:
             hi = _finite_number(raw[1], f"column '{name}': bounds", DatasetInvalid)
             if lo > hi:
                 raise DatasetInvalid(f"column '{name}': bounds must have lo <= hi")
+            if max(abs(lo), abs(hi)) > MAX_ABS_BOUND:
+                raise DatasetInvalid(
+                    f"column '{name}': bounds must lie within ±{MAX_ABS_BOUND:g} per person"
+                )
             bounds = (lo, hi)
         aggs = data.get("aggregates", ["SUM", "AVG"])
         if not isinstance(aggs, list | tuple) or not all(isinstance(a, str) for a in aggs):

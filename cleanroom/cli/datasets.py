@@ -16,16 +16,20 @@ from cleanroom.cli.remote import (
     read_json_file,
 )
 
+# Shown instead of the row count of another org's dataset: the server sends it to the owner only.
+OWNER_ONLY = "(owner only)"
+
 
 def _summary(dataset: dict[str, Any]) -> dict[str, Any]:
     current = dataset.get("current_version") or {}
+    rows = current.get("row_count", OWNER_ONLY if current else None)
     return {
         "id": dataset.get("id"),
         "name": dataset.get("name"),
         "owner_org": dataset.get("owner_org"),
         "kind": dataset.get("kind"),
         "version": current.get("version", dataset.get("version")),
-        "rows": current.get("row_count"),
+        "rows": rows,
         "expires_at": current.get("expires_at"),
     }
 
@@ -65,7 +69,7 @@ def add(
         return
     summary = _summary(dataset)
     ingest = dataset.get("ingest") or {}
-    summary["rows"] = summary["rows"] if summary["rows"] is not None else ingest.get("rows")
+    summary["rows"] = ingest.get("rows", summary["rows"])  # the uploader's org owns the dataset
     summary["dropped_identifiers"] = ingest.get("dropped_identifiers")
     emit(summary, False)
 
@@ -77,6 +81,6 @@ def add(
 def list_(
     collaboration_id: str, url: str | None, token: str | None, timeout: float, as_json: bool
 ) -> None:
-    """The collaboration's datasets: schema and policy, never rows."""
+    """The collaboration's datasets: schema and policy, never rows; sizes of your own org's only."""
     found = make_client(url, token, timeout).list_datasets(collaboration_id)
     emit(found if as_json else [_summary(d) for d in found], as_json)

@@ -1,6 +1,6 @@
 """The private release: noise, partition selection, policy minimum, post-processing, accuracy.
 
-Order of operations (DESIGN.md section 4, steps 4-6):
+Order of operations (docs/template-language.md, "What the engine runs"; docs/privacy.md):
 
 1. calibrate every mechanism from the plan and the loss split (no data);
 2. candidates: the public domains' cross product, or the groups the engine found;

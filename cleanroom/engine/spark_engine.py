@@ -37,7 +37,10 @@ _ready = False
 
 # Settings each run's session re-asserts: a run's session starts from the shared one.
 RUN_SQL_CONF = {
-    "spark.sql.ansi.enabled": "true",
+    # Off: templates must be total (a run failing on one person's values would be a noiseless
+    # released bit), and without ANSI mode overflow, division by zero and bad casts give NULL
+    # instead of an error. The compiler marks the same operations TRY(...) for DuckDB.
+    "spark.sql.ansi.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.runSQLOnFiles": "false",
 }

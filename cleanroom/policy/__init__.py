@@ -1,7 +1,7 @@
 """Template policy: parse, bind, check, rewrite and transpile partner SQL (sqlglot only; no I/O).
 
 Entry points: :func:`parse_template_file`, :func:`analyze_template`, :func:`compile_template`,
-:func:`template_pin`. DESIGN.md section 4 is the specification; docs/template-language.md lists
+:func:`template_pin`. docs/template-language.md is the reference and lists
 every violation code.
 """
 

@@ -35,10 +35,13 @@ def _job(
     line_offset: int,
     engines: Sequence[str],
     observed_max_rows: Mapping[str, int] | None = None,
+    seed: int = 0,
 ) -> Job:
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:
         raise ValueError(f"unknown engine(s): {', '.join(unknown)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ValueError("seed must be an integer in [0, 2**63)")
     if observed_max_rows is not None:
         for name, rows in observed_max_rows.items():
             if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
@@ -55,6 +58,7 @@ def _job(
             engines=tuple(engines),
             collector=ViolationCollector(sql, line_offset),
             observed_max_rows=observed_max_rows,
+            seed=seed,
         )
     )
 
@@ -71,6 +75,7 @@ def compile_template(
     line_offset: int = 0,
     engines: Sequence[str] = ENGINES,
     observed_max_rows: Mapping[str, int] | None = None,
+    seed: int = 0,
 ) -> CompiledQuery:
     """Bind ``values``, check, rewrite and transpile; raise TemplateRejected with every violation.
 
@@ -83,6 +88,10 @@ def compile_template(
     maximum is at most its ``max_rows_per_user`` is read without the per-person row cap window
     (the cap cannot bind, so the result is identical); datasets missing from it keep the cap. It
     is a fact about the data, not the template: the pin does not depend on it.
+
+    ``seed`` keys the hash that picks, per person, the rows a row cap keeps and the groups the
+    group cap keeps. A run passes a fresh secret seed; the same seed gives the same SQL (the
+    neighbour tests rely on that). The pin does not depend on it.
     """
     job = _job(
         sql,
@@ -95,6 +104,7 @@ def compile_template(
         line_offset,
         engines,
         observed_max_rows,
+        seed,
     )
     assert job.plan is not None
     assert job.checker is not None

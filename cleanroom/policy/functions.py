@@ -1,4 +1,4 @@
-"""Allowlists of functions and types (DESIGN.md section 4); everything else is rejected.
+"""Allowlists of functions and types (docs/template-language.md); everything else is rejected.
 
 >>> is_person_local_aggregate(exp.Sum(this=exp.column("x"))), exp.Stddev in PERSON_LOCAL_AGGREGATES
 (True, False)
@@ -54,6 +54,7 @@ CAST_TYPES = frozenset(
         exp.DataType.Type.BOOLEAN,
         exp.DataType.Type.DATE,
         exp.DataType.Type.TIMESTAMP,
+        exp.DataType.Type.TIMESTAMPNTZ,  # what sqlglot reads DuckDB's TIMESTAMP as
         exp.DataType.Type.TIMESTAMPTZ,
         exp.DataType.Type.VARCHAR,
         exp.DataType.Type.TEXT,

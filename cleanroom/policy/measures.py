@@ -1,4 +1,4 @@
-"""Release aggregates become measurements with per-person-per-group bounds (DESIGN.md section 4).
+"""Release aggregates become measurements with per-person-per-group bounds.
 
 ``COUNT(DISTINCT pid)`` is bounded by 1, ``COUNT(*)`` by ``max_count_per_user`` (or tighter
 bounds the template declares for that output), ``SUM``/``AVG`` by the bounds of the expression they
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from cleanroom.policy.release import MeasurementSpec
+from cleanroom.policy.release_spec import MeasurementSpec
 from cleanroom.types import Col, Op, PostExpr
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the checker calls in here; only its type is needed
     from cleanroom.policy.release import ReleaseChecker
 
 
@@ -48,8 +48,21 @@ def _name(rc: ReleaseChecker, out_name: str | None, suffix: str = "") -> str:
     return rc._unique(base if not suffix or out_name else f"{base}_{suffix}")
 
 
+def _subquery_inside(node: exp.Expr) -> exp.Expr | None:
+    return next(node.find_all(exp.Query, exp.Exists, exp.Subquery), None)
+
+
 def measure_aggregate(rc: ReleaseChecker, node: exp.Expr, out_name: str | None) -> PostExpr:
     q = rc.q
+    inner = _subquery_inside(node)
+    if inner is not None:
+        q.flag(
+            "subquery_in_release_aggregate",
+            inner,
+            "a released aggregate cannot contain a subquery; compute the condition or value in "
+            "a person-local step (a CTE) and aggregate its column",
+        )
+        return Col("")
     condition: exp.Expr | None = None
     agg = node
     if isinstance(agg, exp.Filter):
@@ -111,7 +124,7 @@ def _count(
         return rc._by_sql[sql]
     column = _name(rc, out)
     rc.spec.measurements.append(
-        MeasurementSpec(column, kind, lower, upper, True, node.copy(), unconditional)
+        MeasurementSpec(column, kind, lower, upper, True, node.copy, unconditional)
     )
     return _remember(rc, sql, Col(column))
 
@@ -179,20 +192,29 @@ def _sum_or_avg(
         return rc._by_sql[sql]
     lo, hi = val.bounds
     integer = val.integer and float(lo).is_integer() and float(hi).is_integer()
-    partial_sum: exp.Expr = exp.Sum(this=arg.copy())
-    if cond is not None:
-        partial_sum = exp.Filter(this=partial_sum, expression=exp.Where(this=cond.copy()))
+
+    def partial_sum() -> exp.Expr:
+        return _partial(exp.Sum(this=agg.this.copy()), node)
+
+    def partial_count() -> exp.Expr:
+        return _partial(exp.Count(this=agg.this.copy()), node)
+
     if label == "SUM":
         column = _name(rc, out)
         rc.spec.measurements.append(MeasurementSpec(column, "sum", lo, hi, integer, partial_sum))
         return _remember(rc, sql, Col(column))
     sum_col, count_col = _name(rc, out, "sum"), _name(rc, out, "count")
-    partial_count: exp.Expr = exp.Count(this=arg.copy())
-    if cond is not None:
-        partial_count = exp.Filter(this=partial_count, expression=exp.Where(this=cond.copy()))
     upper = float(rc.policy.max_count_per_user)
     rc.spec.measurements.append(MeasurementSpec(sum_col, "sum", lo, hi, integer, partial_sum))
     rc.spec.measurements.append(
         MeasurementSpec(count_col, "row_count", 0.0, upper, True, partial_count)
     )
     return _remember(rc, sql, Op("/", (Col(sum_col), Col(count_col))))
+
+
+def _partial(aggregate: exp.Expr, written: exp.Expr) -> exp.Expr:
+    """``aggregate`` under the ``FILTER`` the template wrote on ``written`` (read when the
+    rewrite runs, so it is the total, wrapped condition)."""
+    if not isinstance(written, exp.Filter):
+        return aggregate
+    return exp.Filter(this=aggregate, expression=exp.Where(this=written.expression.this.copy()))

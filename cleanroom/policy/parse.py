@@ -20,7 +20,7 @@ from cleanroom.policy.violations import ViolationCollector
 MAX_TEXT = 100_000  # characters of SQL
 MAX_TOKENS = 20_000
 MAX_NODES = 20_000
-MAX_PAREN_DEPTH = 32  # DESIGN.md section 4: nesting deeper than 32 is rejected
+MAX_PAREN_DEPTH = 32  # docs/template-language.md: nesting deeper than 32 is rejected
 MAX_TREE_DEPTH = 400  # expression trees (long operator chains) deeper than this are rejected
 
 _STARTS = (TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN, TokenType.FROM)

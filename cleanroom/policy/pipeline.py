@@ -21,8 +21,10 @@ from cleanroom.policy.release import ReleaseChecker, ReleaseSpec
 from cleanroom.policy.rewrite_datasets import wrap_datasets
 from cleanroom.policy.rewrite_release import split_release
 from cleanroom.policy.spark_sql import spark_sql
+from cleanroom.policy.verify import verify_compiled
 from cleanroom.policy.violations import ViolationCollector
 from cleanroom.types import (
+    MAX_ABS_BOUND,
     CollaborationPolicy,
     DatasetSpec,
     GroupKey,
@@ -46,6 +48,7 @@ class Job:
     engines: Sequence[str]
     collector: ViolationCollector
     observed_max_rows: Mapping[str, int] | None = None  # a runtime fact: never in the pin
+    seed: int = 0  # the run's secret seed for the row and group caps: never in the pin
     tree: exp.Select | None = None
     pin: str = ""
     in_domains: dict[int, tuple[Any, ...]] = field(default_factory=dict)
@@ -67,15 +70,58 @@ def bind(job: Job) -> None:
     job.in_domains = bind_parameters(job.tree, job.parameters, job.values, job.collector)
 
 
+def _valid_bounds(pair: tuple[float, float]) -> bool:
+    return (
+        len(pair) == 2
+        and all(
+            isinstance(b, int | float)
+            and not isinstance(b, bool)
+            and math.isfinite(b)
+            and abs(b) <= MAX_ABS_BOUND
+            for b in pair
+        )
+        and pair[0] <= pair[1]
+    )
+
+
 def check(job: Job) -> None:
     assert job.tree is not None
-    declared = {k.lower(): v for k, v in job.declared_bounds.items()}
+    # Declared bounds are checked before anything uses them (a NaN must not reach arithmetic).
+    declared: dict[str, tuple[float, float]] = {}
+    for name, pair in job.declared_bounds.items():
+        if _valid_bounds(tuple(pair)):  # type: ignore[arg-type]
+            declared[name.lower()] = (float(pair[0]), float(pair[1]))
+        else:
+            job.collector.add_at(
+                "invalid_bounds",
+                f"declared bounds for '{name}' must be finite numbers lo <= hi within "
+                f"±{MAX_ABS_BOUND:g}",
+                0,
+                0,
+            )
     job.checker = QueryChecker(job.collector, job.datasets, declared, job.in_domains)
     job.release = ReleaseChecker(job.checker, job.policy).analyze(job.tree)
-    for name in sorted(set(declared) - job.checker.used_bounds):
+    for name in sorted(set(declared) - job.checker.used_bounds):  # valid but unused
         job.collector.add_at(
             "unknown_bounds_target", f"declared bounds for '{name}' match no column or output", 0, 0
         )
+
+
+def check_bounds(job: Job) -> None:
+    """Finite, moderate bounds, so every sensitivity and noise scale of the plan is finite:
+    refused at submission, never discovered by a run after its budget was charged (declared
+    bounds were checked by :func:`check`)."""
+    if job.release is None:
+        return
+    for m in job.release.measurements:
+        if not all(math.isfinite(b) and abs(b) <= MAX_ABS_BOUND for b in (m.lower, m.upper)):
+            job.collector.add_at(
+                "bounds_too_large",
+                f"the per-person bounds of '{m.column}' exceed ±{MAX_ABS_BOUND:g}; declare "
+                f"tighter ones ('-- bounds: {m.column} <lo> <hi>')",
+                0,
+                0,
+            )
 
 
 def check_purpose(job: Job) -> None:
@@ -135,13 +181,19 @@ def build_plan(job: Job) -> None:
     )
 
 
+def make_total(job: Job) -> None:
+    assert job.checker is not None
+    job.checker.totality.apply()
+
+
 def rewrite(job: Job) -> None:
     assert job.tree is not None
     assert job.checker is not None
     assert job.release is not None
     assert job.plan is not None
-    wrap_datasets(job.checker.dataset_tables, job.purpose, job.observed_max_rows)
-    final = split_release(job.tree, job.release, job.plan.max_groups_per_user)
+    wrap_datasets(job.checker.dataset_tables, job.purpose, job.observed_max_rows, job.seed)
+    final = split_release(job.tree, job.release, job.plan.max_groups_per_user, job.seed)
+    verify_compiled(final)
     # ``final`` is this job's private tree and is not used afterwards, so the last generation
     # may consume it (copy=False); Spark's goes first, on a copy only when DuckDB's follows.
     if "spark" in job.engines:
@@ -151,8 +203,8 @@ def rewrite(job: Job) -> None:
 
 
 Rule = Callable[[Job], None]
-CHECKS: tuple[Rule, ...] = (parse, bind, check, check_purpose, check_engines)
-REWRITES: tuple[Rule, ...] = (build_plan, rewrite)
+CHECKS: tuple[Rule, ...] = (parse, bind, check, check_bounds, check_purpose, check_engines)
+REWRITES: tuple[Rule, ...] = (make_total, build_plan, rewrite)
 
 
 def run(job: Job) -> Job:

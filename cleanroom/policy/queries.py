@@ -1,4 +1,4 @@
-"""Person-local analysis of SELECTs, FROM items, joins, CTEs and subqueries (DESIGN.md section 4).
+"""Person-local analysis of SELECTs, FROM items, joins, CTEs and subqueries.
 
 >>> from sqlglot import parse_one
 >>> from cleanroom.policy.violations import ViolationCollector
@@ -22,10 +22,10 @@ from sqlglot import exp
 
 from cleanroom.policy.expressions import Context, ExpressionChecker
 from cleanroom.policy.functions import contains_aggregate
-from cleanroom.policy.scope import Relation, Scope, Source, dataset_relation
-from cleanroom.policy.values import Interval, Val, intersect
+from cleanroom.policy.scope import Relation, Resolved, Scope, Source, dataset_relation, resolve
+from cleanroom.policy.values import Interval, Val, intersect, merge
 from cleanroom.policy.violations import ViolationCollector
-from cleanroom.types import DatasetSpec
+from cleanroom.types import RESERVED_PREFIX, DatasetSpec, is_reserved_name
 
 ALLOWED_SELECT_ARGS = frozenset(
     {
@@ -46,6 +46,10 @@ ALLOWED_SELECT_ARGS = frozenset(
 )
 ALLOWED_TABLE_ARGS = frozenset({"this", "alias", "db", "catalog", "sample"})
 _PATH_HINTS = ("/", "\\", ".", ":", "~", "*")
+
+
+def _reserved_message() -> str:
+    return f"names starting with {RESERVED_PREFIX} are reserved for the rewrite and the engine"
 
 
 def conjuncts(node: exp.Expr | None) -> list[exp.Expr]:
@@ -80,6 +84,17 @@ class QueryChecker(ExpressionChecker):
         self.current_ctes: dict[str, Relation] = {}
 
     # --- structure -----------------------------------------------------------------------------
+    def check_user_name(self, name: str, node: exp.Expr) -> None:
+        """Every name a template chooses (alias, CTE, column list) stays out of the namespace
+        the rewrite and the engine use."""
+        if is_reserved_name(name):
+            self.flag("reserved_name", node, _reserved_message())
+
+    def check_output_names(self, select: exp.Select) -> None:
+        for item in select.expressions:
+            if isinstance(item, exp.Alias):
+                self.check_user_name(item.alias, item)
+
     def check_select_args(self, select: exp.Select, personal_rows: bool | None = None) -> None:
         for key, value in select.args.items():
             if value and key not in ALLOWED_SELECT_ARGS:
@@ -95,8 +110,7 @@ class QueryChecker(ExpressionChecker):
         env = dict(ctes)
         for cte in with_.expressions:
             name = cte.alias.lower()
-            if name.startswith("cr_"):
-                self.flag("reserved_name", cte, "names starting with cr_ are reserved")
+            self.check_user_name(name, cte)
             body = cte.this
             if not isinstance(body, exp.Select):
                 code = "set_operation" if isinstance(body, exp.SetOperation) else "not_select"
@@ -111,13 +125,17 @@ class QueryChecker(ExpressionChecker):
         columns = alias.args.get("columns") if isinstance(alias, exp.TableAlias) else None
         if not columns:
             return relation
+        for column in columns:
+            self.check_user_name(column.name, column)
         if len(columns) != len(relation.columns):
             self.flag("forbidden_syntax", node, "the column list must name every column")
             return relation
         renamed = {
             c.name.lower(): v for c, v in zip(columns, relation.columns.values(), strict=True)
         }
-        return Relation(renamed, relation.personal, relation.datasets, relation.row_cap, {})
+        return Relation(
+            renamed, relation.personal, relation.datasets, relation.row_cap, {}, relation.asof
+        )
 
     # --- FROM ----------------------------------------------------------------------------------
     def from_scope(
@@ -145,8 +163,10 @@ class QueryChecker(ExpressionChecker):
             relation = self.local_select(node.this, None, ctes, "local")
             relation = self._rename(relation, node.args.get("alias"), node)
             alias = node.alias.lower()
+            self.check_user_name(alias, node)
             if not alias:
-                alias = f"cr_sub{next(self._counter)}"
+                # The rewrite needs every FROM item named; users cannot spell this name.
+                alias = f"{RESERVED_PREFIX}sub{next(self._counter)}"
                 node.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
         elif isinstance(node, exp.Subquery) and isinstance(node.this, exp.SetOperation):
             self.flag("set_operation", node.this, "UNION, INTERSECT and EXCEPT are not allowed")
@@ -158,8 +178,8 @@ class QueryChecker(ExpressionChecker):
             return None
         if alias in scope.sources:
             self.flag("duplicate_alias", node, f"the alias '{alias}' is used twice")
-        if alias.startswith("cr_") and not alias.startswith("cr_sub"):
-            self.flag("reserved_name", node, "names starting with cr_ are reserved")
+        if isinstance(node, exp.Table):
+            self.check_user_name(alias, node)
         scope.sources[alias] = Source(alias, relation)
         return alias
 
@@ -170,12 +190,26 @@ class QueryChecker(ExpressionChecker):
         for key, value in node.args.items():
             if value and key not in ALLOWED_TABLE_ARGS:
                 self.flag("forbidden_syntax", node, f"'{key}' on a table is not allowed")
+        alias = node.args.get("alias")
+        if isinstance(alias, exp.TableAlias) and alias.args.get("columns"):
+            for column in alias.args["columns"]:
+                self.check_user_name(column.name, column)
+            # The rewrite replaces the table by its wrapper; renaming its columns positionally
+            # is not carried over, so it is refused rather than silently meaning something else.
+            self.flag(
+                "forbidden_syntax",
+                alias,
+                "column lists on a table alias are not allowed; rename columns in a subquery",
+            )
         if node.args.get("db") or node.args.get("catalog"):
             self.flag("qualified_table", node, "use plain dataset names (no schema or catalog)")
             return None
         if node.args.get("sample"):
             self.flag("row_selection_across_people", node, "TABLESAMPLE picks rows across people")
         name = node.name.lower()
+        if is_reserved_name(name):
+            self.flag("reserved_name", node, _reserved_message())
+            return None
         if name in ctes:
             return ctes[name]
         spec = self.datasets.get(name)
@@ -219,6 +253,10 @@ class QueryChecker(ExpressionChecker):
         if alias is None:
             return
         relation = scope.sources[alias].relation
+        if side == "LEFT":
+            # The null-supplying side: its person keys are NULL on unmatched rows.
+            relation = relation.null_supplying()
+            scope.sources[alias] = Source(alias, relation)
         on, using = join.args.get("on"), join.args.get("using")
         if on is None and not using:
             self.flag(
@@ -241,6 +279,22 @@ class QueryChecker(ExpressionChecker):
             pid_equality = pid_equality or self._has_pid_equality(on, scope, alias, earlier)
         if left_personal and relation.personal and not pid_equality:
             self.flag("join_without_pid", join, "joins between personal data need ON a.pid = b.pid")
+        if left_personal != relation.personal:
+            self._check_reference_join(join, scope, using or [])
+
+    def _check_reference_join(self, join: exp.Join, scope: Scope, using: list[exp.Expr]) -> None:
+        """Personal data meets reference data (whose contents a partner may choose) on dimension
+        columns only: matching on a personal metric would let the reference table's columns act
+        as a function of that metric, e.g. as a group key. ``ON`` conditions (and every other
+        comparison) are checked where they are evaluated (``compare_kinds``); this is USING."""
+        names = [ident.name.lower() for ident in using]
+        for source in scope.sources.values():
+            if not source.relation.personal:
+                continue
+            for name in names:
+                val = source.relation.columns.get(name)
+                if val is not None and not val.pid and not val.groupable:
+                    self.flag("reference_join_on_metric", join, _REFERENCE_JOIN)
 
     def _has_pid_equality(self, on: exp.Expr, scope: Scope, alias: str, earlier: set[str]) -> bool:
         for conj in conjuncts(on):
@@ -261,6 +315,27 @@ class QueryChecker(ExpressionChecker):
         source = scope.sources.get(column.table.lower())
         val = source.relation.columns.get(column.name.lower()) if source else None
         return bool(val and val.pid)
+
+    @staticmethod
+    def correlated_on_owner(select: exp.Select, scope: Scope) -> bool:
+        """Is ``inner_owner = outer_owner`` a top-level conjunct of ``select``'s own WHERE?
+
+        Only then does every row the subquery reads belong to the outer row's person: under
+        OR, NOT, CASE or a function, or in the select list, the comparison restricts nothing.
+        """
+        where = select.args.get("where")
+        for conj in conjuncts(where.this if where is not None else None):
+            if not isinstance(conj, exp.EQ):
+                continue
+            sides = [conj.this, conj.expression]
+            if not all(isinstance(s, exp.Column) for s in sides):
+                continue
+            found = [resolve(scope, s.table.lower(), s.name.lower()) for s in sides]
+            if not all(isinstance(f, Resolved) and f.val.owner for f in found):
+                continue
+            if {f.outer for f in found if isinstance(f, Resolved)} == {False, True}:
+                return True
+        return False
 
     # --- WHERE ---------------------------------------------------------------------------------
     def where(self, select: exp.Select, scope: Scope) -> None:
@@ -315,6 +390,7 @@ class QueryChecker(ExpressionChecker):
         columns: dict[str, Val] = {}
         ambiguous: set[str] = set()
         item_vals: list[Val] = []
+        self.check_output_names(select)
         for item in select.expressions:
             expr = item.unalias() if isinstance(item, exp.Alias) else item
             val = self.eval(expr, ctx)
@@ -336,7 +412,18 @@ class QueryChecker(ExpressionChecker):
                     select.args.get("group") or select,
                     "a step before the release may aggregate only per person (GROUP BY pid)",
                 )
+            distinct = select.args.get("distinct")
+            # DISTINCT over a projection that carries the row owner's key deduplicates within
+            # one person (like GROUP BY pid); without it, it merges people.
+            if (
+                distinct is not None
+                and not distinct.args.get("on")
+                and any(v.owner for v in item_vals)
+            ):
+                distinct = None
             for key in ("distinct", "order", "limit", "offset"):
+                if key == "distinct" and distinct is None:
+                    continue
                 if select.args.get(key):
                     self.flag(
                         "row_selection_across_people",
@@ -351,6 +438,8 @@ class QueryChecker(ExpressionChecker):
         self._check_subquery_role(select, scope, role, len(columns))
         relation = Relation(columns, scope.personal, scope.datasets, cap)
         relation.ambiguous = frozenset(ambiguous)
+        relation.outer_reads = tuple(scope.outer_vals)
+        relation.first = item_vals[0] if item_vals else None
         return relation
 
     def _groups_by_pid(
@@ -359,13 +448,14 @@ class QueryChecker(ExpressionChecker):
         group = select.args.get("group")
         if group is None:
             return False
+        keys: list[Val] = []
         if group.args.get("all"):
-            return any(v.pid for v in item_vals)
-        found = False
+            keys = [v for v in item_vals if not v.aggregate]
         for item in group.expressions:
             if isinstance(item, exp.Literal) and item.is_int:
                 index = int(item.this) - 1
-                found = found or (0 <= index < len(item_vals) and item_vals[index].pid)
+                if 0 <= index < len(item_vals):
+                    keys.append(item_vals[index])
                 continue
             if (
                 isinstance(item, exp.Column)
@@ -374,10 +464,20 @@ class QueryChecker(ExpressionChecker):
                 and not any(item.name.lower() in s.relation.columns for s in scope.sources.values())
             ):
                 index = [e.alias.lower() for e in select.expressions].index(item.name.lower())
-                found = found or item_vals[index].pid
+                keys.append(item_vals[index])
                 continue
-            found = self.eval(item, Context(scope, row_cap=cap)).pid or found
-        return found
+            keys.append(self.eval(item, Context(scope, row_cap=cap)))
+        if any(v.owner for v in keys):
+            return True
+        if scope.personal and any(v.pid for v in keys):
+            self.flag(
+                "nullable_person_key",
+                group,
+                "this pid is NULL for unmatched rows of a LEFT or ASOF join and would pool them "
+                "into one group; GROUP BY the pid of the join's left side",
+            )
+            return True  # reported once, not again as an aggregate across people
+        return False
 
     def _check_subquery_role(self, select: exp.Select, scope: Scope, role: str, width: int) -> None:
         if role in ("scalar", "in") and scope.personal:
@@ -386,18 +486,77 @@ class QueryChecker(ExpressionChecker):
                 select,
                 "subqueries over personal data must be EXISTS / NOT EXISTS correlated on pid",
             )
-        if role == "exists" and scope.personal and not scope.correlated_on_pid:
+        if role == "exists" and scope.personal:
+            if self._nullable_correlation(select, scope):
+                self.flag(
+                    "nullable_person_key",
+                    select,
+                    "EXISTS is correlated on a pid that is NULL for unmatched rows of a LEFT or "
+                    "ASOF join; correlate on the pid of the join's left side",
+                )
+            elif not self.correlated_on_owner(select, scope):
+                self.flag(
+                    "uncorrelated_subquery",
+                    select,
+                    "EXISTS over personal data must be correlated on pid: "
+                    "WHERE x.pid = outer.pid as a condition of its own WHERE, joined by AND",
+                )
+        if role in ("in", "scalar") and width != 1:
+            self.flag("forbidden_syntax", select, "this subquery selects exactly one column")
+        if role == "scalar" and not _one_row(select):
             self.flag(
-                "uncorrelated_subquery",
+                "scalar_subquery_rows",
                 select,
-                "EXISTS over personal data must be correlated on pid (WHERE x.pid = outer.pid)",
+                "a scalar subquery must return at most one row whatever the data: aggregate "
+                "without GROUP BY (e.g. MAX(x)) or add LIMIT 1",
             )
-        if role == "in" and width != 1:
-            self.flag("forbidden_syntax", select, "an IN subquery selects exactly one column")
 
-    def _subquery(self, node: exp.Expr, ctx: Context, kind: str) -> None:
+    @staticmethod
+    def _nullable_correlation(select: exp.Select, scope: Scope) -> bool:
+        where = select.args.get("where")
+        for conj in conjuncts(where.this if where is not None else None):
+            if isinstance(conj, exp.EQ) and all(
+                isinstance(s, exp.Column) for s in (conj.this, conj.expression)
+            ):
+                found = [
+                    resolve(scope, s.table.lower(), s.name.lower())
+                    for s in (conj.this, conj.expression)
+                ]
+                vals = [f.val for f in found if isinstance(f, Resolved)]
+                if len(vals) == 2 and all(v.pid for v in vals) and not all(v.owner for v in vals):
+                    return True
+        return False
+
+    def _subquery(self, node: exp.Expr, ctx: Context, kind: str) -> Val:
         if not isinstance(node, exp.Select):
             code = "set_operation" if isinstance(node, exp.SetOperation) else "forbidden_syntax"
             self.flag(code, node, "a subquery must be one SELECT")
-            return
-        self.local_select(node, ctx.scope, self.current_ctes, kind)
+            return Val(groupable=False)
+        relation = self.local_select(node, ctx.scope, self.current_ctes, kind)
+        # What the subquery's value depends on, as far as the outer query is concerned.
+        reads = merge(*relation.outer_reads) if relation.outer_reads else Val()
+        first = relation.first or Val()
+        return reads.with_(
+            kind=first.kind,
+            reference=reads.reference or first.reference,
+            literal=False,
+            aggregate=False,
+        )
+
+
+_REFERENCE_JOIN = (
+    "joins between personal and reference data must match on dimension columns, "
+    "not on a personal metric"
+)
+
+
+def _one_row(select: exp.Select) -> bool:
+    """Does ``select`` return at most one row on every input?"""
+    limit = select.args.get("limit")
+    if limit is not None:
+        value = limit.expression
+        if isinstance(value, exp.Literal) and value.is_int and int(value.this) <= 1:
+            return True
+    if select.args.get("group") is not None:
+        return False
+    return any(contains_aggregate(e) for e in select.expressions)

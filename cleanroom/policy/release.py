@@ -6,16 +6,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlglot import exp
 
 from cleanroom.policy.expressions import Context
 from cleanroom.policy.functions import contains_aggregate
+from cleanroom.policy.measures import measure_aggregate
 from cleanroom.policy.queries import QueryChecker
-from cleanroom.policy.scope import Scope
+from cleanroom.policy.release_spec import KeySpec, MeasurementSpec, ReleaseSpec
 from cleanroom.policy.values import Val, intersect
 from cleanroom.types import Col, CollaborationPolicy, Lit, Op, OrderItem, Output, PostExpr
+
+__all__ = ["KeySpec", "MeasurementSpec", "ReleaseChecker", "ReleaseSpec"]
 
 RELEASE_OPS: dict[type[exp.Expr], str] = {
     exp.Add: "+",
@@ -43,38 +44,6 @@ RELEASE_FUNCS: dict[type[exp.Expr], str] = {
 }
 
 
-@dataclass
-class MeasurementSpec:
-    column: str
-    kind: str  # person_count | row_count | sum
-    lower: float
-    upper: float
-    integer: bool
-    partial: exp.Expr  # the per (group, pid) aggregate, before clamping
-    unconditional: bool = False
-
-
-@dataclass
-class KeySpec:
-    name: str
-    expr: exp.Expr
-    domain: tuple[object, ...] | None
-
-
-@dataclass
-class ReleaseSpec:
-    scope: Scope
-    pid: tuple[str, str]
-    keys: list[KeySpec] = field(default_factory=list)
-    measurements: list[MeasurementSpec] = field(default_factory=list)
-    outputs: list[Output] = field(default_factory=list)
-    having: PostExpr | None = None
-    order_by: list[OrderItem] = field(default_factory=list)
-    limit: int | None = None
-    person_count: str = ""
-    added_person_count: bool = False
-
-
 class ReleaseChecker:
     """Analyzes the outermost SELECT of a template (after the person-local checks)."""
 
@@ -88,6 +57,7 @@ class ReleaseChecker:
     def analyze(self, select: exp.Select) -> ReleaseSpec | None:
         q = self.q
         q.check_select_args(select)
+        q.check_output_names(select)
         ctes = q.check_ctes(select, {})
         q.current_ctes = ctes
         scope = q.from_scope(select, None, ctes)
@@ -173,7 +143,7 @@ class ReleaseChecker:
             if position is not None:
                 self._key_index[position] = name
             self._key_sql[sql] = name
-            self.spec.keys.append(KeySpec(name, expr, val.domain))
+            self.spec.keys.append(KeySpec(name, expr, val.domain, val.kind, val.integer))
 
     def _check_key(self, expr: exp.Expr, val: Val) -> None:
         if val.pid:
@@ -262,8 +232,6 @@ class ReleaseChecker:
         return Lit(None)
 
     def measure(self, node: exp.Expr, out_name: str | None) -> PostExpr:
-        from cleanroom.policy.measures import measure_aggregate
-
         return measure_aggregate(self, node, out_name)
 
     def _order_and_limit(self, select: exp.Select) -> None:
@@ -306,7 +274,9 @@ class ReleaseChecker:
         alias, column = spec.pid
         partial = exp.Count(this=exp.Distinct(expressions=[exp.column(column, table=alias)]))
         name = self._unique("cr_persons")
-        spec.measurements.append(MeasurementSpec(name, "person_count", 0, 1, True, partial, True))
+        spec.measurements.append(
+            MeasurementSpec(name, "person_count", 0, 1, True, partial.copy, True)
+        )
         spec.person_count = name
         spec.added_person_count = True
 

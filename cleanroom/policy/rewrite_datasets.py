@@ -2,16 +2,21 @@
 
 A personal dataset keeps rows with consent for the template's purpose, drops suppressed people
 (an anti-join both DuckDB and Spark plan as one), and keeps at most ``max_rows_per_user`` rows per
-person, chosen by a random column computed before the window (DuckDB refuses volatile ordering).
+person. Which rows are kept is decided by a keyed hash of the run's secret seed and the row itself,
+so it depends on that person's rows only (never on other people's, as a random order over the
+whole table could through the engine's scheduling) and cannot be predicted without the seed.
+Rows with equal hashes are equal in every column read, so either choice gives the same result.
 
 >>> from cleanroom.types import DatasetSpec
 >>> spec = DatasetSpec.from_dict({"name": "t", "kind": "personal", "purposes": ["measurement"],
 ...     "max_rows_per_user": 5, "columns": {"email": {"role": "identifier"},
 ...     "brand": {"role": "dimension"}}})
->>> print(personal_source(spec, "measurement").sql("duckdb"))  # doctest: +NORMALIZE_WHITESPACE
+>>> print(personal_source(spec, "measurement", seed=7).sql("duckdb"))
+... # doctest: +NORMALIZE_WHITESPACE
 SELECT pid, brand FROM (SELECT pid, brand, ROW_NUMBER() OVER (PARTITION BY pid ORDER BY cr_rand)
-AS cr_row FROM (SELECT d.pid, d.brand, RANDOM() AS cr_rand FROM cr_ds_t AS d WHERE NOT EXISTS(SELECT
-1 FROM cr_suppressed AS s WHERE s.pid = d.pid)) AS cr_allowed) AS cr_row_capped WHERE cr_row <= 5
+AS cr_row FROM (SELECT d.pid, d.brand, HASH(7, d.pid, d.brand) AS cr_rand FROM cr_ds_t AS d WHERE
+NOT EXISTS(SELECT 1 FROM cr_suppressed AS s WHERE s.pid = d.pid)) AS cr_allowed) AS cr_row_capped
+WHERE cr_row <= 5
 
 When the run's dataset version has no person with more rows than the cap, the window is omitted:
 
@@ -31,6 +36,14 @@ from sqlglot import exp, parse_one
 from cleanroom.types import PID, SUPPRESSION_VIEW, DatasetSpec, dataset_view
 
 DEFAULT_ROW_CAP = 1000  # rows per person when a personal spec sets no max_rows_per_user
+SEED_COLUMN = "cr_seed"  # stands for the run's seed in cached SQL; replaced by a literal
+WRAPPED = "cr_wrapped"  # meta flag on the engine views a wrapper reads (see policy.verify)
+
+
+def keyed_hash(seed: int, *parts: exp.Expr) -> exp.Expr:
+    """``HASH(seed, parts...)``: a per-run pseudo-random value of ``parts`` (DuckDB's hash; the
+    Spark generation maps it to ``xxhash64``)."""
+    return exp.Anonymous(this="HASH", expressions=[exp.Literal.number(seed), *parts])
 
 
 def row_cap(spec: DatasetSpec) -> int:
@@ -57,7 +70,9 @@ def _parsed(sql: str) -> exp.Select:
     return select
 
 
-def personal_source(spec: DatasetSpec, purpose: str, *, capped: bool = True) -> exp.Select:
+def personal_source(
+    spec: DatasetSpec, purpose: str, *, capped: bool = True, seed: int = 0
+) -> exp.Select:
     """The subquery that replaces a personal dataset (names are validated spec names).
 
     ``capped=False`` leaves out the per-person row cap: only for a dataset version in which no
@@ -74,19 +89,30 @@ def personal_source(spec: DatasetSpec, purpose: str, *, capped: bool = True) -> 
         conditions.insert(0, f"d.{consent.name} IS TRUE")
     filtered = f"FROM {dataset_view(spec.name)} AS d WHERE {' AND '.join(conditions)}"
     if not capped:
-        return _parsed(f"SELECT {qualified} {filtered}").copy()
+        return _mark_views(_parsed(f"SELECT {qualified} {filtered}").copy())
     sql = (
         f"SELECT {plain} FROM (SELECT {plain}, ROW_NUMBER() OVER (PARTITION BY pid ORDER BY "
-        f"cr_rand) AS cr_row FROM (SELECT {qualified}, RANDOM() AS cr_rand "
-        f"{filtered}) AS cr_allowed) AS cr_row_capped WHERE cr_row <= {row_cap(spec)}"
+        f"cr_rand) AS cr_row FROM (SELECT {qualified}, HASH({SEED_COLUMN}, {qualified}) AS "
+        f"cr_rand {filtered}) AS cr_allowed) AS cr_row_capped WHERE cr_row <= {row_cap(spec)}"
     )
-    return _parsed(sql).copy()
+    select = _parsed(sql).copy()
+    for column in list(select.find_all(exp.Column)):
+        if column.name == SEED_COLUMN:
+            column.replace(exp.Literal.number(seed))
+    return _mark_views(select)
+
+
+def _mark_views(select: exp.Select) -> exp.Select:
+    for table in select.find_all(exp.Table):
+        table.meta[WRAPPED] = True
+    return select
 
 
 def wrap_datasets(
     tables: list[tuple[exp.Table, DatasetSpec]],
     purpose: str,
     observed_max_rows: Mapping[str, int] | None = None,
+    seed: int = 0,
 ) -> None:
     """Replace each dataset reference in place (the tree is the bound template's copy).
 
@@ -96,7 +122,8 @@ def wrap_datasets(
     for table, spec in tables:
         alias = (table.alias or table.name).lower()
         if spec.is_personal:
-            source = personal_source(spec, purpose, capped=cap_can_bind(spec, observed_max_rows))
+            capped = cap_can_bind(spec, observed_max_rows)
+            source = personal_source(spec, purpose, capped=capped, seed=seed)
             replacement: exp.Expr = exp.Subquery(
                 this=source, alias=exp.TableAlias(this=exp.to_identifier(alias))
             )
@@ -105,4 +132,5 @@ def wrap_datasets(
                 this=exp.to_identifier(dataset_view(spec.name)),
                 alias=exp.TableAlias(this=exp.to_identifier(alias)),
             )
+            replacement.meta[WRAPPED] = True
         table.replace(replacement)

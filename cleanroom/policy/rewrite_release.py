@@ -12,7 +12,9 @@ import math
 
 from sqlglot import exp
 
-from cleanroom.policy.release import MeasurementSpec, ReleaseSpec
+from cleanroom.policy.release_spec import KeySpec, MeasurementSpec, ReleaseSpec
+from cleanroom.policy.rewrite_datasets import keyed_hash
+from cleanroom.policy.values import NUMBER, TIME
 
 PARTIAL, CAPPED, SHUFFLED = "cr_partial", "cr_capped", "cr_shuffled"
 
@@ -39,12 +41,12 @@ def partial_aggregate(m: MeasurementSpec) -> exp.Expr:
     equal, and a plain count needs no per-group hash of distinct values (most of the cost of
     ``COUNT(DISTINCT pid)`` partials, which are always clamped to [0, 1]).
 
-    >>> m = MeasurementSpec("n", "person_count", 0, 1, True, exp.Count(
+    >>> m = MeasurementSpec("n", "person_count", 0, 1, True, lambda: exp.Count(
     ...     this=exp.Distinct(expressions=[exp.column("pid")])))
     >>> partial_aggregate(m).sql()
     'COUNT(pid)'
     """
-    partial = m.partial.copy()
+    partial = m.partial()
     if m.upper > 1:
         return partial
     count = partial.this if isinstance(partial, exp.Filter) else partial
@@ -75,25 +77,77 @@ def groups_bounded(spec: ReleaseSpec, max_groups: int) -> bool:
     return math.prod(len(k.domain or ()) for k in spec.keys) <= max_groups
 
 
-def split_release(select: exp.Select, spec: ReleaseSpec, max_groups: int) -> exp.Select:
+_DOUBLE_MAX = "1.7976931348623157e308"
+# The times a report can carry (ISO-8601 with four-digit years); the engines have wider ranges.
+_FIRST_TIME, _LAST_TIME = "0001-01-01 00:00:00", "9999-12-31 23:59:59.999999"
+
+
+def as_written(node: exp.Expr) -> exp.Expr:
+    """``node`` with the totality rewrite's TRY around it, if it got one."""
+    while isinstance(node.parent, exp.Try):
+        node = node.parent
+    return node
+
+
+def canonical_key(key: KeySpec) -> exp.Expr:
+    """The group key as the engine should group it: two engine values that the release would
+    turn into one JSON value must already be one group here, before the per-person group cap
+    (otherwise one person could count twice in one released group). Fractional numbers are
+    grouped as DOUBLE (decimals that round together), with NaN and infinities as NULL and -0.0 as
+    0.0; whole numbers as BIGINT (NaN as NULL); times outside years 1-9999 as NULL; text and
+    booleans map one to one already.
+
+    >>> k = KeySpec("x", exp.column("x"), None, NUMBER, False)
+    >>> canonical_key(k).sql("duckdb")
+    'CASE WHEN ABS(CAST(x AS DOUBLE)) <= 1.7976931348623157e308 THEN CAST(x AS DOUBLE) + 0.0 END'
+    """
+    expr = as_written(key.expr)
+    if key.kind == TIME:
+        # Times outside years 1-9999 (which ingestion accepts) group as NULL.
+        low = exp.Cast(this=exp.Literal.string(_FIRST_TIME), to=exp.DataType.build("TIMESTAMP"))
+        high = exp.Cast(this=exp.Literal.string(_LAST_TIME), to=exp.DataType.build("TIMESTAMP"))
+        inside = exp.Between(this=expr.copy(), low=low, high=high)
+        return exp.Case(ifs=[exp.If(this=inside, true=expr.copy())])
+    if key.kind != NUMBER:
+        return expr.copy()
+    if key.integer:
+        # Whole numbers group as BIGINT: a DOUBLE NaN (or a value beyond 64 bits) is NULL.
+        return exp.TryCast(this=expr.copy(), to=exp.DataType.build("BIGINT"))
+
+    def as_double() -> exp.Expr:
+        return exp.Cast(this=expr.copy(), to=exp.DataType.build("DOUBLE"))
+
+    finite = exp.LTE(this=exp.Abs(this=as_double()), expression=exp.Literal.number(_DOUBLE_MAX))
+    positive_zero = exp.Add(this=as_double(), expression=exp.Literal.number("0.0"))
+    return exp.Case(ifs=[exp.If(this=finite, true=positive_zero)])
+
+
+def clamped_partial(m: MeasurementSpec) -> exp.Expr:
+    """The clamped per-(group, person) partial; an integer measurement is rounded after the
+    clamp (its bounds are whole numbers, so the value stays inside them): a fractional value
+    where the checker expected a whole one can never make the release fail."""
+    bounded = clamp(partial_aggregate(m), m.lower, m.upper)
+    return exp.Round(this=bounded) if m.integer and m.kind == "sum" else bounded
+
+
+def split_release(
+    select: exp.Select, spec: ReleaseSpec, max_groups: int, seed: int = 0
+) -> exp.Select:
     """Turn the checked release ``select`` into the staged query the engine runs.
 
     Nodes are built directly (no SQL text parsed, no builder copies): this runs on every compile.
+    The group cap keeps, per person, the groups with the smallest keyed hash of the run's
+    ``seed``, the person and the group: a choice that depends on that person alone.
     """
     alias, pid_name = spec.pid
     pid = exp.column(pid_name, table=alias)
     key_cols = [f"cr_k{i}" for i in range(len(spec.keys))]
+    keys = [canonical_key(k) for k in spec.keys]
     partial = exp.Select(
         expressions=[
-            *(
-                exp.alias_(k.expr.copy(), c, copy=False)
-                for k, c in zip(spec.keys, key_cols, strict=True)
-            ),
+            *(exp.alias_(k.copy(), c, copy=False) for k, c in zip(keys, key_cols, strict=True)),
             exp.alias_(pid.copy(), "cr_pid", copy=False),
-            *(
-                exp.alias_(clamp(partial_aggregate(m), m.lower, m.upper), m.column, copy=False)
-                for m in spec.measurements
-            ),
+            *(exp.alias_(clamped_partial(m), m.column, copy=False) for m in spec.measurements),
         ]
     )
     for arg in ("from_", "joins", "where"):
@@ -102,7 +156,7 @@ def split_release(select: exp.Select, spec: ReleaseSpec, max_groups: int) -> exp
             partial.set(arg, value)
     partial.set(
         "group",
-        exp.Group(expressions=[*(k.expr.copy() for k in spec.keys), pid.copy()]),
+        exp.Group(expressions=[*(k.copy() for k in keys), pid.copy()]),
     )
     # Rows without a person (pid NULL, e.g. from a LEFT JOIN) would pool many people into one
     # "person" and escape the per-person clamp: they are never released.
@@ -117,7 +171,11 @@ def split_release(select: exp.Select, spec: ReleaseSpec, max_groups: int) -> exp
         shuffled = exp.Select(
             expressions=[
                 *(exp.column(c) for c in (*key_cols, "cr_pid", *measures)),
-                exp.alias_(exp.Rand(), "cr_rand", copy=False),
+                exp.alias_(
+                    keyed_hash(seed, exp.column("cr_pid"), *(exp.column(c) for c in key_cols)),
+                    "cr_rand",
+                    copy=False,
+                ),
             ]
         )
         shuffled.set("from_", _table(PARTIAL))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cleanroom.policy.values import Interval, Val
+from cleanroom.policy.values import NUMBER, TEXT, TIME, Interval, Val
 from cleanroom.types import PID, DatasetSpec
 
 
@@ -29,10 +29,27 @@ class Relation:
     hidden: dict[str, str] = field(default_factory=dict)  # name -> role that may not be used
     asof: bool = False
     ambiguous: frozenset[str] = frozenset()
+    outer_reads: tuple[Val, ...] = ()  # a subquery's values read from enclosing scopes
+    first: Val | None = None  # the first column (what a scalar or IN subquery yields)
 
     @property
     def pid_column(self) -> str | None:
-        return next((name for name, val in self.columns.items() if val.pid), None)
+        """The row owner's key (a never-NULL person key), if the relation carries one."""
+        return next((name for name, val in self.columns.items() if val.owner), None)
+
+    def null_supplying(self) -> Relation:
+        """This relation as the right side of a LEFT or ASOF join: its person keys are NULL on
+        unmatched rows, so none of them is a row owner any more."""
+        columns = {n: v.with_(nullable=True) if v.pid else v for n, v in self.columns.items()}
+        return Relation(
+            columns,
+            self.personal,
+            self.datasets,
+            self.row_cap,
+            self.hidden,
+            self.asof,
+            self.ambiguous,
+        )
 
 
 def dataset_relation(spec: DatasetSpec, declared: dict[str, Interval]) -> Relation:
@@ -53,9 +70,22 @@ def dataset_relation(spec: DatasetSpec, declared: dict[str, Interval]) -> Relati
                 bounds=bounds,
                 integer=integer,
                 metrics=frozenset({f"{spec.name}.{col.name}"}) if personal else frozenset(),
+                kind=NUMBER,
+                reference=not personal,
             )
+        elif col.role == "timestamp":
+            columns[col.name] = Val(kind=TIME, reference=not personal)
         else:
-            columns[col.name] = Val(domain=col.values)
+            # Dimensions are stored as VARCHAR, or BIGINT when the declared values are integers.
+            numeric = col.values is not None and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in col.values
+            )
+            columns[col.name] = Val(
+                domain=col.values,
+                kind=NUMBER if numeric else TEXT,
+                integer=numeric,
+                reference=not personal,
+            )
     cap = float(spec.max_rows_per_user) if personal and spec.max_rows_per_user else None
     return Relation(columns, personal, frozenset({spec.name}), cap, hidden)
 
@@ -74,8 +104,8 @@ class Scope:
     sources: dict[str, Source] = field(default_factory=dict)
     using: set[str] = field(default_factory=set)
     domains: dict[tuple[str, str], tuple[object, ...]] = field(default_factory=dict)
-    correlated_on_pid: bool = False
     outer_references: bool = False
+    outer_vals: list[Val] = field(default_factory=list)  # values read from enclosing scopes
 
     @property
     def personal(self) -> bool:
@@ -86,7 +116,7 @@ class Scope:
         return frozenset().union(*(s.relation.datasets for s in self.sources.values()))
 
     def first_pid(self) -> tuple[str, str] | None:
-        """(alias, column) of the first personal source's person key."""
+        """(alias, column) of the first personal source's row owner key (never NULL)."""
         for source in self.sources.values():
             name = source.relation.pid_column
             if source.relation.personal and name:

@@ -10,6 +10,8 @@ rewrite's DuckDB tree is adjusted before it is generated as Spark SQL:
 - ``EXTRACT``/``DATE_PART``: DuckDB's ``dow`` is 0 for Sunday (Spark's is 1), ``second`` is an
   integer (Spark's has the fraction), ``epoch`` is seconds; ``isodow``/``isoyear`` have other names.
 - ``DATE_TRUNC`` of a date is a timestamp in DuckDB (Spark's ``TRUNC`` keeps a date).
+- ``TRY(x)`` (the totality rewrite) is DuckDB-only: Spark runs ``x`` with ANSI mode off, where
+  what would raise gives NULL instead; ``HASH`` (the caps' keyed hash) becomes ``XXHASH64``.
 
 >>> import sqlglot
 >>> tree = sqlglot.parse_one("SELECT DATE_DIFF('day', a, b + INTERVAL (14) DAY) AS d FROM t",
@@ -169,6 +171,14 @@ def _rewrite(node: exp.Expr) -> exp.Expr | None:
         and node.expressions[0].is_string
     ):
         return _extract(node.expressions[0].this, node.expressions[1])
+    if isinstance(node, exp.Anonymous) and str(node.name).upper() == "HASH":
+        # The caps' keyed hash: Spark's HASH is 32-bit murmur3; XXHASH64 has DuckDB's width.
+        return exp.Anonymous(this="XXHASH64", expressions=[e.copy() for e in node.expressions])
+    if isinstance(node, exp.Try):
+        # The session runs with ANSI mode off (engine.spark_engine): overflow, division by zero
+        # and bad casts give NULL (or wrap) instead of failing, which is what TRY asks for.
+        inner: exp.Expr = node.this
+        return inner.copy()
     if isinstance(node, exp.DateTrunc):
         # DuckDB truncates a date to a timestamp; Spark's DATE_TRUNC does too (TRUNC would not).
         unit = exp.var(unit_name(node.args.get("unit")))

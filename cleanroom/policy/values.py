@@ -21,7 +21,8 @@ Scalar = str | int | float | bool | None
 class Val:
     """Facts about one expression's value in one scope."""
 
-    pid: bool = False  # the person key itself
+    pid: bool = False  # a person key (``pid`` of some personal relation)
+    nullable: bool = False  # a person key that is NULL on unmatched rows (LEFT/ASOF right side)
     groupable: bool = True  # may be a release group key (no raw personal metric in it)
     bounds: Interval | None = None  # numeric range, when known
     integer: bool = False  # integer valued (discrete noise)
@@ -29,22 +30,37 @@ class Val:
     metrics: frozenset[str] = frozenset()  # "dataset.column" of personal metrics it derives from
     aggregate: bool = False  # contains an aggregate function of the current scope
     literal: bool = False  # a constant
+    reference: bool = False  # derived from a reference dataset (contents a partner chooses)
+    kind: str | None = None  # "number" | "text" | "time" | "bool" | "interval"; None: unknown
+
+    @property
+    def owner(self) -> bool:
+        """The row owner's key: a person key that is never NULL (partitions, groups, correlates)."""
+        return self.pid and not self.nullable
 
     def with_(self, **changes: object) -> Val:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
 CONST = Val(literal=True)
+NUMBER, TEXT, TIME, BOOL, INTERVAL = "number", "text", "time", "bool", "interval"
 
 
 def merge(*vals: Val) -> Val:
-    """Facts of an expression combining ``vals`` (no bounds: the caller sets them)."""
+    """Facts of an expression combining ``vals`` (no bounds or kind: the caller sets them)."""
     return Val(
         groupable=all(v.groupable for v in vals),
         metrics=frozenset().union(*(v.metrics for v in vals)),
         aggregate=any(v.aggregate for v in vals),
         literal=all(v.literal for v in vals),
+        reference=any(v.reference for v in vals),
     )
+
+
+def common_kind(vals: list[Val]) -> str | None:
+    """The kind shared by ``vals`` (None when they differ or one is unknown)."""
+    kinds = {v.kind for v in vals if not (v.literal and v.kind is None)}  # NULL fits any kind
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def add(a: Interval, b: Interval) -> Interval:

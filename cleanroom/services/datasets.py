@@ -3,6 +3,11 @@
 An upload is validated, minimized and re-keyed by ``ingest`` into a new Parquet file; only after
 the file is complete is the version recorded. If recording fails, the file is removed: a crash or
 an error never leaves a version without a file, nor a file without a version that a run could use.
+
+A version's exact figures (row count, blank identifiers dropped, bytes, the most rows one person
+has) are facts about the people in the data. Only members of the dataset's owner org see them
+(:func:`describe_dataset`); the other members see its name, owner, spec, version and timestamps.
+They are kept out of the ``dataset.registered`` audit event, which every member reads and verifies.
 """
 
 from __future__ import annotations
@@ -69,17 +74,30 @@ def register_dataset(
             size_bytes=result.bytes,
             max_rows_per_person=result.max_rows_per_person,
             expires_at=expires,
+            # No figures here: every member reads (and verifies) the audit log.
             audit=AuditEvent(
-                "dataset.registered",
-                who.sub,
-                who.org,
-                {"name": spec.name, "kind": spec.kind, "rows": result.rows},
+                "dataset.registered", who.sub, who.org, {"name": spec.name, "kind": spec.kind}
             ),
         )
     except BaseException:
         result.path.unlink(missing_ok=True)
         raise
-    return {**dataset.to_dict(), "version": version.version, "ingest": result.to_dict()}
+    # The uploader's org is the owner: it sees the exact figures of what it uploaded.
+    return {
+        **describe_dataset(who, dataset),
+        "version": version.version,
+        "ingest": result.to_dict(),
+    }
+
+
+def sees_sizes(who: Principal, dataset: Dataset) -> bool:
+    """True when ``who`` may see the dataset's exact figures: its owner org's members only."""
+    return who.org == dataset.owner_org
+
+
+def describe_dataset(who: Principal, dataset: Dataset) -> dict[str, Any]:
+    """The dataset as ``who`` may see it: exact figures for its owner org only."""
+    return dataset.to_dict(sizes=sees_sizes(who, dataset))
 
 
 def list_datasets(svc: Services, who: Principal, collaboration_id: str) -> list[Dataset]:

@@ -6,6 +6,7 @@ Shared by ``preview`` (which stops here), ``create_run`` (which then charges) an
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +105,8 @@ def plan_run(
             for name, version in current.items()
             if version.max_rows_per_person is not None
         },
+        # Keys the per-person choice of rows and groups the caps keep: secret, fresh per run.
+        seed=secrets.randbits(62),
     )
     if require_approved and compiled.pin != template.pin:
         raise Conflict("the template no longer matches its approved form; submit it again")

@@ -23,7 +23,7 @@ from cleanroom.events import AuditEvent
 from cleanroom.services.access import authorize
 from cleanroom.services.context import Services
 from cleanroom.services.run_planning import RunPlan, plan_run
-from cleanroom.store import Collaboration, Run
+from cleanroom.store import EXECUTION_FAILED, Collaboration, Run
 from cleanroom.types import SUPPRESSION_VIEW, Principal, dataset_view
 
 log = logging.getLogger(__name__)
@@ -119,22 +119,37 @@ def list_runs(svc: Services, who: Principal, collaboration_id: str) -> list[Run]
     return svc.store.list_runs(collab.id, org)
 
 
+class _DataFailure(Exception):
+    """The run failed after the engine started reading data; the cause is in the server log."""
+
+
 def execute_run(svc: Services, run: Run, worker_id: str) -> None:
-    """Execute a claimed (``running``) run to its report, or fail it with a safe error."""
+    """Execute a claimed (``running``) run to its report, or fail it with a safe error.
+
+    A failure while planning (before any data is read: an expired dataset, a revoked template)
+    keeps its own code and safe message. Once the engine has started, whether and how a run fails
+    can depend on the data (a timeout, memory, an unusual value), so every such failure is the
+    one ``EXECUTION_FAILED`` code and message, whatever happened: the cause goes to the server
+    log only.
+    """
     try:
         with _heartbeat(svc, run):
-            report = _execute(svc, run)
+            plan = _plan(svc, run)
+            report_json = _release(svc, run, plan)
+    except _DataFailure:
+        _fail(svc, run, *EXECUTION_FAILED)
+        return
     except CleanroomError as exc:
         # Our own errors carry safe messages; for 5xx ones only the generic title is kept.
         _fail(svc, run, exc.code, exc.detail if exc.status < 500 else exc.title)
         return
-    except Exception:  # the engine's own text may quote data: log here, tell nobody
+    except Exception:  # before any data was read, so nothing here depends on it
         log.exception("run %s failed unexpectedly", run.id)
         _fail(svc, run, "internal_error", "the run failed; this is a bug")
         return
     svc.store.complete_run(
         run.id,
-        json.dumps(report, sort_keys=True, allow_nan=False),
+        report_json,
         audit=AuditEvent("run.succeeded", worker_id, run.org, {"run_id": run.id}),
     )
 
@@ -161,29 +176,47 @@ def _heartbeat(svc: Services, run: Run) -> Iterator[None]:
 
 
 def _fail(svc: Services, run: Run, code: str, message: str) -> None:
+    # The code and message stay on the run (its org and the retailer read it); the audit event,
+    # which every member reads, names the run only.
     svc.store.fail_run(
         run.id,
         code,
         message,
-        audit=AuditEvent("run.failed", "system", run.org, {"run_id": run.id, "code": code}),
+        audit=AuditEvent("run.failed", "system", run.org, {"run_id": run.id}),
     )
 
 
-def _execute(svc: Services, run: Run) -> dict[str, Any]:
+def _plan(svc: Services, run: Run) -> RunPlan:
+    """Compile the run again and check it is still the one approved and charged. Reads no data."""
     collab = svc.store.get_collaboration(run.collaboration_id)
     loss = {"epsilon": run.epsilon, "delta": run.delta}
     plan = plan_run(svc, collab, run.template_id, run.parameters, loss, org=run.org)
     if plan.template.version != run.template_version:
         raise InvalidRequest("the run's template version changed; this is a bug")
-    views = {
-        dataset_view(name): str(svc.settings.data_dir / version.path)
-        for name, version in plan.versions.items()
-    }
-    suppressed = svc.store.list_suppressed_pids(collab.id)
-    sql = plan.compiled.spark_sql if svc.settings.engine == "spark" else plan.compiled.duckdb_sql
-    table = svc.engine().execute(sql, views, suppressed, on_progress=_progress_reporter(svc, run))
-    result = release(plan.compiled.plan, table, plan.loss, noise=plan.noise)
-    return build_report(run, plan, result.to_dict(), svc.store.now().isoformat())
+    return plan
+
+
+def _release(svc: Services, run: Run, plan: RunPlan) -> str:
+    """Execute, noise and serialize the report. Any failure here is a :class:`_DataFailure`."""
+    try:
+        views = {
+            dataset_view(name): str(svc.settings.data_dir / version.path)
+            for name, version in plan.versions.items()
+        }
+        suppressed = svc.store.list_suppressed_pids(run.collaboration_id)
+        compiled = plan.compiled
+        sql = compiled.spark_sql if svc.settings.engine == "spark" else compiled.duckdb_sql
+        engine = svc.engine()
+        table = engine.execute(sql, views, suppressed, on_progress=_progress_reporter(svc, run))
+        result = release(compiled.plan, table, plan.loss, noise=plan.noise)
+        report = build_report(run, plan, result.to_dict(), svc.store.now().isoformat())
+        return json.dumps(report, sort_keys=True, allow_nan=False)
+    except CleanroomError as exc:  # our own text is safe for the log, but not for the partner
+        log.warning("run %s failed while executing: %s: %s", run.id, exc.code, exc.detail)
+        raise _DataFailure from None
+    except Exception:  # the engine's own text may quote data: log here, tell nobody
+        log.exception("run %s failed unexpectedly while executing", run.id)
+        raise _DataFailure from None
 
 
 def _progress_reporter(svc: Services, run: Run) -> Any:

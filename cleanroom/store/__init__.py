@@ -26,8 +26,10 @@ from cleanroom.store.records import (
     RunCreation,
     Template,
 )
+from cleanroom.store.run_lifecycle import EXECUTION_FAILED
 
 __all__ = [
+    "EXECUTION_FAILED",
     "GENESIS_HASH",
     "AuditArg",
     "AuditRecord",

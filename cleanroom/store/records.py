@@ -93,18 +93,28 @@ class DatasetVersion:
     # (registered before it was measured). A per-person row cap at or above it cannot bind.
     max_rows_per_person: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, *, sizes: bool = False) -> dict[str, Any]:
+        """The version; with ``sizes`` also its exact figures (row count, blank identifiers,
+        bytes, the most rows one person has).
+
+        The figures are exact facts about the people in the data: only the dataset's owner org
+        sees them, so they are left out unless asked for (``services.datasets`` decides).
+        """
+        out: dict[str, Any] = {
             "dataset_id": self.dataset_id,
             "version": self.version,
-            "row_count": self.row_count,
-            "dropped_identifiers": self.dropped_identifiers,
-            "bytes": self.size_bytes,
-            "max_rows_per_person": self.max_rows_per_person,
             "created_at": _iso(self.created_at),
             "expires_at": _iso(self.expires_at),
             "purged_at": _iso(self.purged_at),
         }
+        if sizes:
+            out.update(
+                row_count=self.row_count,
+                dropped_identifiers=self.dropped_identifiers,
+                bytes=self.size_bytes,
+                max_rows_per_person=self.max_rows_per_person,
+            )
+        return out
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,9 @@ class Dataset:
     created_at: datetime
     current: DatasetVersion | None  # highest non-purged version; None when all are purged
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, sizes: bool = False) -> dict[str, Any]:
+        """The dataset; ``sizes`` as in :meth:`DatasetVersion.to_dict` (owner org only)."""
+        current = None if self.current is None else self.current.to_dict(sizes=sizes)
         return {
             "id": self.id,
             "collaboration_id": self.collaboration_id,
@@ -127,7 +139,7 @@ class Dataset:
             "kind": self.kind,
             "spec": dict(self.spec),
             "created_at": _iso(self.created_at),
-            "current_version": None if self.current is None else self.current.to_dict(),
+            "current_version": current,
         }
 
 
@@ -302,9 +314,15 @@ class AuditRecord:
     created_at: datetime
     prev_hash: str
     hash: str
+    # Set per reader by ``services.audit``, never stored or hashed. ``redacted``: detail keys held
+    # back from this reader (only events written before those keys were kept out of the log), so
+    # the record's own hash cannot be recomputed from what the reader sees. ``restricted``: facts
+    # about the event that only some members may see, read from the records they describe.
+    redacted: tuple[str, ...] = ()
+    restricted: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "collaboration_id": self.collaboration_id,
             "seq": self.seq,
             "name": self.name,
@@ -315,6 +333,11 @@ class AuditRecord:
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
+        if self.redacted:
+            out["redacted"] = list(self.redacted)
+        if self.restricted is not None:
+            out["restricted"] = dict(self.restricted)
+        return out
 
 
 @dataclass(frozen=True)

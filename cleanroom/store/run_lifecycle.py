@@ -24,7 +24,12 @@ from cleanroom.store.db import AuditArg, StoreBase
 from cleanroom.store.models import ReportRow, RunRow
 from cleanroom.store.records import Report, Run
 
-INTERRUPTED = ("execution_failed", "interrupted")
+# The one code and message of every run that failed once its execution had started (an engine
+# error, a timeout, a lost worker): how a run failed can depend on the data, so it is not told.
+EXECUTION_FAILED = (
+    "execution_failed",
+    "the run failed while executing; the cause is not shown, it may depend on the data",
+)
 
 
 def _move(
@@ -109,7 +114,10 @@ class RunLifecycleMixin(StoreBase):
         self, run_id: str, error_code: str, message: str, *, audit: AuditArg = None
     ) -> Run:
         """``queued | running -> failed`` with a safe error code and message. Any budget charge is
-        kept (the ledger is append-only). ``Conflict`` when the run already finished."""
+        kept (the ledger is append-only). ``Conflict`` when the run already finished.
+
+        The code and message are on the run only, never in the audit event: every member reads
+        the audit log, but only the run's org and the retailer may read the run."""
         now = self.now()
         with self._write() as session:
             row = _move(
@@ -121,8 +129,7 @@ class RunLifecycleMixin(StoreBase):
                 error_message=message,
                 finished_at=now,
             )
-            facts = {"run_id": run_id, "error_code": error_code}
-            append_in_session(session, row.collaboration_id, audit, now, facts)
+            append_in_session(session, row.collaboration_id, audit, now, {"run_id": run_id})
             return rows.run(row)
 
     def complete_run(self, run_id: str, report_json: str, *, audit: AuditArg = None) -> Report:
@@ -155,8 +162,10 @@ class RunLifecycleMixin(StoreBase):
         self, older_than: timedelta | None = None, *, actor: str | None = "system"
     ) -> list[Run]:
         """Fail ``running`` runs whose heartbeat is older than ``older_than`` (all running runs when
-        None, e.g. at start-up of a single worker) with ``execution_failed`` / "interrupted".
-        With ``actor``, a ``run.failed`` audit event is appended for each, in the same transaction.
+        None, e.g. at start-up of a single worker) with ``EXECUTION_FAILED`` (a worker can die of
+        the data, e.g. out of memory, so this looks like any other execution failure).
+        With ``actor``, a ``run.failed`` audit event (the run's id only) is appended for each, in
+        the same transaction.
         """
         now = self.now()
         with self._write() as session:
@@ -170,7 +179,7 @@ class RunLifecycleMixin(StoreBase):
 
     @staticmethod
     def _interrupt(session: Session, run_id: str, now: datetime, actor: str | None) -> Run:
-        code, message = INTERRUPTED
+        code, message = EXECUTION_FAILED
         row = _move(
             session,
             run_id,
@@ -181,7 +190,6 @@ class RunLifecycleMixin(StoreBase):
             finished_at=now,
         )
         if actor is not None:
-            event = AuditEvent("run.failed", actor, row.org, {"reason": message})
-            facts = {"run_id": run_id, "error_code": code}
-            append_in_session(session, row.collaboration_id, event, now, facts)
+            event = AuditEvent("run.failed", actor, row.org, {"run_id": run_id})
+            append_in_session(session, row.collaboration_id, event, now, {"run_id": run_id})
         return rows.run(row)

@@ -166,6 +166,37 @@ def test_a_rejected_template_prints_each_violation(
     assert any(line.strip().split(" ")[1].startswith("3:") for line in lines[1:])
 
 
+def test_dataset_sizes_are_printed_for_the_owner_org_only(
+    server_url: str, cli_settings: Settings, inputs: Path
+) -> None:
+    paths = write_inputs(inputs)
+    admin = _as(cli_settings, server_url, "shopco", "retailer_admin")
+    advertiser = _as(cli_settings, server_url, "acme", "advertiser")
+    cid = admin.json(
+        "collaborations", "create", "--name", "q", "--partner", "acme",
+        "--policy", str(paths["policy"]),
+    )["id"]  # fmt: skip
+    added = admin.json("datasets", "add", "--collaboration", cid, "--spec", str(paths["spec"]),
+                       str(paths["data"]))  # fmt: skip
+    rows = added["ingest"]["rows"]
+    assert added["current_version"]["row_count"] == rows  # the uploader's org owns it
+    (owned,) = admin.json("datasets", "list", "--collaboration", cid)
+    assert owned["current_version"]["max_rows_per_person"] == 2
+    assert f"rows: {rows}" in admin("datasets", "add", "--collaboration", cid, "--spec",
+                                    str(paths["spec"]), str(paths["data"])).stdout  # fmt: skip
+    (seen,) = advertiser.json("datasets", "list", "--collaboration", cid)
+    assert seen["name"] == "exposures"
+    assert set(seen["current_version"]) == {
+        "dataset_id", "version", "created_at", "expires_at", "purged_at",
+    }  # fmt: skip
+    table = advertiser("datasets", "list", "--collaboration", cid).stdout
+    assert "(owner only)" in table
+    assert "(owner only)" not in admin("datasets", "list", "--collaboration", cid).stdout
+    for event in advertiser.json("audit", "--collaboration", cid):
+        if event["name"] == "dataset.registered":
+            assert set(event["details"]) == {"dataset_id", "name", "kind", "version"}
+
+
 def test_errors_are_code_and_detail_on_stderr(server_url: str, cli_settings: Settings) -> None:
     nobody = Cli(server_url, "not-a-token")
     result = nobody("budget", "--collaboration", "col_x", ok=False)

@@ -4,6 +4,13 @@
 from __future__ import annotations
 
 ACCEPTED: list[str] = [
+    # a per-person SELECT DISTINCT (the projection carries pid: a dedup within one person)
+    "SELECT campaign_id, COUNT(*) AS person_campaigns FROM "
+    "(SELECT DISTINCT pid, campaign_id FROM exposures) x GROUP BY campaign_id",
+    # casts to TIMESTAMP and TIMESTAMP literals (sqlglot reads TIMESTAMP as TIMESTAMPNTZ)
+    "SELECT COUNT(DISTINCT pid) AS people FROM transactions "
+    "WHERE CAST(txn_ts AS TIMESTAMP) >= TIMESTAMP '2024-01-01 00:00:00' "
+    "AND TRY_CAST(brand AS TIMESTAMP) IS NULL",
     # reach per campaign, public key domain from the list parameter
     "SELECT campaign_id, COUNT(DISTINCT pid) AS reach FROM exposures "
     "WHERE campaign_id IN :campaign_ids GROUP BY campaign_id",

@@ -31,7 +31,18 @@ def test_versions_count_up_and_current_is_the_newest(store: Store, collab: Colla
     assert [v.version for v in store.list_dataset_versions(ds.id)] == [1, 2]
     assert [d.name for d in store.list_datasets(collab.id)] == ["tx"]
     assert store.list_audit(collab.id)[-1].details["version"] == 1
-    assert ds.to_dict()["current_version"]["bytes"] == 100
+    assert ds.to_dict(sizes=True)["current_version"]["bytes"] == 100
+
+
+def test_exact_figures_are_left_out_unless_asked_for(store: Store, collab: Collaboration) -> None:
+    ds, version = _upload(store, collab.id, max_rows_per_person=3)
+    figures = {"row_count": 10, "dropped_identifiers": 1, "bytes": 100, "max_rows_per_person": 3}
+    full = version.to_dict(sizes=True)
+    assert {k: full[k] for k in figures} == figures
+    shown = ds.to_dict()["current_version"]  # the default is the safe one
+    assert set(shown) == {"dataset_id", "version", "created_at", "expires_at", "purged_at"}
+    assert set(version.to_dict()) == set(shown)
+    assert ds.to_dict(sizes=True)["current_version"] == full
 
 
 def test_names_are_unique_per_collaboration_and_owned(store: Store, collab: Collaboration) -> None:
@@ -77,11 +88,12 @@ def test_expired_versions_are_purged(store: Store, collab: Collaboration, clock:
 def test_max_rows_per_person_is_recorded_per_version(store: Store, collab: Collaboration) -> None:
     ds, v1 = _upload(store, collab.id)
     assert v1.max_rows_per_person is None  # not measured
-    assert v1.to_dict()["max_rows_per_person"] is None
+    assert v1.to_dict(sizes=True)["max_rows_per_person"] is None
     _, v2 = _upload(store, collab.id, max_rows_per_person=7)
     assert v2.max_rows_per_person == 7
     assert store.get_dataset(ds.id).current == v2
-    assert store.get_dataset(ds.id).to_dict()["current_version"]["max_rows_per_person"] == 7
+    current = store.get_dataset(ds.id).to_dict(sizes=True)["current_version"]
+    assert current["max_rows_per_person"] == 7
     assert [v.max_rows_per_person for v in store.list_dataset_versions(ds.id)] == [None, 7]
 
 

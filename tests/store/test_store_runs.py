@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from cleanroom.errors import Conflict, InvalidRequest, NotFound, ReportNotReady
-from cleanroom.store import Collaboration, Run, Store, Template
+from cleanroom.store import EXECUTION_FAILED, Collaboration, Run, Store, Template
 from tests.store.store_fixtures import FakeClock, event
 
 
@@ -140,7 +140,9 @@ def test_fail_from_queued_and_running(
     store.mark_running(running.id, "w1")
     store.fail_run(running.id, "execution_failed", "the engine failed", audit=event("run.failed"))
     assert store.get_run(running.id).status == "failed"
-    assert store.list_audit(collab.id)[-1].details["error_code"] == "execution_failed"
+    # the code stays on the run: every member reads the audit log
+    failed_event = store.list_audit(collab.id)[-1]
+    assert (failed_event.name, dict(failed_event.details)) == ("run.failed", {"run_id": running.id})
     with pytest.raises(Conflict):
         store.fail_run(running.id, "execution_failed", "again")
     with pytest.raises(ReportNotReady):
@@ -224,11 +226,14 @@ def test_recover_orphaned_runs(
     store.mark_running(fresh.id, "w2")
     recovered = store.recover_orphaned_runs(timedelta(minutes=5))
     assert [r.id for r in recovered] == [stale.id]
+    # a lost worker fails like any other execution failure (it may have died of the data)
     assert (recovered[0].status, recovered[0].error_code, recovered[0].error_message) == (
-        "failed", "execution_failed", "interrupted",
+        "failed", *EXECUTION_FAILED,
     )  # fmt: skip
     last = store.list_audit(collab.id)[-1]
-    assert (last.name, last.actor, last.details["run_id"]) == ("run.failed", "system", stale.id)
+    assert (last.name, last.actor, dict(last.details)) == (
+        "run.failed", "system", {"run_id": stale.id},
+    )  # fmt: skip
     assert store.get_run(fresh.id).status == "running"
     # at start-up of a lone worker: every running run is an orphan; queued runs stay queued
     assert [r.id for r in store.recover_orphaned_runs(actor=None)] == [fresh.id]

@@ -30,6 +30,18 @@ AUDIT_EVENT = record(
         "created_at": TIMESTAMP,
         "prev_hash": {"type": "string"},
         "hash": {"type": "string"},
+        "redacted": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Detail keys held back from this caller (only in events written by "
+            "earlier versions): this record's hash cannot be recomputed from what is shown, "
+            "but /audit/verify still checks it.",
+        },
+        "restricted": {
+            "type": "object",
+            "description": "Not hashed; only for the members allowed to see it. On run.failed, "
+            "the run's error ({code, message}) for the run's org and the retailer org.",
+        },
     },
 )
 AUDIT_PAGE = record(

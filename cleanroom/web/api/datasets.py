@@ -22,15 +22,24 @@ from cleanroom.web.state import current_services
 
 bp = Blueprint("datasets", __name__)
 
+_OWNER_ONLY = "Only for members of the dataset's owner org; absent for every other member."
 DATASET_VERSION = record(
     "DatasetVersion",
-    ["dataset_id", "version", "row_count", "created_at", "expires_at", "purged_at"],
+    ["dataset_id", "version", "created_at", "expires_at", "purged_at"],
     {
         "dataset_id": {"type": "string"},
         "version": {"type": "integer"},
-        "row_count": {"type": "integer"},
-        "dropped_identifiers": {"type": "integer"},
-        "bytes": {"type": "integer"},
+        "row_count": {"type": "integer", "description": f"Rows stored. {_OWNER_ONLY}"},
+        "dropped_identifiers": {
+            "type": "integer",
+            "description": f"Rows dropped for a blank identifier. {_OWNER_ONLY}",
+        },
+        "bytes": {"type": "integer", "description": f"Size of the stored file. {_OWNER_ONLY}"},
+        "max_rows_per_person": {
+            "type": ["integer", "null"],
+            "description": "The most rows one person has (null: not measured, or a reference "
+            f"dataset). {_OWNER_ONLY}",
+        },
         "created_at": TIMESTAMP,
         "expires_at": OPTIONAL_TIMESTAMP,
         "purged_at": OPTIONAL_TIMESTAMP,
@@ -60,7 +69,8 @@ REGISTERED = record(
         "version": {"type": "integer", "description": "The version this upload became."},
         "ingest": {
             "type": "object",
-            "description": "What was stored: rows, dropped blank identifiers, columns, sizes.",
+            "description": "What was stored: rows, dropped blank identifiers, columns, sizes "
+            "(the uploader's org owns the dataset, so it sees them).",
             "properties": {
                 "rows": {"type": "integer"},
                 "dropped_identifiers": {"type": "integer"},
@@ -127,9 +137,10 @@ def register_dataset(cid: str) -> tuple[dict[str, Any], int]:
     errors=[403, 404],
 )
 def list_datasets(cid: str) -> dict[str, Any]:
-    """Schemas, owners and current versions; never rows."""
-    found = datasets.list_datasets(current_services(Services), current_principal(), cid)
-    return {"items": [d.to_dict() for d in found]}
+    """Schemas, owners and current versions; never rows. Exact sizes for the owner org only."""
+    who = current_principal()
+    found = datasets.list_datasets(current_services(Services), who, cid)
+    return {"items": [datasets.describe_dataset(who, d) for d in found]}
 
 
 @route(
@@ -140,9 +151,10 @@ def list_datasets(cid: str) -> dict[str, Any]:
     errors=[403, 404],
 )
 def get_dataset(cid: str, did: str) -> dict[str, Any]:
-    """One dataset's schema and policy; never rows."""
-    found = datasets.get_dataset(current_services(Services), current_principal(), cid, did)
-    return found.to_dict()
+    """One dataset's schema and policy; never rows. Exact sizes for the owner org only."""
+    who = current_principal()
+    found = datasets.get_dataset(current_services(Services), who, cid, did)
+    return datasets.describe_dataset(who, found)
 
 
 @route(
@@ -156,4 +168,5 @@ def get_dataset(cid: str, did: str) -> dict[str, Any]:
 def delete_dataset(cid: str, did: str) -> dict[str, Any]:
     """The owner org deletes every version's file; later runs needing it get dataset_expired."""
     purged = datasets.delete_dataset(current_services(Services), current_principal(), cid, did)
-    return {"dataset_id": did, "purged_versions": [v.to_dict() for v in purged]}
+    # Only the owner org may delete (the service refuses anyone else), so it sees the figures.
+    return {"dataset_id": did, "purged_versions": [v.to_dict(sizes=True) for v in purged]}

@@ -1,0 +1,78 @@
+"""Totality: every accepted expression evaluates on every value one person could contribute.
+
+The checker records, while it evaluates a template, each operation that can raise on some value
+(integer overflow, integer division or modulo by zero, a cast of text to a number or a time, a
+narrowing cast, date arithmetic leaving the engine's range, an implicit cast of text compared
+with a number); :meth:`TotalityPlan.apply` then rewrites them, in the bound template's tree and
+before any copy of it is taken, into total forms:
+
+- ``CAST`` becomes ``TRY_CAST`` (NULL instead of an error);
+- an operation over plain values runs under ``TRY(...)`` (DuckDB: an error becomes NULL; on
+  Spark, ``TRY`` is dropped and the session runs with ANSI mode off, where the same operations
+  return NULL or wrap instead of raising);
+- an arithmetic operation over an aggregate or a window (which ``TRY`` cannot hold) computes its
+  operands in DOUBLE, where overflow gives infinity and the release's clamp bounds it.
+
+What cannot be made total is rejected by the checker (``non_total_expression``): data-dependent
+interval amounts, window frame offsets, ``LAG``/``LEAD`` offsets, rounding digits and date units.
+
+>>> from sqlglot import parse_one
+>>> tree = parse_one("SELECT CAST(a AS INT) + b AS c FROM t", read="duckdb")
+>>> plan = TotalityPlan()
+>>> plan.try_cast(tree.find(exp.Cast)); plan.wrap_in_try(tree.find(exp.Add))
+>>> plan.apply()
+>>> tree.sql("duckdb")
+'SELECT TRY(TRY_CAST(a AS INT) + b) AS c FROM t'
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+# Nodes TRY cannot hold (DuckDB refuses aggregates, windows and subqueries inside TRY).
+_NOT_TRY_ABLE = (exp.AggFunc, exp.Window, exp.Query, exp.Subquery, exp.Exists, exp.Placeholder)
+
+
+def try_able(node: exp.Expr) -> bool:
+    """May ``node`` run under TRY (no aggregate, window or subquery inside it)?"""
+    return not any(isinstance(n, _NOT_TRY_ABLE) for n in node.walk())
+
+
+class TotalityPlan:
+    """The rewrites that make a checked template total, applied once after checking."""
+
+    def __init__(self) -> None:
+        self._casts: list[exp.Cast] = []
+        self._tries: list[exp.Expr] = []
+        self._doubles: list[exp.Expr] = []
+
+    def try_cast(self, node: exp.Cast) -> None:
+        if not isinstance(node, exp.TryCast):
+            self._casts.append(node)
+
+    def wrap_in_try(self, node: exp.Expr) -> None:
+        self._tries.append(node)
+
+    def compute_in_double(self, node: exp.Expr) -> None:
+        self._doubles.append(node)
+
+    def apply(self) -> None:
+        """Rewrite the recorded nodes in place (their tree is the bound template's copy)."""
+        for cast in self._casts:
+            replacement = exp.TryCast(this=cast.this, to=cast.to)
+            cast.replace(replacement)
+            # A TRY or DOUBLE rewrite recorded for this node now applies to its replacement.
+            self._tries = [replacement if n is cast else n for n in self._tries]
+            self._doubles = [replacement if n is cast else n for n in self._doubles]
+        for node in self._doubles:
+            for key in ("this", "expression"):
+                operand = node.args.get(key)
+                if isinstance(operand, exp.Expr) and not try_able(operand):
+                    double = exp.DataType.build("DOUBLE")
+                    node.set(key, exp.TryCast(this=operand, to=double))
+        for node in self._tries:
+            if isinstance(node.parent, exp.Try):
+                continue
+            wrapper = exp.Try()
+            node.replace(wrapper)  # keeps ``node`` itself: references into it stay valid
+            wrapper.set("this", node)
