@@ -468,6 +468,8 @@ class ExpressionChecker:
                 self.flag(
                     "disallowed_aggregate", node, "DISTINCT inside this aggregate is not allowed"
                 )
+        if isinstance(node, exp.AnyValue):
+            self.totality.any_value_as_min(node)  # one of the values, chosen by value
         if isinstance(node, exp.LogicalOr | exp.LogicalAnd):
             return merge(*vals).with_(aggregate=True, groupable=True, bounds=None, kind=BOOL)
         first = vals[0] if vals else Val()
@@ -480,6 +482,8 @@ class ExpressionChecker:
             self.flag("forbidden_syntax", node, "window functions belong in person-local steps")
             return Val(groupable=False)
         inner_ctx = replace(ctx, aggregates=False, windows=False)
+        if ctx.scope.personal and isinstance(_window_target(node.this), fn.ROW_ORDER_WINDOWS):
+            self.totality.break_ties(node, _scope_columns(ctx.scope))
         partition = node.args.get("partition_by") or []
         partition_vals = [self.eval(item, inner_ctx) for item in partition]
         if ctx.scope.personal and not any(v.owner for v in partition_vals):
@@ -525,6 +529,20 @@ class ExpressionChecker:
             "forbidden_function", func, f"window function {fn.function_name(func)}() is not allowed"
         )
         return Val(groupable=False)
+
+
+def _window_target(func: exp.Expr) -> exp.Expr:
+    return func.this if isinstance(func, exp.IgnoreNulls | exp.RespectNulls) else func
+
+
+def _scope_columns(scope: Scope) -> list[exp.Column]:
+    """Every column the FROM items of ``scope`` yield, qualified (ambiguous ones left out)."""
+    return [
+        exp.column(name, table=source.alias)
+        for source in scope.sources.values()
+        for name in source.relation.columns
+        if name not in source.relation.ambiguous
+    ]
 
 
 def _decimal_precision(target: exp.DataType) -> int:

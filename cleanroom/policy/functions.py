@@ -22,6 +22,10 @@ PERSON_LOCAL_AGGREGATES: tuple[type[exp.Expr], ...] = (
 )
 RANKING_WINDOWS: tuple[type[exp.Expr], ...] = (exp.RowNumber, exp.Rank, exp.DenseRank)
 VALUE_WINDOWS: tuple[type[exp.Expr], ...] = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue)
+# Windows whose value depends on the order of rows that tie in ORDER BY (the rewrite breaks the
+# ties by every column, so the value cannot depend on the engine's, possibly other people's, row
+# order). RANK/DENSE_RANK give ties equal ranks; LAST_VALUE's default frame ends at the last tie.
+ROW_ORDER_WINDOWS: tuple[type[exp.Expr], ...] = (exp.RowNumber, exp.Lag, exp.Lead, exp.FirstValue)
 COMPARISONS: tuple[type[exp.Expr], ...] = (
     exp.EQ,
     exp.NEQ,

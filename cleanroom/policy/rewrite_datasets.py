@@ -59,14 +59,50 @@ def cap_can_bind(spec: DatasetSpec, observed_max_rows: Mapping[str, int] | None)
     return observed is None or observed > row_cap(spec)
 
 
+Path = tuple[tuple[str, int | None], ...]
+
+
 @lru_cache(maxsize=512)
-def _parsed(sql: str) -> exp.Select:
-    # Cached per text (a few per collaboration); callers get a copy, never this tree. Source
-    # positions are dropped (nothing here is reported to a person) so that copies are cheap.
+def _parsed(sql: str) -> tuple[exp.Select, Path | None]:
+    """The parsed wrapper and the path to its seed placeholder (None: no seed).
+
+    Cached per text (a few per collaboration); callers get a copy, never this tree. Source
+    positions are dropped (nothing here is reported to a person) so that copies are cheap; the
+    engine views it reads are marked :data:`WRAPPED` here, once (copies keep the mark).
+    """
     select = parse_one(sql, read="duckdb")
     assert isinstance(select, exp.Select)
+    seed: Path | None = None
     for node in select.walk():
         node._meta = None
+        if isinstance(node, exp.Table):
+            node.meta[WRAPPED] = True
+        elif isinstance(node, exp.Column) and node.name == SEED_COLUMN:
+            seed = _path(node)
+    return select, seed
+
+
+def _path(node: exp.Expr) -> Path:
+    steps: list[tuple[str, int | None]] = []
+    while node.parent is not None:
+        steps.append((str(node.arg_key), node.index))
+        node = node.parent
+    return tuple(reversed(steps))
+
+
+def _at(root: exp.Expr, path: Path) -> exp.Expr:
+    node = root
+    for key, index in path:
+        child = node.args[key]
+        node = child[index] if index is not None else child
+    return node
+
+
+def _copy(sql: str, seed: int) -> exp.Select:
+    tree, path = _parsed(sql)
+    select = tree.copy()
+    if path is not None:
+        _at(select, path).replace(exp.Literal.number(seed))
     return select
 
 
@@ -89,23 +125,13 @@ def personal_source(
         conditions.insert(0, f"d.{consent.name} IS TRUE")
     filtered = f"FROM {dataset_view(spec.name)} AS d WHERE {' AND '.join(conditions)}"
     if not capped:
-        return _mark_views(_parsed(f"SELECT {qualified} {filtered}").copy())
+        return _copy(f"SELECT {qualified} {filtered}", seed)
     sql = (
         f"SELECT {plain} FROM (SELECT {plain}, ROW_NUMBER() OVER (PARTITION BY pid ORDER BY "
         f"cr_rand) AS cr_row FROM (SELECT {qualified}, HASH({SEED_COLUMN}, {qualified}) AS "
         f"cr_rand {filtered}) AS cr_allowed) AS cr_row_capped WHERE cr_row <= {row_cap(spec)}"
     )
-    select = _parsed(sql).copy()
-    for column in list(select.find_all(exp.Column)):
-        if column.name == SEED_COLUMN:
-            column.replace(exp.Literal.number(seed))
-    return _mark_views(select)
-
-
-def _mark_views(select: exp.Select) -> exp.Select:
-    for table in select.find_all(exp.Table):
-        table.meta[WRAPPED] = True
-    return select
+    return _copy(sql, seed)
 
 
 def wrap_datasets(

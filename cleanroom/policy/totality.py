@@ -16,6 +16,13 @@ before any copy of it is taken, into total forms:
 What cannot be made total is rejected by the checker (``non_total_expression``): data-dependent
 interval amounts, window frame offsets, ``LAG``/``LEAD`` offsets, rounding digits and date units.
 
+The same plan makes row-order windows deterministic: ``ROW_NUMBER``, ``LAG``, ``LEAD`` and
+``FIRST_VALUE`` over rows that tie in their ``ORDER BY`` would pick a row by the engine's physical
+order, which adding another person's rows can change. Every column of the window's FROM items is
+appended to its ``ORDER BY`` as a tie-break: rows still tied are equal in every column, so which
+one comes first cannot change any result. For the same reason ``ANY_VALUE(x)`` becomes
+``MIN(x)`` (one of the values, chosen by value rather than by position).
+
 >>> from sqlglot import parse_one
 >>> tree = parse_one("SELECT CAST(a AS INT) + b AS c FROM t", read="duckdb")
 >>> plan = TotalityPlan()
@@ -45,6 +52,8 @@ class TotalityPlan:
         self._casts: list[exp.Cast] = []
         self._tries: list[exp.Expr] = []
         self._doubles: list[exp.Expr] = []
+        self._ties: list[tuple[exp.Window, list[exp.Column]]] = []
+        self._any_values: list[exp.AnyValue] = []
 
     def try_cast(self, node: exp.Cast) -> None:
         if not isinstance(node, exp.TryCast):
@@ -55,6 +64,12 @@ class TotalityPlan:
 
     def compute_in_double(self, node: exp.Expr) -> None:
         self._doubles.append(node)
+
+    def break_ties(self, window: exp.Window, columns: list[exp.Column]) -> None:
+        self._ties.append((window, columns))
+
+    def any_value_as_min(self, node: exp.AnyValue) -> None:
+        self._any_values.append(node)
 
     def apply(self) -> None:
         """Rewrite the recorded nodes in place (their tree is the bound template's copy)."""
@@ -70,6 +85,15 @@ class TotalityPlan:
                 if isinstance(operand, exp.Expr) and not try_able(operand):
                     double = exp.DataType.build("DOUBLE")
                     node.set(key, exp.TryCast(this=operand, to=double))
+        for any_value in self._any_values:
+            any_value.replace(exp.Min(this=any_value.this))
+        for window, columns in self._ties:
+            order = window.args.get("order")
+            if order is None:
+                order = exp.Order(expressions=[])
+                window.set("order", order)
+            keys = [*order.expressions, *(exp.Ordered(this=c, nulls_first=True) for c in columns)]
+            order.set("expressions", keys)
         for node in self._tries:
             if isinstance(node.parent, exp.Try):
                 continue
