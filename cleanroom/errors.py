@@ -80,6 +80,39 @@ class TemplateNotApproved(CleanroomError):
     status, code, title = 409, "template_not_approved", "Template is not approved"
 
 
+class CollaborationClosed(CleanroomError):
+    """The collaboration has not started yet or has ended: no runs (and, after the end, no new
+    datasets or templates)."""
+
+    status, code, title = 409, "collaboration_closed", "Collaboration is not open"
+
+
+class MembershipEnded(CleanroomError):
+    """The caller's org was a partner of the collaboration; its membership ended."""
+
+    status, code, title = 403, "membership_ended", "Membership has ended"
+
+
+class PolicyLoosening(CleanroomError):
+    """An amendment would loosen the policy and was sent without ``allow_loosening: true``."""
+
+    status, code, title = 409, "policy_loosening", "Change loosens the policy"
+
+    def __init__(self, fields: list[str], detail: str | None = None) -> None:
+        self.fields = list(fields)
+        super().__init__(
+            detail
+            or (
+                f"this change loosens {', '.join(self.fields)}, which weakens the guarantee "
+                "already given to the people in the data; send it again with "
+                '"allow_loosening": true to confirm (it is recorded as a loosening)'
+            )
+        )
+
+    def extra(self) -> dict[str, Any]:
+        return {"loosening": self.fields}
+
+
 class ReportNotReady(CleanroomError):
     status, code, title = 409, "conflict", "Report not ready"
 

@@ -19,6 +19,9 @@ from typing import Any
 EVENT_NAMES = frozenset(
     {
         "collaboration.created",
+        "collaboration.updated",
+        "partner.added",
+        "partner.removed",
         "dataset.registered",
         "dataset.deleted",
         "dataset.expired",
@@ -34,6 +37,8 @@ EVENT_NAMES = frozenset(
         "run.failed",
         "report.downloaded",
         "budget.charged",
+        "budget.raised",
+        "budget.set",
         "request.refused",
     }
 )

@@ -3,6 +3,7 @@
 Membership is checked first (a principal outside the collaboration gets ``not_found``); then the
 action's roles (``forbidden``). Some actions are further limited to the principal's own org
 (datasets they own, runs their org started); that is noted per action and enforced by the service.
+What of an object a member allowed to read it sees is the other table, ``cleanroom.visibility``.
 
 >>> "retailer_admin" in PERMISSIONS["template.approve"]
 True
@@ -21,20 +22,27 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
     {
         "collaboration.create": frozenset({"retailer_admin"}),
         "collaboration.read": _ALL,
+        "collaboration.update": frozenset({"retailer_admin"}),  # policy, start and end dates
+        "partner.add": frozenset({"retailer_admin"}),
+        "partner.remove": frozenset({"retailer_admin"}),  # ends the membership
         "dataset.register": frozenset({"retailer_admin", "advertiser"}),  # own org's data
         "dataset.read": _MEMBERS_READ,
         "dataset.delete": frozenset({"retailer_admin", "advertiser"}),  # owner org only
         "suppression.add": frozenset({"retailer_admin"}),
         "template.submit": frozenset({"advertiser"}),
-        "template.read": _MEMBERS_READ,
+        "template.read": _ALL,  # partners: their own org's only (cleanroom.visibility)
         "template.approve": frozenset({"retailer_admin"}),
         "template.reject": frozenset({"retailer_admin"}),
         "template.revoke": frozenset({"retailer_admin"}),
+        # An owner org of a personal dataset the template reads approves (or refuses) its use.
+        "template.approve_as_owner": frozenset({"advertiser"}),
+        "template.reject_as_owner": frozenset({"advertiser"}),
         "run.preview": frozenset({"advertiser"}),
         "run.create": frozenset({"advertiser"}),
         "run.read": frozenset({"retailer_admin", "advertiser", "partner_viewer"}),  # own org's runs
         "report.read": frozenset({"retailer_admin", "advertiser", "partner_viewer"}),  # own org's
-        "budget.read": _MEMBERS_READ,  # partners see their own org's line only
+        "budget.read": _ALL,  # partners see their own org's line only (cleanroom.visibility)
+        "budget.raise": frozenset({"retailer_admin"}),
         "audit.read": _ALL,
         "audit.verify": _ALL,
     }

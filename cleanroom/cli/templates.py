@@ -10,7 +10,7 @@ import click
 from cleanroom.cli.output import emit
 from cleanroom.cli.remote import client_command, client_options, collaboration_option, make_client
 
-COLUMNS = ["id", "name", "version", "org", "purpose", "status"]
+COLUMNS = ["id", "name", "version", "org", "purpose", "status", "awaiting_approval"]
 
 
 def _summary(template: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +81,9 @@ def _decision_command(decision: Literal["approve", "reject", "revoke"], doc: str
         emit(template if as_json else _summary(template), as_json)
 
 
-_decision_command("approve", "Approve one template version so partners can run it.")
-_decision_command("reject", "Reject a pending template version.")
+_decision_command(
+    "approve",
+    "Approve one template version (retailer admin, or a data owner for its CRM) so it can run.",
+)
+_decision_command("reject", "Reject a pending template version (retailer admin or a data owner).")
 _decision_command("revoke", "Revoke an approved template version: no new runs of it.")

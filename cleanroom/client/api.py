@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -26,6 +27,15 @@ REPORT_FORMATS: tuple[ReportFormat, ...] = ("json", "csv", "parquet")
 FINISHED = ("succeeded", "failed")
 MAX_PAGES = 10_000  # a server that never stops paging is a bug; do not loop for ever
 ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+class Keep(Enum):
+    """``KEEP``: leave a value as it is (``None`` means "no value")."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 def _seg(value: str) -> str:
@@ -167,6 +177,65 @@ class ApiClient:
 
     def _collab(self, collaboration_id: str, rest: str = "") -> str:
         return f"/v1/collaborations/{_seg(collaboration_id)}{rest}"
+
+    def update_collaboration(
+        self,
+        collaboration_id: str,
+        *,
+        policy: Mapping[str, Any] | None = None,
+        starts_at: str | Keep | None = KEEP,
+        ends_at: str | Keep | None = KEEP,
+        allow_loosening: bool = False,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Amend policy fields and dates (retailer admin): ``{"collaboration", "changes",
+        "loosening", "warnings"}``. A date is an ISO-8601 timestamp, ``"now"`` or None (no
+        date); ``KEEP`` leaves it. Loosening needs ``allow_loosening`` (else ``ApiError``
+        ``policy_loosening``)."""
+        body: dict[str, Any] = {}
+        if policy:
+            body["policy"] = dict(policy)
+        for key, value in (("starts_at", starts_at), ("ends_at", ends_at)):
+            if not isinstance(value, Keep):
+                body[key] = value
+        if allow_loosening:
+            body["allow_loosening"] = True
+        if reason is not None:
+            body["reason"] = reason
+        return self._object("PATCH", self._collab(collaboration_id), json_body=body)
+
+    def add_partner(
+        self,
+        collaboration_id: str,
+        org: str,
+        *,
+        budget: Mapping[str, float] | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Add a partner org (retailer admin), with ``budget`` totals of its own if given:
+        ``{"collaboration", "budget"}``."""
+        body: dict[str, Any] = {"org": org}
+        if budget is not None:
+            body["budget"] = dict(budget)
+        if reason is not None:
+            body["reason"] = reason
+        return self._object("POST", self._collab(collaboration_id, "/partners"), json_body=body)
+
+    def remove_partner(
+        self,
+        collaboration_id: str,
+        org: str,
+        *,
+        purge_data: bool = False,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """End a partner's membership (retailer admin), purging its datasets with
+        ``purge_data``: ``{"collaboration", "membership", "purged_datasets"}``."""
+        body: dict[str, Any] = {"purge_data": purge_data}
+        if reason is not None:
+            body["reason"] = reason
+        path = self._collab(collaboration_id, f"/partners/{_seg(org)}/end")
+        return self._object("POST", path, json_body=body)
 
     # -- datasets and suppressions -----------------------------------------------------------
 
@@ -387,6 +456,28 @@ class ApiClient:
             if "total" in body:
                 return [body]
         raise ApiError(200, "invalid_response", "the budget answer has no budget lines", {})
+
+    def raise_budget(
+        self,
+        collaboration_id: str,
+        org: str,
+        *,
+        add: Mapping[str, float] | None = None,
+        total: Mapping[str, float] | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Raise one partner's budget (retailer admin): ``add`` tops it up, ``total`` sets higher
+        totals. ``{"budget", "previous_total", "warning"}``: a larger budget weakens the
+        guarantee already given."""
+        if (add is None) == (total is None):
+            raise ValueError("give either add or total")
+        body: dict[str, Any] = (
+            {"add": dict(add)} if add is not None else {"total": dict(total or {})}
+        )
+        if reason is not None:
+            body["reason"] = reason
+        path = self._collab(collaboration_id, f"/budget/{_seg(org)}/raise")
+        return self._object("POST", path, json_body=body)
 
     def audit(self, collaboration_id: str) -> list[dict[str, Any]]:
         """Every audit event of the collaboration, oldest first."""

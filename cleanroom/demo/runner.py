@@ -295,16 +295,22 @@ def _approved(
     templates: Mapping[str, tuple[str, str]],
     echo: Echo,
 ) -> list[tuple[str, str]]:
-    """The admin approves every pending template; (name, template id) in file order."""
+    """The admin approves every pending template, and the advertiser those that read its own
+    personal data (its CRM): every data owner approves. (name, template id) in file order."""
     by_name = {t["name"]: t for t in advertiser.list_templates(cid) if t.get("status") == "pending"}
     approved = []
+    by_owner = 0
     for name in templates:
         template = by_name.get(name)
         if template is None:
             raise DemoFailed(f"template {name} was not accepted by the server")
-        admin.approve_template(cid, template["id"], reason="demo")
+        decided = admin.approve_template(cid, template["id"], reason="demo")
+        if ADVERTISER_ORG in decided.get("awaiting_approval", []):
+            advertiser.approve_template(cid, template["id"], reason="our CRM may serve this")
+            by_owner += 1
         approved.append((name, str(template["id"])))
-    echo(f"retailer admin approved {len(approved)} templates")
+    echo(f"retailer admin approved {len(approved)} templates, {ADVERTISER_ORG} {by_owner} "
+         "reading its CRM")  # fmt: skip
     return approved
 
 

@@ -1,13 +1,17 @@
-"""Who may act on a collaboration: membership first, then the role's permission (as data).
+"""Who may act on a collaboration: membership first, then the role's permission (as data), then
+what of one object the caller sees (``cleanroom.visibility``, as data too).
 
 A principal whose org is not a member gets ``not_found`` (existence is not revealed); a member
 without the right gets ``forbidden`` and the refusal is written to the collaboration's audit log.
+An object the table hides from a member (another partner's template, run, dataset...) is
+``not_found`` too, exactly as an unknown id, and lists leave it out.
 Roles are tied to the org's place in the collaboration: ``retailer_admin`` only for the retailer,
 ``advertiser`` and ``partner_viewer`` only for partners; ``auditor`` for either.
 """
 
 from __future__ import annotations
 
+from cleanroom import visibility
 from cleanroom.errors import Forbidden, NotFound
 from cleanroom.events import AuditEvent
 from cleanroom.permissions import allowed
@@ -69,3 +73,23 @@ def require_own_org(who: Principal, owner_org: str, what: str) -> None:
     """Some actions are limited to the org that owns the object."""
     if who.org != owner_org:
         raise Forbidden(f"only {what}'s own organization may do this")
+
+
+def sight_of(who: Principal, collab: Collaboration, resource: str, owner_org: str | None) -> str:
+    """What ``who`` sees of one ``resource`` owned by ``owner_org`` (``cleanroom.visibility``)."""
+    return visibility.sight(
+        resource, reader_org=who.org, owner_org=owner_org, retailer_org=collab.retailer_org
+    )
+
+
+def can_see(who: Principal, collab: Collaboration, resource: str, owner_org: str | None) -> bool:
+    """False when the visibility table hides the object from ``who``."""
+    return sight_of(who, collab, resource, owner_org) != visibility.HIDDEN
+
+
+def require_visible(
+    who: Principal, collab: Collaboration, resource: str, owner_org: str | None, what: str
+) -> None:
+    """``NotFound`` (as for an unknown id) when the object is hidden from ``who``."""
+    if not can_see(who, collab, resource, owner_org):
+        raise NotFound(f"{what} not found")

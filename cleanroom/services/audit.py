@@ -1,39 +1,38 @@
-"""Reading and verifying a collaboration's hash-chained audit log (every member may).
+"""Reading and verifying a collaboration's hash-chained audit log, each event as the reader may see
+it (``cleanroom.visibility``, :data:`~cleanroom.visibility.AUDIT_EVENTS`).
 
-Every member reads every event, so an event's hashed ``details`` hold nothing that only some
-members may know: ``dataset.registered`` carries no row counts (a dataset's exact figures are on
-its version, for its owner org only) and ``run.failed`` names the run but not why it failed (the
-code is on the run, for the run's org and the retailer). Each member can therefore recompute
-every new record's hash from what it reads, and ``verify`` checks the whole chain for anyone.
+Every member reads every position of the log. An event follows the resource it is about: the
+retailer org and the event's owner org get it in full; a partner gets the retailer's events in
+full and another partner's ``withheld``: position, ``prev_hash``, ``hash``, ``digest``, name, org
+and time, never the actor, details or salt. Because an event's hash covers a salted digest of its
+actor and details (``store.audit``), every member recomputes every hash from what it reads, and
+the digest cannot be confirmed by guessing small details. A member that gets an event in full
+(with its salt) also recomputes the digest. ``verify`` checks the stored chain for anyone.
 
-Two things depend on who reads:
+Two more things depend on who reads:
 
 - ``restricted``, outside the hashed record: on ``run.failed``, the run's ``error`` (code and
-  message) for members of the run's org and of the retailer org, auditors included. It is read
-  from the run, the same text ``GET .../runs/{rid}`` shows them.
-- ``redacted``: events written by earlier versions kept such figures in their hashed details
-  (``rows`` on ``dataset.registered``, ``code``/``error_code``/``reason`` on ``run.failed``). Those
-  keys are withheld from members outside the audience above and named in ``redacted``; the record's
-  ``hash`` and ``prev_hash`` are unchanged, so the chain still links, and ``verify`` (which the
-  server computes from the stored records) still covers them.
+  message) for the members who see the event in full (the run's org and the retailer org). It is
+  read from the run, the same text ``GET .../runs/{rid}`` shows them.
+- ``redacted``: events written before 0003 could hold figures in their hashed details (``rows``
+  on ``dataset.registered``, the ``figures`` of its ``AUDIT_EVENTS`` row). They are withheld from
+  members who see datasets without figures and named in ``redacted``. Such a record, like a
+  withheld record written before 0003 (``digest`` null: its hash covers the clear actor and
+  details), links by ``prev_hash`` but its own hash cannot be recomputed by that member;
+  ``verify`` still covers it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable
 
+from cleanroom import visibility
 from cleanroom.errors import NotFound
 from cleanroom.services.access import authorize
 from cleanroom.services.context import Services
 from cleanroom.store import AuditRecord, AuditVerification, Collaboration
 from cleanroom.types import Principal
-
-# Detail keys that earlier versions hashed into events every member reads, per event name.
-LEGACY_PRIVATE_DETAILS: Mapping[str, tuple[str, ...]] = {
-    "dataset.registered": ("rows",),
-    "run.failed": ("code", "error_code", "reason"),
-}
 
 
 def list_audit(
@@ -42,7 +41,8 @@ def list_audit(
     """Events in order, as ``who`` may see them (module docstring)."""
     collab = authorize(svc, who, collaboration_id, "audit.read")
     found = svc.store.list_audit(collab.id, after_seq=after_seq, limit=limit)
-    return [_as_seen_by(svc, who, collab, record) for record in found]
+    owners = _EventOwners(svc, collab)
+    return [_as_seen_by(svc, who, collab, record, owners) for record in found]
 
 
 def verify_audit(svc: Services, who: Principal, collaboration_id: str) -> AuditVerification:
@@ -50,24 +50,79 @@ def verify_audit(svc: Services, who: Principal, collaboration_id: str) -> AuditV
     return svc.store.verify_audit(collab.id)
 
 
-def in_audience(who: Principal, collab: Collaboration, record: AuditRecord) -> bool:
-    """True when ``who`` may see the private facts of ``record``.
+class _EventOwners:
+    """The owning org of each event (``AUDIT_EVENTS``' owner rule), template and run orgs read
+    once per id for a page."""
 
-    A ``dataset.registered`` event's org is the dataset's owner; a ``run.failed`` event's org is
-    the run's, and the retailer sees every run. Other events have no private facts.
-    """
-    if record.name == "dataset.registered":
-        return who.org == record.org
-    if record.name == "run.failed":
-        return who.org in (record.org, collab.retailer_org)
-    return True
+    def __init__(self, svc: Services, collab: Collaboration) -> None:
+        self._svc, self._collab = svc, collab
+        self._templates: dict[str, str | None] = {}
+        self._runs: dict[str, str | None] = {}
+
+    def owner(self, record: AuditRecord) -> str | None:
+        rule = visibility.event_rule(record.name)
+        if rule.owner == visibility.TEMPLATE_ORG:
+            return self._lookup(self._templates, record.details.get("template_id"), self._template)
+        if rule.owner == visibility.RUN_ORG:
+            return self._lookup(self._runs, record.details.get("run_id"), self._run)
+        if rule.owner == visibility.PARTNER_ORG:
+            named = record.details.get("partner_org")
+            return named if isinstance(named, str) else None
+        return record.org
+
+    @staticmethod
+    def _lookup(
+        cache: dict[str, str | None], key: object, read: Callable[[str], str]
+    ) -> str | None:
+        if not isinstance(key, str):
+            return None  # unknown owner: partners see it as another partner's
+        if key not in cache:
+            try:
+                cache[key] = read(key)
+            except NotFound:
+                cache[key] = None
+        return cache[key]
+
+    def _template(self, template_id: str) -> str:
+        return self._svc.store.get_template(template_id, collaboration_id=self._collab.id).org
+
+    def _run(self, run_id: str) -> str:
+        return self._svc.store.get_run(run_id, collaboration_id=self._collab.id).org
+
+
+def _event_sight(
+    who: Principal, collab: Collaboration, record: AuditRecord, owners: _EventOwners
+) -> str:
+    """``full``, ``no_figures`` or ``no_details`` for ``who``. The owner is looked up only when
+    the answer depends on it (a retailer-org reader sees templates and reports in full either
+    way)."""
+    retailer = collab.retailer_org
+    possible = (who.org, retailer, None) if who.org != retailer else (who.org, None)
+    sights = {
+        visibility.event_sight(
+            record.name, reader_org=who.org, owner_org=owner, retailer_org=retailer
+        )
+        for owner in possible
+    }
+    if len(sights) == 1:
+        return sights.pop()
+    return visibility.event_sight(
+        record.name, reader_org=who.org, owner_org=owners.owner(record), retailer_org=retailer
+    )
 
 
 def _as_seen_by(
-    svc: Services, who: Principal, collab: Collaboration, record: AuditRecord
+    svc: Services,
+    who: Principal,
+    collab: Collaboration,
+    record: AuditRecord,
+    owners: _EventOwners,
 ) -> AuditRecord:
-    if not in_audience(who, collab, record):
-        private = LEGACY_PRIVATE_DETAILS.get(record.name, ())
+    seen = _event_sight(who, collab, record, owners)
+    if seen == visibility.NO_DETAILS:
+        return dataclasses.replace(record, withheld=True)
+    if seen == visibility.NO_FIGURES:
+        private = visibility.event_rule(record.name).figures
         hidden = tuple(key for key in private if key in record.details)
         if not hidden:
             return record

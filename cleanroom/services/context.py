@@ -21,11 +21,15 @@ COLLABORATION_CACHE_SECONDS = 5.0
 
 
 class CollaborationCache:
-    """Collaborations (policy and members) read on every request, kept for a few seconds.
+    """Collaborations (policy, dates and members) read on every request, kept for a few seconds.
 
-    Safe because what it holds only grows: a collaboration's policy never changes and members are
-    never removed, so a cached record can only miss a partner added in the last seconds, and the
-    access check re-reads the store before it answers ``not_found`` on a cached record.
+    A change made by this process replaces the cached record at once (``put``); another process
+    sees it within ``seconds``. That is safe because nothing that spends budget or reads data
+    trusts the cache: creating a run and executing one re-read the store, so a tightened policy,
+    an end date or an ended membership holds from the moment it is written. Membership is never
+    removed (an ended partner stays a reader), so a cached record can only miss a partner added
+    in the last seconds, and the access check re-reads the store before it answers
+    ``not_found`` on a cached record.
     """
 
     def __init__(self, seconds: float = COLLABORATION_CACHE_SECONDS) -> None:

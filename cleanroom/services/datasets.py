@@ -4,28 +4,38 @@ An upload is validated, minimized and re-keyed by ``ingest`` into a new Parquet 
 the file is complete is the version recorded. If recording fails, the file is removed: a crash or
 an error never leaves a version without a file, nor a file without a version that a run could use.
 
-A version's exact figures (row count, blank identifiers dropped, bytes, the most rows one person
-has) are facts about the people in the data. Only members of the dataset's owner org see them
-(:func:`describe_dataset`); the other members see its name, owner, spec, version and timestamps.
-They are kept out of the ``dataset.registered`` audit event, which every member reads and verifies.
+What a member sees of a dataset is the ``dataset`` row of ``cleanroom.visibility``. A version's
+exact figures (row count, blank identifiers dropped, bytes, the most rows one person has) are
+facts about the people in the data: only members of the dataset's owner org see them
+(:func:`describe_dataset`). The retailer org sees every dataset, and every partner the retailer's,
+without them; another partner's datasets are hidden (``404``, left out of lists). Names are per
+org: two partners may each register a ``crm`` (a name one partner uses tells the other nothing),
+but the retailer and a partner never share a name, since a partner's templates read both.
 """
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from cleanroom import visibility
 from cleanroom.errors import Conflict, DatasetExpired, NotFound
 from cleanroom.events import AuditEvent
 from cleanroom.ingest import ingest_dataset
-from cleanroom.services.access import authorize, require_own_org
+from cleanroom.services.access import (
+    authorize,
+    can_see,
+    require_own_org,
+    require_visible,
+    sight_of,
+)
 from cleanroom.services.collaborations import policy_of
 from cleanroom.services.context import Services
-from cleanroom.store import Dataset, DatasetVersion
+from cleanroom.services.lifecycle import require_not_ended
+from cleanroom.store import Collaboration, Dataset, DatasetVersion
 from cleanroom.types import DatasetSpec, Principal
 
 
@@ -44,12 +54,13 @@ def register_dataset(
 ) -> dict[str, Any]:
     """Validate and store ``upload`` as the next version of the dataset ``spec_data`` names."""
     collab = authorize(svc, who, collaboration_id, "dataset.register")
+    require_not_ended(collab, who.org, svc.store.now())
     spec = DatasetSpec.from_dict(spec_data)
     spec.check_against_policy(policy_of(collab))
-    with contextlib.suppress(NotFound):
-        existing = svc.store.get_dataset_by_name(collab.id, spec.name)
-        if existing.owner_org != who.org:
-            raise Conflict(f"dataset '{spec.name}' belongs to another organization")
+    if any(_names_clash(collab, who.org, spec.name, d) for d in svc.store.list_datasets(collab.id)):
+        # Checked before ingesting (the store checks again): only the retailer's names, which
+        # every partner sees, or (for the retailer) names it sees anyway, can clash.
+        raise Conflict(f"dataset '{spec.name}' belongs to another organization")
     result = ingest_dataset(
         upload,
         spec,
@@ -84,30 +95,60 @@ def register_dataset(
         raise
     # The uploader's org is the owner: it sees the exact figures of what it uploaded.
     return {
-        **describe_dataset(who, dataset),
+        **describe_dataset(who, collab, dataset),
         "version": version.version,
         "ingest": result.to_dict(),
     }
 
 
-def sees_sizes(who: Principal, dataset: Dataset) -> bool:
-    """True when ``who`` may see the dataset's exact figures: its owner org's members only."""
-    return who.org == dataset.owner_org
+def _names_clash(collab: Collaboration, org: str, name: str, existing: Dataset) -> bool:
+    if existing.name != name or existing.owner_org == org:
+        return False
+    return collab.retailer_org in (org, existing.owner_org)
 
 
-def describe_dataset(who: Principal, dataset: Dataset) -> dict[str, Any]:
-    """The dataset as ``who`` may see it: exact figures for its owner org only."""
-    return dataset.to_dict(sizes=sees_sizes(who, dataset))
+def describe_dataset(who: Principal, collab: Collaboration, dataset: Dataset) -> dict[str, Any]:
+    """The dataset as ``who`` may see it; ``NotFound`` when the table hides it from ``who``."""
+    seen = sight_of(who, collab, "dataset", dataset.owner_org)
+    if seen == visibility.HIDDEN:
+        raise NotFound("dataset not found")
+    return dataset.to_dict(sizes=seen == visibility.FULL)
 
 
 def list_datasets(svc: Services, who: Principal, collaboration_id: str) -> list[Dataset]:
+    """The datasets ``who`` may see (another partner's are left out)."""
     collab = authorize(svc, who, collaboration_id, "dataset.read")
-    return svc.store.list_datasets(collab.id)
+    return [d for d in svc.store.list_datasets(collab.id) if _visible(who, collab, d)]
 
 
 def get_dataset(svc: Services, who: Principal, collaboration_id: str, dataset_id: str) -> Dataset:
+    """One dataset ``who`` may see; another partner's is ``not_found``, as an unknown id."""
     collab = authorize(svc, who, collaboration_id, "dataset.read")
-    return svc.store.get_dataset(dataset_id, collaboration_id=collab.id)
+    dataset = svc.store.get_dataset(dataset_id, collaboration_id=collab.id)
+    require_visible(who, collab, "dataset", dataset.owner_org, "dataset")
+    return dataset
+
+
+def list_dataset_views(
+    svc: Services, who: Principal, collaboration_id: str
+) -> list[dict[str, Any]]:
+    """:func:`list_datasets`, each as ``who`` may see it (:func:`describe_dataset`)."""
+    collab = authorize(svc, who, collaboration_id, "dataset.read")
+    found = svc.store.list_datasets(collab.id)
+    return [describe_dataset(who, collab, d) for d in found if _visible(who, collab, d)]
+
+
+def get_dataset_view(
+    svc: Services, who: Principal, collaboration_id: str, dataset_id: str
+) -> dict[str, Any]:
+    """:func:`get_dataset` as ``who`` may see it (:func:`describe_dataset`)."""
+    collab = authorize(svc, who, collaboration_id, "dataset.read")
+    dataset = svc.store.get_dataset(dataset_id, collaboration_id=collab.id)
+    return describe_dataset(who, collab, dataset)
+
+
+def _visible(who: Principal, collab: Collaboration, dataset: Dataset) -> bool:
+    return can_see(who, collab, "dataset", dataset.owner_org)
 
 
 def delete_dataset(
@@ -116,12 +157,36 @@ def delete_dataset(
     """The owner purges every version's files; later runs that need it get dataset_expired."""
     collab = authorize(svc, who, collaboration_id, "dataset.delete")
     dataset = svc.store.get_dataset(dataset_id, collaboration_id=collab.id)
+    require_visible(who, collab, "dataset", dataset.owner_org, "dataset")
     require_own_org(who, dataset.owner_org, "the dataset")
     purged = svc.store.purge_dataset(
         dataset.id,
         audit=AuditEvent("dataset.deleted", who.sub, who.org, {"name": dataset.name}),
     )
     _remove_files(svc, purged)
+    return purged
+
+
+def purge_org_datasets(
+    svc: Services, collaboration_id: str, org: str, cause: str
+) -> list[dict[str, Any]]:
+    """Purge every version of every dataset ``org`` owns in the collaboration (a partner's
+    data, on request, when its membership ends). Each purge is a ``dataset.deleted`` event of
+    the owner org, written by ``system``; ``cause`` names what asked for it."""
+    purged = []
+    for dataset in svc.store.list_datasets(collaboration_id):
+        if dataset.owner_org != org or dataset.current is None:  # nothing left to purge
+            continue
+        versions = svc.store.purge_dataset(
+            dataset.id,
+            audit=AuditEvent(
+                "dataset.deleted", "system", org, {"name": dataset.name, "cause": cause}
+            ),
+        )
+        _remove_files(svc, versions)
+        purged.append(
+            {"dataset_id": dataset.id, "name": dataset.name, "purged_versions": len(versions)}
+        )
     return purged
 
 
@@ -155,7 +220,8 @@ def _remove_files(svc: Services, versions: list[DatasetVersion]) -> None:
 def usable_datasets(
     svc: Services, collaboration_id: str, orgs: tuple[str, ...]
 ) -> Mapping[str, Dataset]:
-    """Datasets a template of a partner may use: the retailer's and the partner's own."""
+    """Datasets a template of a partner may use: the retailer's and the partner's own (their
+    names never clash: see the module docstring)."""
     return {d.name: d for d in svc.store.list_datasets(collaboration_id) if d.owner_org in orgs}
 
 

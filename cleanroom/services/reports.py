@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from cleanroom.errors import InvalidRequest
 from cleanroom.events import AuditEvent
-from cleanroom.services.access import authorize, check_allowed
+from cleanroom.services.access import authorize, check_allowed, require_visible
 from cleanroom.services.context import Services
 from cleanroom.services.runs import visible_run
 from cleanroom.store import Run, Store
@@ -96,7 +96,9 @@ def _readable_run(svc: Services, who: Principal, collaboration_id: str, run_id: 
     read of the collaboration."""
     collab = authorize(svc, who, collaboration_id, "report.read")
     check_allowed(svc, who, collab, "run.read")
-    return visible_run(svc, who, collab, run_id)
+    run = visible_run(svc, who, collab, run_id)
+    require_visible(who, collab, "report", run.org, "run")
+    return run
 
 
 def _audit_download(svc: Services, who: Principal, run: Run) -> None:

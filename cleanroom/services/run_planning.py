@@ -110,6 +110,9 @@ def plan_run(
     )
     if require_approved and compiled.pin != template.pin:
         raise Conflict("the template no longer matches its approved form; submit it again")
+    approved_for = {name for a in template.approvals for name in a.datasets}
+    if require_approved and template.approvals and not set(compiled.datasets) <= approved_for:
+        raise Conflict("the template reads data its approvals do not cover; submit it again")
     now = svc.store.now()
     versions = {name: require_current(usable[name], now) for name in compiled.datasets}
     noise = svc.settings.noise

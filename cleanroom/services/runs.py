@@ -18,10 +18,11 @@ from datetime import timedelta
 from typing import Any
 
 from cleanroom.dp import preview, release
-from cleanroom.errors import CleanroomError, InvalidRequest, NotFound
+from cleanroom.errors import CleanroomError, InvalidRequest
 from cleanroom.events import AuditEvent
-from cleanroom.services.access import authorize
+from cleanroom.services.access import authorize, can_see, require_visible
 from cleanroom.services.context import Services
+from cleanroom.services.lifecycle import require_can_run
 from cleanroom.services.run_planning import RunPlan, plan_run
 from cleanroom.store import EXECUTION_FAILED, Collaboration, Run
 from cleanroom.types import SUPPRESSION_VIEW, Principal, dataset_view
@@ -44,6 +45,7 @@ def preview_run(
 ) -> dict[str, Any]:
     """Cost split, expected 95% half-widths and remaining budget; touches no data."""
     collab = authorize(svc, who, collaboration_id, "run.preview")
+    require_can_run(collab, who.org, svc.store.now())
     template_id, parameters, loss = _body(body)
     plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org)
     expected = preview(plan.compiled.plan, plan.loss, noise=plan.noise)
@@ -72,6 +74,9 @@ def create_run(
         for run in svc.store.list_runs(collab.id, who.org):
             if run.idempotency_key == idempotency_key:
                 return run, False
+    # Spending budget is decided on the terms as they are now, never on a cached copy.
+    collab = svc.store.get_collaboration(collab.id)
+    require_can_run(collab, who.org, svc.store.now())
     template_id, parameters, loss = _body(body)
     plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org)
     details = {"template_id": plan.template.id, **plan.loss.to_dict()}
@@ -101,11 +106,10 @@ def _visible_run(svc: Services, who: Principal, collaboration_id: str, run_id: s
 
 
 def visible_run(svc: Services, who: Principal, collab: Collaboration, run_id: str) -> Run:
-    """The run when ``who`` may see it (its own org's, or any for the retailer), else
-    ``NotFound``; ``collab`` must already be authorized for ``run.read``."""
+    """The run when the visibility table shows it to ``who`` (its own org's, or any for the
+    retailer org), else ``NotFound``; ``collab`` must already be authorized for ``run.read``."""
     run = svc.store.get_run(run_id, collaboration_id=collab.id)
-    if who.org not in (run.org, collab.retailer_org):
-        raise NotFound("run not found")
+    require_visible(who, collab, "run", run.org, "run")
     return run
 
 
@@ -115,8 +119,8 @@ def get_run(svc: Services, who: Principal, collaboration_id: str, run_id: str) -
 
 def list_runs(svc: Services, who: Principal, collaboration_id: str) -> list[Run]:
     collab = authorize(svc, who, collaboration_id, "run.read")
-    org = None if who.org == collab.retailer_org else who.org
-    return svc.store.list_runs(collab.id, org)
+    org = None if who.org == collab.retailer_org else who.org  # the store filters, the table too
+    return [r for r in svc.store.list_runs(collab.id, org) if can_see(who, collab, "run", r.org)]
 
 
 class _DataFailure(Exception):
@@ -189,6 +193,7 @@ def _fail(svc: Services, run: Run, code: str, message: str) -> None:
 def _plan(svc: Services, run: Run) -> RunPlan:
     """Compile the run again and check it is still the one approved and charged. Reads no data."""
     collab = svc.store.get_collaboration(run.collaboration_id)
+    require_can_run(collab, run.org, svc.store.now())  # ended since it was queued: refused
     loss = {"epsilon": run.epsilon, "delta": run.delta}
     plan = plan_run(svc, collab, run.template_id, run.parameters, loss, org=run.org)
     if plan.template.version != run.template_version:

@@ -3,23 +3,29 @@
 A template is validated at once against the datasets it may use (the retailer's and the
 submitting partner's own); a rejection is a ``template_rejected`` error listing every violation
 and is recorded in the audit log. Approval acts on exactly one version; a change is a new version.
+
+A version runs only once every org whose data it reads approved it: the retailer admin (for the
+whole template) and, for each personal dataset of another org it reads (an advertiser's CRM), an
+advertiser of that owner org (``store.approvals``). The template record lists each approver, what
+it approves and its decision, so the review shows who approved what.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cleanroom.errors import InvalidRequest, TemplateRejected
+from cleanroom.errors import Forbidden, InvalidRequest, TemplateRejected
 from cleanroom.events import AuditEvent
 from cleanroom.policy import TemplateSource, analyze_template, parse_template_file
-from cleanroom.services.access import authorize, refuse
+from cleanroom.services.access import authorize, can_see, refuse, require_visible
 from cleanroom.services.collaborations import policy_of
 from cleanroom.services.context import Services
 from cleanroom.services.datasets import usable_datasets
+from cleanroom.services.lifecycle import require_not_ended
 from cleanroom.services.validation import parameters_from_json
-from cleanroom.store import Collaboration, Template
+from cleanroom.store import Collaboration, Dataset, Template
 from cleanroom.types import NAME_RE, DatasetSpec, ParamSpec, Principal
 
 MAX_SQL_CHARS = 100_000
@@ -68,6 +74,7 @@ def submit_template(
 ) -> Template:
     """Validate and store a template as ``pending`` (a known name gets the next version)."""
     collab = authorize(svc, who, collaboration_id, "template.submit")
+    require_not_ended(collab, who.org, svc.store.now())
     sql = body.get("sql")
     if not isinstance(sql, str) or not sql.strip():
         raise InvalidRequest("sql must be the template's SQL text")
@@ -89,13 +96,14 @@ def submit_template(
     if not isinstance(purpose, str) or not purpose:
         raise InvalidRequest("purpose is required (for example 'measurement')")
     bounds = {**_bounds(body.get("bounds")), **dict(source.bounds)}
+    usable = usable_datasets(svc, collab.id, (collab.retailer_org, who.org))
     try:
         analysis = analyze_template(
             source.sql,
             params,
             purpose,
             policy_of(collab),
-            dataset_specs(svc, collab, who.org),
+            {name: DatasetSpec.from_dict(d.spec) for name, d in usable.items()},
             bounds,
             line_offset=source.line_offset,
         )
@@ -113,20 +121,44 @@ def submit_template(
         bounds={k: list(v) for k, v in bounds.items()},
         analysis=analysis.to_dict(),
         pin=analysis.pin,
+        approvers=template_approvers(collab, usable, analysis.datasets),
         audit=AuditEvent("template.submitted", who.sub, who.org, {"name": name}),
     )
 
 
+def template_approvers(
+    collab: Collaboration, usable: Mapping[str, Dataset], read: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Whose approval a template reading ``read`` needs: the retailer for all of it, then each
+    other org owning a personal dataset it reads, for those datasets."""
+    out: list[dict[str, Any]] = [
+        {"org": collab.retailer_org, "as": "retailer", "datasets": sorted(read)}
+    ]
+    owners: dict[str, list[str]] = {}
+    for name in sorted(read):
+        dataset = usable.get(name)
+        personal = dataset is not None and dataset.kind == "personal"
+        if personal and dataset is not None and dataset.owner_org != collab.retailer_org:
+            owners.setdefault(dataset.owner_org, []).append(name)
+    out += [{"org": org, "as": "data_owner", "datasets": names} for org, names in owners.items()]
+    return out
+
+
 def list_templates(svc: Services, who: Principal, collaboration_id: str) -> list[Template]:
+    """The templates ``who`` may see: a partner its own org's, the retailer org every one."""
     collab = authorize(svc, who, collaboration_id, "template.read")
-    return svc.store.list_templates(collab.id)
+    found = svc.store.list_templates(collab.id)
+    return [t for t in found if can_see(who, collab, "template", t.org)]
 
 
 def get_template(
     svc: Services, who: Principal, collaboration_id: str, template_id: str
 ) -> Template:
+    """One template version; another partner's is ``not_found``, as an unknown id."""
     collab = authorize(svc, who, collaboration_id, "template.read")
-    return svc.store.get_template(template_id, collaboration_id=collab.id)
+    template = svc.store.get_template(template_id, collaboration_id=collab.id)
+    require_visible(who, collab, "template", template.org, "template")
+    return template
 
 
 def _reason(body: Mapping[str, Any] | None) -> str | None:
@@ -151,11 +183,17 @@ def decide_template(
     decision: str,
     body: Mapping[str, Any] | None = None,
 ) -> Template:
-    """``approve``, ``reject`` or ``revoke`` one template version (retailer admin only)."""
+    """``approve``, ``reject`` or ``revoke`` one template version: the retailer admin, or for
+    ``approve`` / ``reject`` an advertiser of an org owning a personal dataset it reads."""
     if decision not in _DECISION_EVENTS:
         raise InvalidRequest("decision must be approve, reject or revoke")
-    collab = authorize(svc, who, collaboration_id, f"template.{decision}")
+    as_owner = decision in ("approve", "reject") and who.role == "advertiser"
+    action = f"template.{decision}_as_owner" if as_owner else f"template.{decision}"
+    collab = authorize(svc, who, collaboration_id, action)
     template = svc.store.get_template(template_id, collaboration_id=collab.id)
+    require_visible(who, collab, "template", template.org, "template")
+    if as_owner:
+        _check_data_owner(svc, who, collab, template, action)
     reason = _reason(body)
     event = AuditEvent(
         _DECISION_EVENTS[decision],
@@ -163,8 +201,26 @@ def decide_template(
         who.org,
         {"template_id": template.id, "name": template.name, "version": template.version},
     )
-    if decision == "approve":
-        return svc.store.approve_template(template.id, who.sub, reason=reason, audit=event)
-    if decision == "reject":
-        return svc.store.reject_template(template.id, who.sub, reason=reason, audit=event)
-    return svc.store.revoke_template(template.id, who.sub, reason=reason, audit=event)
+    if decision == "revoke":
+        return svc.store.revoke_template(template.id, who.sub, reason=reason, audit=event)
+    return svc.store.decide_as_approver(
+        template.id,
+        who.sub,
+        "approved" if decision == "approve" else "rejected",
+        org=who.org if as_owner else None,
+        reason=reason,
+        audit=event,
+    )
+
+
+def _check_data_owner(
+    svc: Services, who: Principal, collab: Collaboration, template: Template, action: str
+) -> None:
+    """An owner's decision needs its org among the version's data owners, still a partner."""
+    if not any(a.org == who.org and a.capacity == "data_owner" for a in template.approvals):
+        refuse(svc, who, collab.id, action, "forbidden")
+        raise Forbidden(
+            f"this template reads no personal dataset of {who.org}, so only the retailer admin "
+            "approves or rejects it"
+        )
+    require_not_ended(collab, who.org, svc.store.now())

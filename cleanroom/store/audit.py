@@ -1,21 +1,31 @@
 """The append-only, hash-chained audit log, one chain per collaboration.
 
-``hash = sha256(prev_hash + canonical_json(record))`` where the record is
-``{seq, collaboration, name, actor, org, details, created_at (ISO-8601)}`` and canonical JSON is
-``json.dumps(sort_keys=True, separators=(",", ":"))``; the first event's ``prev_hash`` is 64 zeros.
-Appends are serialized per collaboration by locking its ``audit_heads`` row (``SELECT ... FOR
-UPDATE`` on PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` write lock), and ``(collaboration, seq)``
-is the primary key as a second line of defence. The head also records the last hash, so deleting
-the newest events is detected too.
+``hash = sha256(prev_hash + canonical_json(record))``, canonical JSON being
+``json.dumps(sort_keys=True, separators=(",", ":"))`` and the first event's ``prev_hash`` 64 zeros.
+The record is ``{seq, collaboration, name, org, created_at (ISO-8601), digest}`` where
+``digest = sha256(canonical_json({actor, details, salt}))`` commits to the actor and details under
+a random 128-bit ``salt`` (hex) stored with the event. A member from whom an event's actor and
+details are withheld (``cleanroom.visibility``) still gets its ``digest`` and recomputes its
+``hash``; a member who gets them (and the salt) also recomputes the ``digest``. The salt keeps the
+digest from being confirmed by guessing small details (a privacy loss, a count).
+
+Records written before migration 0003 have no salt; their record is ``{seq, collaboration, name,
+actor, org, details, created_at}`` with the clear values (``digest`` None), and they verify as
+before. Appends are serialized per collaboration by locking its ``audit_heads`` row (``SELECT ...
+FOR UPDATE`` on PostgreSQL; on SQLite the ``BEGIN IMMEDIATE`` write lock), and ``(collaboration,
+seq)`` is the primary key as a second line of defence. The head also records the last hash, so
+deleting the newest events is detected too.
 
 >>> record_hash(GENESIS_HASH, {"seq": 1, "name": "x"})[:12]
 '182370ec706a'
+>>> details_digest("ana", {"run_id": "run_1"}, "00" * 16)[:12]
+'5ecd5001657d'
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -26,6 +36,13 @@ from sqlalchemy.orm import Session
 from cleanroom.errors import InternalError
 from cleanroom.events import AuditEvent
 from cleanroom.store import rows
+from cleanroom.store.chain import (
+    GENESIS_HASH,
+    canonical_json,
+    details_digest,
+    hashed_fields,
+    record_hash,
+)
 from cleanroom.store.db import (
     AuditArg,
     StoreBase,
@@ -36,31 +53,15 @@ from cleanroom.store.db import (
 from cleanroom.store.models import AuditEventRow, AuditHeadRow
 from cleanroom.store.records import AuditRecord, AuditVerification
 
-GENESIS_HASH = "0" * 64
-
-
-def canonical_json(value: Any) -> str:
-    """The one JSON spelling that is hashed: sorted keys, no spaces."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
-    """``sha256(prev_hash + canonical_json(record))`` as hex."""
-    return hashlib.sha256((prev_hash + canonical_json(record)).encode()).hexdigest()
-
-
-def _hashed_fields(
-    seq: int, collaboration_id: str, name: str, actor: str, org: str, details: Any, at: datetime
-) -> dict[str, Any]:
-    return {
-        "seq": seq,
-        "collaboration": collaboration_id,
-        "name": name,
-        "actor": actor,
-        "org": org,
-        "details": details,
-        "created_at": at.isoformat(),
-    }
+__all__ = [
+    "GENESIS_HASH",
+    "AuditMixin",
+    "append_in_session",
+    "canonical_json",
+    "details_digest",
+    "hashed_fields",
+    "record_hash",
+]
 
 
 def append_in_session(
@@ -114,7 +115,10 @@ def _append_one(
         raise InternalError("audit details must be plain JSON values; this is a bug") from exc
     details = json.loads(details_text)
     seq = head.last_seq + 1
-    fields = _hashed_fields(seq, collaboration_id, event.name, event.actor, event.org, details, now)
+    salt = secrets.token_hex(16)
+    fields = hashed_fields(
+        seq, collaboration_id, event.name, event.actor, event.org, details, now, salt
+    )
     digest = record_hash(head.last_hash, fields)
     row = AuditEventRow(
         collaboration_id=collaboration_id,
@@ -126,6 +130,7 @@ def _append_one(
         created_at=now,
         prev_hash=head.last_hash,
         hash=digest,
+        salt=salt,
     )
     session.add(row)
     head.last_seq, head.last_hash = seq, digest
@@ -189,7 +194,8 @@ def _row_verifies(row: AuditEventRow, expected_seq: int, prev_hash: str) -> bool
         details = json.loads(row.details)
     except ValueError:
         return False
-    fields = _hashed_fields(
-        row.seq, row.collaboration_id, row.name, row.actor, row.org, details, row.created_at
-    )
+    fields = hashed_fields(
+        row.seq, row.collaboration_id, row.name, row.actor, row.org, details, row.created_at,
+        row.salt,
+    )  # fmt: skip
     return record_hash(prev_hash, fields) == row.hash

@@ -18,6 +18,13 @@ tries again; if the charge still does not fit, ``BudgetExhausted`` rolls everyth
 Refresh periods (policy ``budget_refresh`` "PnD"): periods are anchored at the collaboration's
 ``created_at``; period k covers ``[created_at + k*n days, created_at + (k+1)*n days)`` and only
 charges made inside the current period count as spent.
+
+A line's total is ``max(0, policy budget + the line's adjustment)``: the policy's
+``epsilon_budget`` / ``delta_budget`` apply to every partner, and ``epsilon_adjustment`` /
+``delta_adjustment`` on the line (a raise, or a partner added with a budget of its own) to that
+one org. The charge statement reads the adjustment from the row it locks, so a raise and a charge
+never see different totals; each charge, raise and policy change stores the resulting totals on
+the row, which is what reads return.
 """
 
 from __future__ import annotations
@@ -36,8 +43,10 @@ from sqlalchemy import (
     Table,
     Update,
     bindparam,
+    case,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -50,8 +59,10 @@ from cleanroom.store.records import BudgetLine
 from cleanroom.types import CollaborationPolicy
 
 TOLERANCE = 1e-9
-# What a charge needs to know about its line: (total epsilon, total delta), current period start.
+# What a charge needs to know about its line: (policy epsilon, policy delta), current period start.
 Terms = tuple[tuple[float, float], datetime | None]
+# A line after a statement: (spent epsilon, spent delta, total epsilon, total delta).
+LineState = tuple[float, float, float, float]
 
 
 def period_start(anchor: datetime, refresh_days: int | None, now: datetime) -> datetime | None:
@@ -86,23 +97,52 @@ _READ_TERMS = select(CollaborationRow.policy, CollaborationRow.created_at).where
 )
 
 
+def line_totals(
+    policy_totals: tuple[float, float], adjustment: tuple[float, float]
+) -> tuple[float, float]:
+    """A line's (epsilon, delta) totals: the policy's plus the line's adjustment, never below 0.
+
+    >>> line_totals((10.0, 1e-6), (2.5, 0.0))
+    (12.5, 1e-06)
+    >>> line_totals((4.0, 1e-6), (-6.0, 0.0))[0]
+    0.0
+    """
+    return (
+        max(0.0, policy_totals[0] + adjustment[0]),
+        max(0.0, policy_totals[1] + adjustment[1]),
+    )
+
+
+def _total(bound: str, adjustment: ColumnElement[float]) -> ColumnElement[float]:
+    """``max(0, :bound + adjustment)`` in SQL (the policy's total is bound, the adjustment read
+    from the locked row)."""
+    raw: ColumnElement[float] = bindparam(bound, type_=Double()) + adjustment
+    return case((raw > 0.0, raw), else_=literal(0.0, Double()))
+
+
+_TOTAL_E = _total("b_total_e", _b.epsilon_adjustment)
+_TOTAL_D = _total("b_total_d", _b.delta_adjustment)
+# What a charge or a lock reads back from the line: spend and totals after the statement.
+_LINE_STATE = (_b.spent_epsilon, _b.spent_delta, _b.total_epsilon, _b.total_delta)
+
+
 def _charge_statement(period_clause: ColumnElement[bool]) -> Update:
     return (
         update(_BUDGETS)
         .where(*_LINE, period_clause)
-        .where(_b.spent_epsilon + bindparam("b_e", type_=Double()) <= bindparam("b_limit_e"))
-        .where(_b.spent_delta + bindparam("b_d", type_=Double()) <= bindparam("b_limit_d"))
+        .where(_b.spent_epsilon + bindparam("b_e", type_=Double()) <= _TOTAL_E + TOLERANCE)
+        .where(_b.spent_delta + bindparam("b_d", type_=Double()) <= _TOTAL_D + TOLERANCE)
         .values(
             spent_epsilon=_b.spent_epsilon + bindparam("b_e", type_=Double()),
             spent_delta=_b.spent_delta + bindparam("b_d", type_=Double()),
-            total_epsilon=bindparam("b_total_e"),
-            total_delta=bindparam("b_total_d"),
+            total_epsilon=_TOTAL_E,
+            total_delta=_TOTAL_D,
         )
-        .returning(_b.spent_epsilon, _b.spent_delta)
+        .returning(*_LINE_STATE)
     )
 
 
-def _charge_and_record(charge: Update) -> Select[float, float]:
+def _charge_and_record(charge: Update) -> Select[float, float, float, float]:
     """PostgreSQL: the charge and its ``budget_charges`` row in ONE statement (data-modifying
     CTEs), so the row lock is held for one round trip less; no row is recorded when the
     conditional update changes nothing."""
@@ -119,7 +159,9 @@ def _charge_and_record(charge: Update) -> Select[float, float]:
             bindparam("c_created_at", type_=UTCDateTime()),
         ).select_from(charged),
     )
-    return select(charged.c.spent_epsilon, charged.c.spent_delta).add_cte(record.cte("recorded"))
+    state = (charged.c.spent_epsilon, charged.c.spent_delta)
+    totals = (charged.c.total_epsilon, charged.c.total_delta)
+    return select(*state, *totals).add_cte(record.cte("recorded"))
 
 
 # The one-statement charge, for a line whose budget never refreshes / is in period ``:period``;
@@ -132,8 +174,8 @@ _RECORDED = {refresh: _charge_and_record(stmt) for refresh, stmt in _CHARGE.item
 _LOCK = (
     update(_BUDGETS)
     .where(*_LINE)
-    .values(total_epsilon=bindparam("b_total_e"), total_delta=bindparam("b_total_d"))
-    .returning(_b.spent_epsilon, _b.spent_delta, _b.period_start)
+    .values(total_epsilon=_TOTAL_E, total_delta=_TOTAL_D)
+    .returning(*_LINE_STATE, _b.period_start)
 )
 _INSERT_CHARGE = insert(_CHARGES)
 
@@ -190,17 +232,16 @@ def _try_charge(
     epsilon: float,
     delta: float,
     record: dict[str, Any],
-) -> tuple[float, float] | None:
-    """The conditional charge plus its ``budget_charges`` row (``record``); the spend after it,
-    or None when it changed and recorded nothing (no line yet, stale period, does not fit)."""
+) -> LineState | None:
+    """The conditional charge plus its ``budget_charges`` row (``record``); the line's spend and
+    totals after it, or None when it changed and recorded nothing (no line yet, stale period,
+    does not fit)."""
     (total_e, total_d), period = terms
     params = {
         "b_cid": collaboration_id,
         "b_org": org,
         "b_e": epsilon,
         "b_d": delta,
-        "b_limit_e": total_e + TOLERANCE,
-        "b_limit_d": total_d + TOLERANCE,
         "b_total_e": total_e,
         "b_total_d": total_d,
         "b_period": period,
@@ -211,19 +252,19 @@ def _try_charge(
             c_id=record["id"], c_run_id=record["run_id"], c_created_at=record["created_at"]
         )
         found = conn.execute(_RECORDED[period is not None], params).one_or_none()
-        return None if found is None else (found[0], found[1])
+        return None if found is None else (found[0], found[1], found[2], found[3])
     found = conn.execute(_CHARGE[period is not None], params).one_or_none()
     if found is None:
         return None
     conn.execute(_INSERT_CHARGE, record)
-    return found[0], found[1]
+    return found[0], found[1], found[2], found[3]
 
 
-def _prepare(
+def prepare_line(
     session: Session, collaboration_id: str, org: str, terms: Terms, now: datetime
-) -> tuple[float, float]:
+) -> LineState:
     """Lock the line for the rest of the transaction (creating it on first use), set its totals
-    and make its spend that of the current period; returns that spend."""
+    and make its spend that of the current period; returns that spend and the totals."""
     (total_e, total_d), period = terms
     conn = session.connection()
     params = {"b_cid": collaboration_id, "b_org": org, "b_total_e": total_e, "b_total_d": total_d}
@@ -242,7 +283,7 @@ def _prepare(
         }
         insert_ignore(session, BudgetRow, [first])
         found = conn.execute(_LOCK, params).one()
-    spent_e, spent_d, stored_period = found
+    spent_e, spent_d, line_e, line_d, stored_period = found
     if stored_period != period:
         recount = spent_since(session, collaboration_id, [org], period)
         spent_e, spent_d = recount.get(org, (0.0, 0.0))
@@ -252,7 +293,7 @@ def _prepare(
             .values(spent_epsilon=spent_e, spent_delta=spent_d, period_start=period),
             {"b_cid": collaboration_id, "b_org": org},
         )
-    return spent_e, spent_d
+    return spent_e, spent_d, line_e, line_d
 
 
 def _attempt(
@@ -265,7 +306,7 @@ def _attempt(
     totals: tuple[float, float] | None,
     refresh_days: int | None,
     now: datetime,
-) -> tuple[Terms, dict[str, Any], tuple[float, float] | None]:
+) -> tuple[Terms, dict[str, Any], LineState | None]:
     _check_loss(epsilon, delta)
     terms = _terms(session, collaboration_id, totals, refresh_days, now)
     record = {
@@ -295,13 +336,10 @@ def try_charge_in_one_statement(
     None when that changed nothing (no line yet, a new period, or it does not fit): then charge
     with ``charge_in_session`` in a transaction, which decides. Policy totals and refresh only.
     """
-    terms, _, spent = _attempt(
-        session, collaboration_id, org, epsilon, delta, run_id, None, None, now
-    )
-    if spent is None:
+    _, _, state = _attempt(session, collaboration_id, org, epsilon, delta, run_id, None, None, now)
+    if state is None:
         return None
-    (total_e, total_d), _ = terms
-    return BudgetLine(collaboration_id, org, total_e, total_d, spent[0], spent[1])
+    return _line(collaboration_id, org, state)
 
 
 def charge_in_session(
@@ -319,19 +357,87 @@ def charge_in_session(
 
     Raises ``BudgetExhausted`` before writing anything when the charge does not fit.
     """
-    terms, record, spent = _attempt(
+    terms, record, state = _attempt(
         session, collaboration_id, org, epsilon, delta, run_id, totals, refresh_days, now
     )
-    if spent is None:
-        before_e, before_d = _prepare(session, collaboration_id, org, terms, now)
-        spent = _try_charge(session, collaboration_id, org, terms, epsilon, delta, record)
-        if spent is None:
-            (total_e, total_d), _ = terms
+    if state is None:
+        before_e, before_d, total_e, total_d = prepare_line(
+            session, collaboration_id, org, terms, now
+        )
+        state = _try_charge(session, collaboration_id, org, terms, epsilon, delta, record)
+        if state is None:
             remaining = {
                 "epsilon": max(0.0, total_e - before_e),
                 "delta": max(0.0, total_d - before_d),
             }
             requested = {"epsilon": epsilon, "delta": delta}
             raise BudgetExhausted(requested=requested, remaining=remaining)
-    (total_e, total_d), _ = terms
-    return BudgetLine(collaboration_id, org, total_e, total_d, spent[0], spent[1])
+    return _line(collaboration_id, org, state)
+
+
+def _line(collaboration_id: str, org: str, state: LineState) -> BudgetLine:
+    spent_e, spent_d, total_e, total_d = state
+    return BudgetLine(collaboration_id, org, total_e, total_d, spent_e, spent_d)
+
+
+def refresh_line_totals(session: Session, collaboration_id: str, policy: Mapping[str, Any]) -> None:
+    """After a policy change: every line's stored totals become the new policy's budget plus the
+    line's adjustment (in the caller's transaction, which changed the policy)."""
+    (total_e, total_d), _ = policy_terms(policy)
+    session.connection().execute(
+        update(_BUDGETS)
+        .where(_b.collaboration_id == bindparam("b_cid"))
+        .values(total_epsilon=_TOTAL_E, total_delta=_TOTAL_D),
+        {"b_cid": collaboration_id, "b_total_e": total_e, "b_total_d": total_d},
+    )
+
+
+def policy_terms_now(session: Session, collaboration_id: str, now: datetime) -> Terms:
+    """The stored policy's totals and the current period (``NotFound`` for an unknown collab)."""
+    return _terms(session, collaboration_id, None, None, now)
+
+
+def adjust_line(
+    session: Session,
+    collaboration_id: str,
+    org: str,
+    now: datetime,
+    *,
+    add: tuple[float, float] | None = None,
+    total: tuple[float | None, float | None] | None = None,
+) -> tuple[BudgetLine, BudgetLine]:
+    """Change one org's line in the caller's write transaction: ``add`` to its totals, or set
+    them to ``total`` (the adjustment becomes ``total - policy``; a None member stays as it is).
+    The line is locked (created on first use) first. Returns the line before and after."""
+    terms = policy_terms_now(session, collaboration_id, now)
+    (policy_e, policy_d), _ = terms
+    spent_e, spent_d, before_e, before_d = prepare_line(session, collaboration_id, org, terms, now)
+    if total is not None:
+        adjustment: tuple[Any, Any] = (
+            _b.epsilon_adjustment if total[0] is None else total[0] - policy_e,
+            _b.delta_adjustment if total[1] is None else total[1] - policy_d,
+        )
+    elif add is not None:
+        adjustment = (_b.epsilon_adjustment + add[0], _b.delta_adjustment + add[1])
+    else:
+        raise ValueError("give add or total; this is a bug")
+    after = (
+        session.connection()
+        .execute(
+            update(_BUDGETS)
+            .where(*_LINE)
+            .values(epsilon_adjustment=adjustment[0], delta_adjustment=adjustment[1])
+            .returning(_b.epsilon_adjustment, _b.delta_adjustment),
+            {"b_cid": collaboration_id, "b_org": org},
+        )
+        .one()
+    )
+    total_e, total_d = line_totals((policy_e, policy_d), (after[0], after[1]))
+    session.connection().execute(
+        update(_BUDGETS).where(*_LINE).values(total_epsilon=total_e, total_delta=total_d),
+        {"b_cid": collaboration_id, "b_org": org},
+    )
+    return (
+        BudgetLine(collaboration_id, org, before_e, before_d, spent_e, spent_d),
+        BudgetLine(collaboration_id, org, total_e, total_d, spent_e, spent_d),
+    )

@@ -64,9 +64,11 @@ class DatasetsMixin(StoreBase):
     ) -> tuple[Dataset, DatasetVersion]:
         """Record an uploaded file as the next version of dataset ``name`` (new on first upload).
 
-        Version numbers are 1..n per dataset. A later upload replaces the dataset's spec. Another
-        org's dataset of the same name is a ``Conflict``. ``dataset_id`` is used only when the
-        dataset is new (pass one from ``new_id("ds")`` to name files before registering).
+        Version numbers are 1..n per dataset. A later upload replaces the dataset's spec. Names
+        are per org, except that the retailer and a partner never share one (a partner's
+        templates read both by name): that is a ``Conflict``; two partners may. ``dataset_id`` is
+        used only when the dataset is new (pass one from ``new_id("ds")`` to name files before
+        registering).
         ``max_rows_per_person`` is the most rows one person has in the file, as measured at
         ingestion (None: not measured); it must be a non-negative integer.
         """
@@ -78,13 +80,18 @@ class DatasetsMixin(StoreBase):
             raise InvalidRequest("max_rows_per_person must be a non-negative integer or null")
         now = self.now()
         with self._write() as session:
-            require_collaboration(session, collaboration_id)
+            collab = require_collaboration(session, collaboration_id)
             lock_name(session, "dataset", collaboration_id, name)
-            row = session.scalars(
+            same_name = session.scalars(
                 select(DatasetRow).where(
                     DatasetRow.collaboration_id == collaboration_id, DatasetRow.name == name
                 )
-            ).one_or_none()
+            ).all()
+            row = next((r for r in same_name if r.owner_org == owner_org), None)
+            if row is None and any(
+                collab.retailer_org in (owner_org, r.owner_org) for r in same_name
+            ):
+                raise Conflict("a dataset with this name belongs to another organization")
             if row is None:
                 ensure_org(session, owner_org, "advertiser", now)
                 row = DatasetRow(
@@ -98,8 +105,6 @@ class DatasetsMixin(StoreBase):
                 )
                 session.add(row)
                 session.flush()
-            elif row.owner_org != owner_org:
-                raise Conflict("a dataset with this name belongs to another organization")
             else:
                 row.kind, row.spec = kind, dict(spec)
             last = session.scalar(
@@ -133,25 +138,32 @@ class DatasetsMixin(StoreBase):
                 raise NotFound("dataset not found")
             return _datasets(session, [row])[0]
 
-    def get_dataset_by_name(self, collaboration_id: str, name: str) -> Dataset:
-        """The dataset named ``name`` in the collaboration; ``NotFound`` when there is none."""
+    def get_dataset_by_name(
+        self, collaboration_id: str, name: str, *, owner_org: str | None = None
+    ) -> Dataset:
+        """The dataset named ``name`` in the collaboration (of ``owner_org`` when given);
+        ``NotFound`` when there is none, ``Conflict`` when several orgs have one and no owner
+        was given."""
         with self._read() as session:
-            row = session.scalars(
-                select(DatasetRow).where(
-                    DatasetRow.collaboration_id == collaboration_id, DatasetRow.name == name
-                )
-            ).one_or_none()
-            if row is None:
+            query = select(DatasetRow).where(
+                DatasetRow.collaboration_id == collaboration_id, DatasetRow.name == name
+            )
+            if owner_org is not None:
+                query = query.where(DatasetRow.owner_org == owner_org)
+            found = session.scalars(query).all()
+            if not found:
                 raise NotFound("dataset not found")
-            return _datasets(session, [row])[0]
+            if len(found) > 1:
+                raise Conflict(f"several organizations have a dataset named {name!r}")
+            return _datasets(session, found)[0]
 
     def list_datasets(self, collaboration_id: str) -> list[Dataset]:
-        """The collaboration's datasets, by name."""
+        """The collaboration's datasets, by name (then owner)."""
         with self._read() as session:
             found = session.scalars(
                 select(DatasetRow)
                 .where(DatasetRow.collaboration_id == collaboration_id)
-                .order_by(DatasetRow.name)
+                .order_by(DatasetRow.name, DatasetRow.owner_org)
             ).all()
             return _datasets(session, found)
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from sqlalchemy import and_, select
 
-from cleanroom.errors import NotFound
+from cleanroom.errors import InvalidRequest, NotFound
 from cleanroom.store import rows
 from cleanroom.store.audit import append_in_session
 from cleanroom.store.charges import (
+    adjust_line,
     charge_in_session,
     period_start,
     policy_terms,
@@ -114,6 +115,53 @@ class LedgerMixin(StoreBase):
             return BudgetLine(
                 collaboration_id, org, budget.total_epsilon, budget.total_delta, *spent
             )
+
+    def change_budget(
+        self,
+        collaboration_id: str,
+        org: str,
+        *,
+        add: tuple[float, float] | None = None,
+        total: tuple[float | None, float | None] | None = None,
+        raise_only: bool = False,
+        audit: AuditArg = None,
+    ) -> tuple[BudgetLine, BudgetLine]:
+        """Give ``org`` a budget of its own: ``add`` (epsilon, delta) to its line's totals, or
+        set them to ``total``. Returns the line before and after, in the current period.
+
+        With ``raise_only``, a change that would lower either total, or raise neither, is
+        ``InvalidRequest`` and writes nothing. ``audit`` events get ``partner_org``,
+        ``previous_total`` and ``total``."""
+        now = self.now()
+        with self._write() as session:
+            before, after = adjust_line(session, collaboration_id, org, now, add=add, total=total)
+            lowered = [
+                what
+                for what, old, new in (
+                    ("epsilon", before.total_epsilon, after.total_epsilon),
+                    ("delta", before.total_delta, after.total_delta),
+                )
+                if new < old
+            ]
+            now_is = f"now epsilon={before.total_epsilon:g}, delta={before.total_delta:g}"
+            if raise_only and lowered:
+                raise InvalidRequest(
+                    f"this would lower {org}'s {' and '.join(lowered)} total ({now_is}); "
+                    "a raise can only add"
+                )
+            unchanged = (before.total_epsilon, before.total_delta) == (
+                after.total_epsilon,
+                after.total_delta,
+            )
+            if raise_only and unchanged:
+                raise InvalidRequest(f"{org}'s budget already has these totals ({now_is})")
+            facts = {
+                "partner_org": org,
+                "previous_total": {"epsilon": before.total_epsilon, "delta": before.total_delta},
+                "total": {"epsilon": after.total_epsilon, "delta": after.total_delta},
+            }
+            append_in_session(session, collaboration_id, audit, now, facts)
+            return before, after
 
     def list_charges(self, collaboration_id: str, org: str | None = None) -> list[BudgetCharge]:
         """Every charge (all periods), oldest first."""

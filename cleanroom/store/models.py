@@ -87,6 +87,12 @@ class CollaborationRow(Base):
     policy: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     created_by: Mapped[str]
+    # Runs are refused before ``starts_at`` and from ``ends_at`` on (None: no such limit).
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    # Counts the changes (policy, dates, members): an amendment names the revision it was
+    # decided on, so of two concurrent amendments the second is refused, not silently merged.
+    revision: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class MembershipRow(Base):
@@ -94,11 +100,16 @@ class MembershipRow(Base):
     collaboration_id: Mapped[str] = mapped_column(ForeignKey("collaborations.id"), primary_key=True)
     org: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(20))
+    joined_at: Mapped[datetime | None]  # None: a member since the collaboration was created
+    ended_at: Mapped[datetime | None]  # a partner whose membership ended keeps read access
+    ended_by: Mapped[str | None]
 
 
 class DatasetRow(Base):
     __tablename__ = "datasets"
-    __table_args__ = (UniqueConstraint("collaboration_id", "name", name="uq_datasets_name"),)
+    __table_args__ = (
+        UniqueConstraint("collaboration_id", "owner_org", "name", name="uq_datasets_org_name"),
+    )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     collaboration_id: Mapped[str] = mapped_column(ForeignKey("collaborations.id"))
     name: Mapped[str]
@@ -133,7 +144,9 @@ class SuppressionRow(Base):
 class TemplateRow(Base):
     __tablename__ = "templates"
     __table_args__ = (
-        UniqueConstraint("collaboration_id", "name", "version", name="uq_templates_version"),
+        UniqueConstraint(
+            "collaboration_id", "org", "name", "version", name="uq_templates_org_version"
+        ),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     collaboration_id: Mapped[str] = mapped_column(ForeignKey("collaborations.id"))
@@ -152,6 +165,22 @@ class TemplateRow(Base):
     decided_by: Mapped[str | None]
     decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Whose approval it needs, fixed at submission: ``[{"org", "as", "datasets"}]``, the retailer
+    # first, then each owner org of a personal dataset it reads (``store.approvals``).
+    approvers: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
+class TemplateApprovalRow(Base):
+    """One approver's decision on one template version (``store.approvals``)."""
+
+    __tablename__ = "template_approvals"
+    template_id: Mapped[str] = mapped_column(ForeignKey("templates.id"), primary_key=True)
+    org: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    capacity: Mapped[str] = mapped_column(String(20))  # "retailer" | "data_owner"
+    decision: Mapped[str] = mapped_column(String(20))  # "approved" | "rejected"
+    decided_by: Mapped[str]
+    decided_at: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class RunRow(Base):
@@ -194,6 +223,8 @@ class BudgetRow(Base):
 
     ``spent_*`` is the sum of the org's charges made at or after ``period_start`` (None: the
     budget never refreshes, so every charge counts); ``budget_charges`` stays the record.
+    ``total_*`` is the line's total as of its last charge or change (informational: readers
+    derive it from the current policy and the adjustment).
     """
 
     __tablename__ = "budgets"
@@ -205,6 +236,10 @@ class BudgetRow(Base):
     spent_epsilon: Mapped[float] = mapped_column(Double, server_default=text("0"))
     spent_delta: Mapped[float] = mapped_column(Double, server_default=text("0"))
     period_start: Mapped[datetime | None]
+    # Added to the policy's budget for this org only (a raise, or a partner added with a budget
+    # of its own): the line's total is ``max(0, policy budget + adjustment)``.
+    epsilon_adjustment: Mapped[float] = mapped_column(Double, server_default=text("0"))
+    delta_adjustment: Mapped[float] = mapped_column(Double, server_default=text("0"))
 
 
 class BudgetChargeRow(Base):
@@ -244,3 +279,6 @@ class AuditEventRow(Base):
     created_at: Mapped[datetime]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Random hex of the record's details commitment (``store.audit``); NULL: written before 0003,
+    # hashed with its actor and details in the clear.
+    salt: Mapped[str | None] = mapped_column(String(32))

@@ -43,9 +43,22 @@ class Membership:
     collaboration_id: str
     org: str
     role: str  # role in the collaboration: "retailer" | "partner"
+    joined_at: datetime | None = None  # None: a member since the collaboration was created
+    ended_at: datetime | None = None  # set when a partner's membership ended
+    ended_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at is None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"collaboration_id": self.collaboration_id, "org": self.org, "role": self.role}
+        return {
+            "collaboration_id": self.collaboration_id,
+            "org": self.org,
+            "role": self.role,
+            "joined_at": _iso(self.joined_at),
+            "ended_at": _iso(self.ended_at),
+        }
 
 
 @dataclass(frozen=True)
@@ -57,14 +70,29 @@ class Collaboration:
     members: tuple[Membership, ...]
     created_at: datetime
     created_by: str
+    starts_at: datetime | None = None  # runs are refused before (None: from creation)
+    ends_at: datetime | None = None  # runs are refused from then on (None: open-ended)
+    revision: int = 0  # counts changes of policy, dates and members
 
     @property
     def partner_orgs(self) -> tuple[str, ...]:
-        return tuple(m.org for m in self.members if m.role == "partner")
+        """The current partners (a partner whose membership ended is not one)."""
+        return tuple(m.org for m in self.members if m.role == "partner" and m.active)
+
+    @property
+    def former_partner_orgs(self) -> tuple[str, ...]:
+        return tuple(m.org for m in self.members if m.role == "partner" and not m.active)
+
+    def membership(self, org: str) -> Membership | None:
+        return next((m for m in self.members if m.org == org), None)
 
     def member_role(self, org: str) -> str | None:
-        """The org's role in this collaboration, or None when it is not a member."""
-        return next((m.role for m in self.members if m.org == org), None)
+        """The org's role in this collaboration, or None when it is not a member.
+
+        A partner whose membership ended is still a member here: it keeps read access to what
+        it did; what it may no longer do is refused by ``services.lifecycle``."""
+        found = self.membership(org)
+        return None if found is None else found.role
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,7 +100,15 @@ class Collaboration:
             "name": self.name,
             "retailer_org": self.retailer_org,
             "partner_orgs": list(self.partner_orgs),
+            "former_partner_orgs": list(self.former_partner_orgs),
+            "members": [
+                {k: v for k, v in m.to_dict().items() if k != "collaboration_id"}
+                for m in self.members
+            ],
             "policy": dict(self.policy),
+            "starts_at": _iso(self.starts_at),
+            "ends_at": _iso(self.ends_at),
+            "revision": self.revision,
             "created_at": _iso(self.created_at),
             "created_by": self.created_by,
         }
@@ -144,6 +180,33 @@ class Dataset:
 
 
 @dataclass(frozen=True)
+class TemplateApproval:
+    """One approver of a template version and its decision (None: not decided yet).
+
+    ``capacity`` is ``retailer`` (the retailer admin reviews the whole template) or ``data_owner``
+    (an org whose personal datasets, ``datasets``, the template reads)."""
+
+    org: str
+    capacity: str  # "retailer" | "data_owner"
+    datasets: tuple[str, ...]
+    decision: str | None = None  # "approved" | "rejected" | None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "org": self.org,
+            "as": self.capacity,
+            "datasets": list(self.datasets),
+            "decision": self.decision,
+            "decided_by": self.decided_by,
+            "decided_at": _iso(self.decided_at),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
 class Template:
     id: str  # one id per (name, version): approving, running and revoking act on exactly it
     collaboration_id: str
@@ -162,6 +225,16 @@ class Template:
     decided_by: str | None
     decided_at: datetime | None
     created_at: datetime
+    # Every approver the version needs, with its decision (the retailer first). Empty only for
+    # records built by hand; the store always fills it.
+    approvals: tuple[TemplateApproval, ...] = ()
+
+    @property
+    def awaiting_approval(self) -> tuple[str, ...]:
+        """Orgs whose approval a pending version still needs."""
+        if self.status != "pending":
+            return ()
+        return tuple(a.org for a in self.approvals if a.decision is None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,6 +255,8 @@ class Template:
             "decided_by": self.decided_by,
             "decided_at": _iso(self.decided_at),
             "created_at": _iso(self.created_at),
+            "approvals": [a.to_dict() for a in self.approvals],
+            "awaiting_approval": list(self.awaiting_approval),
         }
 
 
@@ -314,10 +389,17 @@ class AuditRecord:
     created_at: datetime
     prev_hash: str
     hash: str
-    # Set per reader by ``services.audit``, never stored or hashed. ``redacted``: detail keys held
-    # back from this reader (only events written before those keys were kept out of the log), so
-    # the record's own hash cannot be recomputed from what the reader sees. ``restricted``: facts
-    # about the event that only some members may see, read from the records they describe.
+    # The commitment to actor and details (``store.audit``); both None for records written
+    # before migration 0003, whose hash covers the clear actor and details.
+    salt: str | None = None
+    digest: str | None = None
+    # Set per reader by ``services.audit``, never stored or hashed. ``withheld``: the actor,
+    # details and salt are not for this reader (``cleanroom.visibility``); the record keeps its
+    # position, hashes, digest, name, org and time. ``redacted``: detail keys held back from this
+    # reader (only events written before those keys were kept out of the log), so the record's
+    # own hash cannot be recomputed from what the reader sees. ``restricted``: facts about the
+    # event that only some members may see, read from the records they describe.
+    withheld: bool = False
     redacted: tuple[str, ...] = ()
     restricted: Mapping[str, Any] | None = None
 
@@ -326,13 +408,18 @@ class AuditRecord:
             "collaboration_id": self.collaboration_id,
             "seq": self.seq,
             "name": self.name,
-            "actor": self.actor,
             "org": self.org,
-            "details": dict(self.details),
             "created_at": _iso(self.created_at),
             "prev_hash": self.prev_hash,
             "hash": self.hash,
+            "digest": self.digest,
         }
+        if self.withheld:
+            out["withheld"] = True
+            return out
+        out["actor"] = self.actor
+        out["details"] = dict(self.details)
+        out["salt"] = self.salt
         if self.redacted:
             out["redacted"] = list(self.redacted)
         if self.restricted is not None:

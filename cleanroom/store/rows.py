@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
+from cleanroom.store.chain import details_digest
 from cleanroom.store.models import (
     AuditEventRow,
     BudgetChargeRow,
@@ -14,6 +16,7 @@ from cleanroom.store.models import (
     OrganizationRow,
     ReportRow,
     RunRow,
+    TemplateApprovalRow,
     TemplateRow,
 )
 from cleanroom.store.records import (
@@ -27,6 +30,7 @@ from cleanroom.store.records import (
     Report,
     Run,
     Template,
+    TemplateApproval,
 )
 
 
@@ -42,9 +46,15 @@ def collaboration(row: CollaborationRow, members: list[MembershipRow]) -> Collab
         name=row.name,
         retailer_org=row.retailer_org,
         policy=dict(row.policy),
-        members=tuple(Membership(m.collaboration_id, m.org, m.role) for m in ordered),
+        members=tuple(
+            Membership(m.collaboration_id, m.org, m.role, m.joined_at, m.ended_at, m.ended_by)
+            for m in ordered
+        ),
         created_at=row.created_at,
         created_by=row.created_by,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        revision=row.revision,
     )
 
 
@@ -76,7 +86,23 @@ def dataset(row: DatasetRow, current: DatasetVersionRow | None) -> Dataset:
     )
 
 
-def template(row: TemplateRow) -> Template:
+def template(row: TemplateRow, decisions: Sequence[TemplateApprovalRow] = ()) -> Template:
+    """The template with each approver it needs and that approver's decision, if any."""
+    by_org = {d.org: d for d in decisions}
+    approvals = []
+    for entry in row.approvers or []:
+        decided = by_org.get(entry["org"])
+        approvals.append(
+            TemplateApproval(
+                org=entry["org"],
+                capacity=entry["as"],
+                datasets=tuple(entry.get("datasets", ())),
+                decision=None if decided is None else decided.decision,
+                decided_by=None if decided is None else decided.decided_by,
+                decided_at=None if decided is None else decided.decided_at,
+                reason=None if decided is None else decided.reason,
+            )
+        )
     return Template(
         id=row.id,
         collaboration_id=row.collaboration_id,
@@ -95,6 +121,7 @@ def template(row: TemplateRow) -> Template:
         decided_by=row.decided_by,
         decided_at=row.decided_at,
         created_at=row.created_at,
+        approvals=tuple(approvals),
     )
 
 
@@ -139,14 +166,17 @@ def budget_charge(row: BudgetChargeRow) -> BudgetCharge:
 
 
 def audit_record(row: AuditEventRow) -> AuditRecord:
+    details = json.loads(row.details)
     return AuditRecord(
         collaboration_id=row.collaboration_id,
         seq=row.seq,
         name=row.name,
         actor=row.actor,
         org=row.org,
-        details=json.loads(row.details),
+        details=details,
         created_at=row.created_at,
         prev_hash=row.prev_hash,
         hash=row.hash,
+        salt=row.salt,
+        digest=None if row.salt is None else details_digest(row.actor, details, row.salt),
     )

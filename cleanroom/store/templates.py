@@ -1,6 +1,8 @@
 """Query templates: versions per name, and the legal state transitions.
 
 ``pending -> approved | rejected`` and ``approved -> revoked``; anything else is a ``Conflict``.
+A pending version becomes approved once every approver it needs approved it, and rejected by any
+approver's rejection (``store.approvals``).
 Each transition is a conditional ``UPDATE ... WHERE status = <expected>``, so of two admins deciding
 at once exactly one wins, on either dialect. Every version has its own id: approving, running and
 revoking act on exactly one version; submitting a known name again creates version n+1, pending,
@@ -17,10 +19,15 @@ from sqlalchemy.orm import Session
 
 from cleanroom.errors import Conflict, NotFound
 from cleanroom.store import rows
+from cleanroom.store.approvals import (
+    ApprovalsMixin,
+    load_templates,
+    retailer_only,
+    template_record,
+)
 from cleanroom.store.audit import append_in_session
 from cleanroom.store.db import (
     AuditArg,
-    StoreBase,
     ensure_org,
     lock_name,
     new_id,
@@ -37,7 +44,7 @@ def _facts(row: TemplateRow) -> dict[str, Any]:
     return {"template_id": row.id, "name": row.name, "version": row.version}
 
 
-class TemplatesMixin(StoreBase):
+class TemplatesMixin(ApprovalsMixin):
     def submit_template(
         self,
         collaboration_id: str,
@@ -52,17 +59,26 @@ class TemplatesMixin(StoreBase):
         analysis: Mapping[str, Any] | None = None,
         pin: str = "",
         template_id: str | None = None,
+        approvers: Sequence[Mapping[str, Any]] | None = None,
         audit: AuditArg = None,
     ) -> Template:
-        """Store a new ``pending`` template; a name seen before gets the next version number."""
+        """Store a new ``pending`` template; a name this org used before gets the next version.
+
+        ``approvers`` (``store.approvals``) default to the collaboration's retailer alone.
+
+        Versions are numbered per (collaboration, org, name): another org's template of the same
+        name is not "taken" and its versions are not counted (they would reveal its activity).
+        """
         now = self.now()
         with self._write() as session:
-            require_collaboration(session, collaboration_id)
+            collab = require_collaboration(session, collaboration_id)
             ensure_org(session, org, "advertiser", now)
-            lock_name(session, "template", collaboration_id, name)
+            lock_name(session, "template", collaboration_id, org, name)
             last = session.scalar(
                 select(func.max(TemplateRow.version)).where(
-                    TemplateRow.collaboration_id == collaboration_id, TemplateRow.name == name
+                    TemplateRow.collaboration_id == collaboration_id,
+                    TemplateRow.org == org,
+                    TemplateRow.name == name,
                 )
             )
             row = TemplateRow(
@@ -83,6 +99,9 @@ class TemplatesMixin(StoreBase):
                 decided_by=None,
                 decided_at=None,
                 created_at=now,
+                approvers=[dict(a) for a in approvers]
+                if approvers
+                else retailer_only(collab.retailer_org, (analysis or {}).get("datasets", [])),
             )
             session.add(row)
             session.flush()
@@ -98,9 +117,12 @@ class TemplatesMixin(StoreBase):
         reason: str | None = None,
         audit: AuditArg = None,
     ) -> Template:
-        """``pending -> approved`` (optionally setting the pin); ``Conflict`` from other states."""
-        extra = {} if pin is None else {"pin": pin}
-        return self._transition(template_id, "approved", decided_by, reason, audit, extra)
+        """The retailer's approval of a pending version (optionally setting the pin): it becomes
+        ``approved`` unless another approver's is still awaited (``store.approvals``);
+        ``Conflict`` from other states."""
+        return self.decide_as_approver(
+            template_id, decided_by, "approved", pin=pin, reason=reason, audit=audit
+        )
 
     def reject_template(
         self,
@@ -110,8 +132,10 @@ class TemplatesMixin(StoreBase):
         reason: str | None = None,
         audit: AuditArg = None,
     ) -> Template:
-        """``pending -> rejected``; ``Conflict`` from any other state."""
-        return self._transition(template_id, "rejected", decided_by, reason, audit, {})
+        """The retailer's rejection: ``pending -> rejected``; ``Conflict`` from any other state."""
+        return self.decide_as_approver(
+            template_id, decided_by, "rejected", reason=reason, audit=audit
+        )
 
     def revoke_template(
         self,
@@ -127,23 +151,22 @@ class TemplatesMixin(StoreBase):
     def get_template(self, template_id: str, *, collaboration_id: str | None = None) -> Template:
         """One template version; ``NotFound`` if unknown or in another collaboration."""
         with self._read() as session:
-            row = session.get(TemplateRow, template_id)
-            if row is None or collaboration_id not in (None, row.collaboration_id):
+            found = load_templates(session, TemplateRow.id == template_id)
+            if not found or collaboration_id not in (None, found[0].collaboration_id):
                 raise NotFound("template not found")
-            return rows.template(row)
+            return found[0]
 
     def list_templates(
         self, collaboration_id: str, *, name: str | None = None, status: str | None = None
     ) -> list[Template]:
         """Templates of the collaboration by name then version, optionally filtered."""
         with self._read() as session:
-            query = select(TemplateRow).where(TemplateRow.collaboration_id == collaboration_id)
+            where = [TemplateRow.collaboration_id == collaboration_id]
             if name is not None:
-                query = query.where(TemplateRow.name == name)
+                where.append(TemplateRow.name == name)
             if status is not None:
-                query = query.where(TemplateRow.status == status)
-            found = session.scalars(query.order_by(TemplateRow.name, TemplateRow.version))
-            return [rows.template(r) for r in found]
+                where.append(TemplateRow.status == status)
+            return load_templates(session, *where)
 
     def _transition(
         self,
@@ -167,7 +190,7 @@ class TemplatesMixin(StoreBase):
             if changed.rowcount != 1:  # type: ignore[attr-defined]
                 raise Conflict(f"a {row.status} template cannot become {to}")
             append_in_session(session, row.collaboration_id, audit, now, _facts(row))
-            return rows.template(row)
+            return template_record(session, row)
 
 
 def _fresh(session: Session, template_id: str) -> TemplateRow:

@@ -208,3 +208,63 @@ def test_errors_are_code_and_detail_on_stderr(server_url: str, cli_settings: Set
     unreachable = Cli("http://127.0.0.1:9", "t")("collaborations", "list", ok=False)
     assert unreachable.exit_code == 1
     assert unreachable.stderr.startswith("unreachable: ")
+
+
+def test_collaborations_evolve_from_the_command_line(
+    server_url: str, cli_settings: Settings, inputs: Path
+) -> None:
+    paths = write_inputs(inputs)
+    admin = _as(cli_settings, server_url, "shopco", "retailer_admin")
+    advertiser = _as(cli_settings, server_url, "acme", "advertiser")
+    cid = admin.json(
+        "collaborations", "create", "--name", "q3", "--partner", "acme",
+        "--policy", str(paths["policy"]),
+    )["id"]  # fmt: skip
+    shown = admin("collaborations", "show", "--collaboration", cid).stdout
+    assert "status: open" in shown
+    assert 'partner_orgs: ["acme"]' in shown
+
+    tightened = admin(
+        "collaborations",
+        "update",
+        "--collaboration",
+        cid,
+        "--set",
+        "min_users_per_row=60",
+        "--set",
+        "max_epsilon_per_run=1.5",
+    )
+    assert "tightens" in tightened.stdout
+    assert "loosens" not in tightened.stdout
+    loose = ("collaborations", "update", "--collaboration", cid, "--set", "min_users_per_row=20")
+    refused = admin(*loose, ok=False)
+    assert refused.stderr.startswith("policy_loosening: ")
+    loosened = admin(*loose, "--allow-loosening", "--reason", "pilot")
+    assert "loosens" in loosened.stdout
+    assert "weakens the privacy guarantee" in loosened.stderr
+    assert advertiser.json("collaborations", "show", "--collaboration", cid)["policy"][
+        "min_users_per_row"] == 20  # fmt: skip
+
+    added = admin.json("collaborations", "add-partner", "--collaboration", cid, "--org", "beta",
+                       "--epsilon", "4")  # fmt: skip
+    assert added["budget"]["total"]["epsilon"] == 4.0
+    raised = admin("budget", "raise", "--collaboration", cid, "--org", "acme",
+                   "--add-epsilon", "2", "--reason", "q4")  # fmt: skip
+    assert "weakens the privacy guarantee already given" in raised.stderr
+    assert "12" in raised.stdout
+    assert advertiser.json("budget", "show", "--collaboration", cid)[0]["total"]["epsilon"] == 12
+    assert advertiser.json("budget", "--collaboration", cid)[0]["total"]["epsilon"] == 12
+    no_change = admin("budget", "raise", "--collaboration", cid, "--org", "acme", ok=False)
+    assert no_change.exit_code == 2  # a usage error: neither --add-* nor --to-*
+
+    removed = admin.json("collaborations", "remove-partner", "--collaboration", cid,
+                         "--org", "beta", "--purge-data")  # fmt: skip
+    assert removed["membership"]["ended_at"] is not None
+    ended = admin.json("collaborations", "update", "--collaboration", cid, "--ends-at", "now")
+    assert ended["collaboration"]["status"] == "ended"
+    names = [e["name"] for e in admin.json("audit", "--collaboration", cid)]
+    for name in ("collaboration.updated", "partner.added", "budget.set", "budget.raised",
+                 "partner.removed"):  # fmt: skip
+        assert name in names
+    assert names.count("collaboration.updated") == 3
+    assert admin("audit", "--collaboration", cid, "--verify").exit_code == 0

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from cleanroom.dp.candidates import candidates
 from cleanroom.dp import PrivacyLoss, preview, release
+from cleanroom.dp.candidates import candidates
 from cleanroom.errors import InternalError, InvalidRequest
 from cleanroom.types import Col, GroupKey, Lit, Op, OrderItem, Output, ReleasePlan
 from tests.dp.dp_plans import BUYERS, SALES, SPEND, attribution_plan, key, out, ratio, table

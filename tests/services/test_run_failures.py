@@ -20,9 +20,10 @@ from cleanroom.services.context import Services
 from cleanroom.services.runs import RunWorker, create_run, get_run
 from cleanroom.services.templates import decide_template
 from cleanroom.store import EXECUTION_FAILED
-from cleanroom.store.audit import record_hash
+from cleanroom.store.chain import first_unverified
 from cleanroom.types import Principal
 from tests.services.conftest import ADMIN, ANALYST, Room
+from tests.store.store_fixtures import rewrite_as_before_0003
 
 LOSS = {"epsilon": 1.0}
 OTHER = Principal("carol", "beta", "advertiser")
@@ -72,21 +73,6 @@ class FailingEngine:
 
 def _run_body(room: Room) -> dict[str, object]:
     return {"template_id": room.templates["exposed_conversion"].id, "privacy_loss": LOSS}
-
-
-def _recomputes(events: Sequence[Mapping[str, Any]]) -> bool:
-    """Every record's hash recomputed from what the reader sees (API.md, Audit)."""
-    prev = "0" * 64
-    for e in events:
-        fields = {
-            "seq": e["seq"], "collaboration": e["collaboration_id"], "name": e["name"],
-            "actor": e["actor"], "org": e["org"], "details": e["details"],
-            "created_at": e["created_at"],
-        }  # fmt: skip
-        if e["prev_hash"] != prev or record_hash(prev, fields) != e["hash"]:
-            return False
-        prev = e["hash"]
-    return True
 
 
 @pytest.mark.parametrize("kind", sorted(FAILURES))
@@ -139,28 +125,31 @@ def test_older_events_holding_private_facts_are_redacted_outside_their_audience(
     svc: Services,
 ) -> None:
     collab = create_collaboration(svc, ADMIN, "two partners", ["acme", "beta"], None)
-    # what earlier versions wrote: a row count every member read, a failure code likewise
+    # what versions before 0003 wrote: a row count and a failure code in the clear, hashed
     shared = {"name": "crm", "kind": "personal", "dataset_id": "ds_1", "version": 1}
     legacy_failure = {"run_id": "run_1", "code": "internal_error", "error_code": "internal_error"}
     svc.store.append_audit(
         collab.id, AuditEvent("dataset.registered", "bob", "acme", {**shared, "rows": 1234})
     )
     svc.store.append_audit(collab.id, AuditEvent("run.failed", "system", "acme", legacy_failure))
+    rewrite_as_before_0003(svc.store, collab.id)
     stored = svc.store.list_audit(collab.id)
     registered, failed = stored[-2], stored[-1]
+    assert registered.digest is None  # the older form: no digest to recompute the hash from
 
     def seen(who: Principal) -> list[dict[str, Any]]:
         return [e.to_dict() for e in list_audit(svc, who, collab.id)]
 
     for who in (OTHER, Principal("v", "beta", "partner_viewer"), Principal("a", "beta", "auditor")):
         events = seen(who)
-        assert events[-2]["details"] == shared
-        assert events[-2]["redacted"] == ["rows"]
-        assert events[-1]["details"] == {"run_id": "run_1"}
-        assert events[-1]["redacted"] == ["code", "error_code"]
+        # another partner's events: position and hashes only, no actor or details
+        assert events[-2]["withheld"] is events[-1]["withheld"] is True
+        assert "details" not in events[-2]
+        assert "details" not in events[-1]
         # the chain still links and the server still verifies every record for this reader
         assert [e["hash"] for e in events] == [r.hash for r in stored]
         assert events[-1]["prev_hash"] == registered.hash
+        assert first_unverified(events) is None  # by linkage for these two
         assert verify_audit(svc, who, collab.id).ok
     # the owner of the dataset and of the run sees the events as they were hashed
     for who in (ANALYST, Principal("a", "acme", "auditor")):
@@ -169,8 +158,10 @@ def test_older_events_holding_private_facts_are_redacted_outside_their_audience(
         assert events[-1]["details"] == dict(failed.details)
         assert "redacted" not in events[-2]
         assert "redacted" not in events[-1]
-        assert _recomputes(events)
+        assert first_unverified(events) is None
     # the retailer sees every run's failure but not a partner's row count
     events = seen(ADMIN)
     assert events[-2]["redacted"] == ["rows"]
+    assert events[-2]["details"] == shared
     assert events[-1]["details"] == dict(failed.details)
+    assert first_unverified(events) is None

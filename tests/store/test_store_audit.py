@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 
@@ -10,8 +11,9 @@ from sqlalchemy import text
 
 from cleanroom.errors import InternalError, NotFound
 from cleanroom.store import GENESIS_HASH, Collaboration, Store
-from cleanroom.store.audit import record_hash
-from tests.store.store_fixtures import event
+from cleanroom.store.audit import details_digest, record_hash
+from cleanroom.store.chain import first_unverified
+from tests.store.store_fixtures import event, rewrite_as_before_0003
 
 
 def _fill(store: Store, cid: str, n: int) -> None:
@@ -28,11 +30,24 @@ def test_events_are_chained(store: Store, collab: Collaboration) -> None:
     for prev, cur in itertools.pairwise(records):
         assert cur.prev_hash == prev.hash
     last = records[-1]
+    assert last.salt is not None
+    assert len(last.salt) == 32
+    assert len({r.salt for r in records}) == len(records)  # a fresh salt per record
+    digest = details_digest(last.actor, dict(last.details), last.salt)
+    assert last.digest == digest
     fields = {
-        "seq": last.seq, "collaboration": collab.id, "name": last.name, "actor": last.actor,
-        "org": last.org, "details": dict(last.details), "created_at": last.created_at.isoformat(),
+        "seq": last.seq, "collaboration": collab.id, "name": last.name, "org": last.org,
+        "created_at": last.created_at.isoformat(), "digest": digest,
     }  # fmt: skip
     assert last.hash == record_hash(records[-2].hash, fields)
+    # what a member is served verifies on its side too, details withheld or not
+    served = [r.to_dict() for r in records]
+    assert first_unverified(served) is None
+    withheld = [dataclasses.replace(r, withheld=True).to_dict() for r in records]
+    assert all("details" not in e and "actor" not in e for e in withheld)
+    assert first_unverified(withheld) is None
+    served[2]["details"] = {"run_id": "run_forged"}
+    assert first_unverified(served) == 3
     assert store.verify_audit(collab.id).to_dict() == {
         "ok": True, "events": 5, "first_broken_seq": None,
     }  # fmt: skip
@@ -77,8 +92,10 @@ def _tamper(store: Store, sql: str, **params: object) -> None:
         "UPDATE audit_events SET name = 'run.created' WHERE collaboration_id = :c AND seq = 3",
         "UPDATE audit_events SET prev_hash = :z WHERE collaboration_id = :c AND seq = 3",
         "DELETE FROM audit_events WHERE collaboration_id = :c AND seq = 3",
+        f"UPDATE audit_events SET salt = '{'ab' * 16}' WHERE collaboration_id = :c AND seq = 3",
+        "UPDATE audit_events SET salt = NULL WHERE collaboration_id = :c AND seq = 3",
     ],
-    ids=["details", "actor", "name", "prev_hash", "deleted"],
+    ids=["details", "actor", "name", "prev_hash", "deleted", "salt", "salt_removed"],
 )
 def test_tampering_names_the_first_broken_seq(
     store: Store, collab: Collaboration, sql: str
@@ -120,3 +137,28 @@ def test_concurrent_appends_keep_one_unbroken_chain(store: Store, collab: Collab
     assert store.verify_audit(collab.id).to_dict() == {
         "ok": True, "events": 51, "first_broken_seq": None,
     }  # fmt: skip
+
+
+def test_records_written_before_0003_still_verify_and_new_ones_follow(
+    store: Store, collab: Collaboration
+) -> None:
+    _fill(store, collab.id, 3)
+    rewrite_as_before_0003(store, collab.id)  # an older log: clear actor and details
+    old = store.list_audit(collab.id)
+    assert all(r.salt is None and r.digest is None for r in old)
+    assert store.verify_audit(collab.id).ok
+    _fill(store, collab.id, 2)  # this version appends in the salted form, on the same chain
+    records = store.list_audit(collab.id)
+    assert [r.salt is None for r in records] == [True] * 4 + [False] * 2
+    assert records[4].prev_hash == old[-1].hash
+    assert store.verify_audit(collab.id).ok
+    served = [r.to_dict() for r in records]
+    assert first_unverified(served) is None
+    # withheld older records are checked by linkage only; newer ones by their hash
+    withheld = [dataclasses.replace(r, withheld=True).to_dict() for r in records]
+    assert first_unverified(withheld) is None
+    withheld[1]["hash"] = "e" * 64
+    assert first_unverified(withheld) == 3  # the next record no longer links
+    _tamper(store, "UPDATE audit_events SET actor = 'mallory' WHERE collaboration_id = :c "
+            "AND seq = 2", c=collab.id)  # fmt: skip
+    assert store.verify_audit(collab.id).first_broken_seq == 2

@@ -11,7 +11,8 @@ from cleanroom.store.models import Base
 
 TABLES = {
     "organizations", "collaborations", "memberships", "datasets", "dataset_versions",
-    "suppressions", "templates", "runs", "reports", "budgets", "budget_charges", "audit_heads",
+    "suppressions", "templates", "template_approvals", "runs", "reports", "budgets",
+    "budget_charges", "audit_heads",
     "audit_events", "alembic_version",
 }  # fmt: skip
 

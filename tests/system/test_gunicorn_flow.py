@@ -85,7 +85,9 @@ def prepare(server: LiveServer, world: World, policy: dict[str, Any]) -> tuple[s
         201,
     )
     approve = f"{server.base}/v1/collaborations/{cid}/templates/{template['id']}/approve"
-    checked(requests.post(approve, json={}, headers=admin, timeout=TIMEOUT), 200)
+    decided = checked(requests.post(approve, json={}, headers=admin, timeout=TIMEOUT), 200)
+    assert decided["awaiting_approval"] == [ADVERTISER]  # the template reads acme's crm
+    checked(requests.post(approve, json={}, headers=advertiser, timeout=TIMEOUT), 200)
     return cid, template["id"]
 
 

@@ -257,6 +257,9 @@ class RouteApi:
         path = f"/v1/collaborations/{cid}/templates/{tid}/approve"
         approved = self.call("POST", path, RETAILER, "retailer_admin", json={"reason": "ok"})
         assert approved.status_code == 200, approved.get_json()
+        for owner in approved.get_json()["awaiting_approval"]:  # crm's owner approves its use
+            by_owner = self.call("POST", path, owner, "advertiser", json={"reason": "our crm"})
+            assert by_owner.status_code == 200, by_owner.get_json()
         return tid
 
     def start_run(

@@ -67,7 +67,14 @@ def test_full_flow(api: RouteApi, tmp_path: Path) -> None:
     pending_run = api.start_run(cid, tid)
     assert pending_run.get_json()["code"] == "template_not_approved"
     approve = f"/v1/collaborations/{cid}/templates/{tid}/approve"
-    approved = api.call("POST", approve, RETAILER, "retailer_admin", json={})
+    by_retailer = api.call("POST", approve, RETAILER, "retailer_admin", json={})
+    # It reads acme's personal crm: the retailer's approval alone is not enough.
+    assert (by_retailer.get_json()["status"], by_retailer.get_json()["awaiting_approval"]) == (
+        "pending",
+        [ADVERTISER],
+    )
+    assert api.start_run(cid, tid).get_json()["code"] == "template_not_approved"
+    approved = api.call("POST", approve, ADVERTISER, "advertiser", json={})
     assert approved.get_json()["status"] == "approved"
 
     preview_body = {**RUN_BODY, "template_id": tid}

@@ -85,15 +85,14 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/collaborations/<cid>/templates"): Case(
         "advertiser", (RETAILER, "retailer_admin"), _json({"sql": TEMPLATE_SQL})
     ),
-    ("GET", "/v1/collaborations/<cid>/templates"): Case("partner_viewer", (RETAILER, "auditor")),
-    ("GET", "/v1/collaborations/<cid>/templates/<tid>"): Case(
-        "retailer_admin", (ADVERTISER, "auditor")
-    ),
+    ("GET", "/v1/collaborations/<cid>/templates"): Case("partner_viewer", None),
+    ("GET", "/v1/collaborations/<cid>/templates/<tid>"): Case("auditor", None),
+    # An advertiser of the org owning the crm the template reads may approve it as data owner.
     ("POST", "/v1/collaborations/<cid>/templates/<tid>/approve"): Case(
-        "retailer_admin", (ADVERTISER, "advertiser"), _json({})
+        "retailer_admin", (ADVERTISER, "partner_viewer"), _json({})
     ),
     ("POST", "/v1/collaborations/<cid>/templates/<tid>/reject"): Case(
-        "retailer_admin", (ADVERTISER, "advertiser"), _json({})
+        "retailer_admin", (ADVERTISER, "partner_viewer"), _json({})
     ),
     ("POST", "/v1/collaborations/<cid>/templates/<tid>/revoke"): Case(
         "retailer_admin", (ADVERTISER, "retailer_admin"), _json({})
@@ -109,7 +108,19 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/collaborations/<cid>/runs/<rid>/report"): Case(
         "partner_viewer", (ADVERTISER, "auditor")
     ),
-    ("GET", "/v1/collaborations/<cid>/budget"): Case("advertiser", (RETAILER, "auditor")),
+    ("GET", "/v1/collaborations/<cid>/budget"): Case("auditor", None),
+    ("POST", "/v1/collaborations/<cid>/budget/<org>/raise"): Case(
+        "retailer_admin", (ADVERTISER, "advertiser"), _json({"add": {"epsilon": 1.0}})
+    ),
+    ("PATCH", "/v1/collaborations/<cid>"): Case(
+        "retailer_admin", (RETAILER, "auditor"), _json({"policy": {"min_users_per_row": 20}})
+    ),
+    ("POST", "/v1/collaborations/<cid>/partners"): Case(
+        "retailer_admin", (ADVERTISER, "advertiser"), _json({"org": "gamma"})
+    ),
+    ("POST", "/v1/collaborations/<cid>/partners/<org>/end"): Case(
+        "retailer_admin", (OTHER_PARTNER, "advertiser"), _json({})
+    ),
     ("GET", "/v1/collaborations/<cid>/audit"): Case("auditor", None),
     ("GET", "/v1/collaborations/<cid>/audit/verify"): Case("partner_viewer", None),
 }
@@ -142,7 +153,8 @@ def world(api: RouteApi, tmp_path: Path) -> Ids:
     body = {"name": "elsewhere", "partner_orgs": [OUTSIDER]}
     other = api.call("POST", "/v1/collaborations", OTHER_RETAILER, "retailer_admin", json=body)
     assert other.status_code == 201
-    return {"cid": cid, "tid": tid, "rid": started.get_json()["id"], "did": did}
+    ids = {"cid": cid, "tid": tid, "rid": started.get_json()["id"], "did": did}
+    return {**ids, "org": OTHER_PARTNER}  # the partner org the partner/budget routes name
 
 
 def collaboration_routes(api: RouteApi) -> set[tuple[str, str]]:

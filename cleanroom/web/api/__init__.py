@@ -15,6 +15,7 @@ from cleanroom.web.api import (
     collaborations,
     datasets,
     identity,
+    partners,
     reports,
     runs,
     suppressions,
@@ -25,6 +26,7 @@ API_PREFIX = "/v1"
 BLUEPRINTS: tuple[Blueprint, ...] = (
     identity.bp,
     collaborations.bp,
+    partners.bp,
     datasets.bp,
     suppressions.bp,
     templates.bp,

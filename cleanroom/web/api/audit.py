@@ -19,17 +19,32 @@ bp = Blueprint("audit", __name__)
 
 AUDIT_EVENT = record(
     "AuditEvent",
-    ["seq", "name", "actor", "org", "details", "created_at", "prev_hash", "hash"],
+    ["seq", "name", "org", "created_at", "prev_hash", "hash", "digest"],
     {
         "collaboration_id": {"type": "string"},
         "seq": {"type": "integer", "minimum": 1},
         "name": {"type": "string", "description": "Dotted event name, e.g. run.created."},
-        "actor": {"type": "string"},
+        "actor": {"type": "string", "description": "Absent when withheld."},
         "org": {"type": "string"},
-        "details": {"type": "object"},
+        "details": {"type": "object", "description": "Absent when withheld."},
         "created_at": TIMESTAMP,
         "prev_hash": {"type": "string"},
         "hash": {"type": "string"},
+        "digest": {
+            "type": ["string", "null"],
+            "description": "sha256 of the canonical JSON of {actor, details, salt}; the hash "
+            "covers it instead of the clear actor and details (null: a record written before "
+            "migration 0003, whose hash covers them).",
+        },
+        "salt": {
+            "type": ["string", "null"],
+            "description": "The digest's random salt (hex); absent when withheld.",
+        },
+        "withheld": {
+            "type": "boolean",
+            "description": "True for another partner's event: actor, details and salt are not "
+            "shown; the hash still verifies from the digest (concepts.md, Who sees what).",
+        },
         "redacted": {
             "type": "array",
             "items": {"type": "string"},
@@ -96,7 +111,8 @@ def _after_seq() -> tuple[int, int]:
     errors=[403, 404],
 )
 def list_audit(cid: str) -> dict[str, Any]:
-    """Every state change, run, download and refused request of the collaboration."""
+    """Every state change, run, download and refused request of the collaboration; another
+    partner's events withheld (position, hashes, digest, name, org and time only)."""
     after, limit = _after_seq()
     found = audit.list_audit(current_services(Services), current_principal(), cid, after, limit)
     next_cursor = str(found[-1].seq) if len(found) == limit else None

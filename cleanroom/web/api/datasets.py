@@ -138,9 +138,8 @@ def register_dataset(cid: str) -> tuple[dict[str, Any], int]:
 )
 def list_datasets(cid: str) -> dict[str, Any]:
     """Schemas, owners and current versions; never rows. Exact sizes for the owner org only."""
-    who = current_principal()
-    found = datasets.list_datasets(current_services(Services), who, cid)
-    return {"items": [datasets.describe_dataset(who, d) for d in found]}
+    found = datasets.list_dataset_views(current_services(Services), current_principal(), cid)
+    return {"items": found}
 
 
 @route(
@@ -152,9 +151,7 @@ def list_datasets(cid: str) -> dict[str, Any]:
 )
 def get_dataset(cid: str, did: str) -> dict[str, Any]:
     """One dataset's schema and policy; never rows. Exact sizes for the owner org only."""
-    who = current_principal()
-    found = datasets.get_dataset(current_services(Services), who, cid, did)
-    return datasets.describe_dataset(who, found)
+    return datasets.get_dataset_view(current_services(Services), current_principal(), cid, did)
 
 
 @route(

@@ -47,6 +47,23 @@ NEW_TEMPLATE = NamedSchema(
         },
     },
 )
+APPROVAL = record(
+    "TemplateApproval",
+    ["org", "as", "datasets", "decision", "decided_by", "decided_at"],
+    {
+        "org": {"type": "string"},
+        "as": {"type": "string", "enum": ["retailer", "data_owner"]},
+        "datasets": {
+            "type": "array",
+            "description": "The datasets this approval covers.",
+            "items": {"type": "string"},
+        },
+        "decision": {"type": ["string", "null"], "enum": ["approved", "rejected", None]},
+        "decided_by": {"type": ["string", "null"]},
+        "decided_at": OPTIONAL_TIMESTAMP,
+        "reason": {"type": ["string", "null"]},
+    },
+)
 TEMPLATE = record(
     "Template",
     ["id", "collaboration_id", "name", "version", "org", "status", "sql", "analysis"],
@@ -71,6 +88,18 @@ TEMPLATE = record(
         "decided_by": {"type": ["string", "null"]},
         "decided_at": OPTIONAL_TIMESTAMP,
         "created_at": TIMESTAMP,
+        "approvals": {
+            "type": "array",
+            "description": "Every approver the version needs, what it approves and its "
+            "decision: the retailer (the whole template), then each other org owning a "
+            "personal dataset it reads. It runs once every one approved.",
+            "items": APPROVAL,
+        },
+        "awaiting_approval": {
+            "type": "array",
+            "description": "Orgs whose approval a pending version still needs.",
+            "items": {"type": "string"},
+        },
     },
 )
 TEMPLATES = item_list("TemplateList", TEMPLATE, "Every version of every template.")
@@ -98,7 +127,7 @@ _DECISION_ENDPOINTS = frozenset(
     responses={
         201: ResponseDoc("The stored template, pending approval, with its analysis.", TEMPLATE)
     },
-    errors=[403, 404, 422],
+    errors=[403, 404, 409, 422],
 )
 def submit_template(cid: str) -> tuple[dict[str, Any], int]:
     """Validated at once: ``422 template_rejected`` lists every violation with line and column."""
@@ -155,13 +184,15 @@ _DECISION_DOC: dict[str, Any] = {
 
 @route(bp, _TEMPLATE_PATH + "/approve", methods=["POST"], summary="Approve", **_DECISION_DOC)
 def approve_template(cid: str, tid: str) -> dict[str, Any]:
-    """Retailer admin: this exact version may run."""
+    """Retailer admin, or an advertiser of an org whose personal dataset the version reads: this
+    exact version may run once every approver in ``approvals`` approved it."""
     return _decide(cid, tid, "approve")
 
 
 @route(bp, _TEMPLATE_PATH + "/reject", methods=["POST"], summary="Reject", **_DECISION_DOC)
 def reject_template(cid: str, tid: str) -> dict[str, Any]:
-    """Retailer admin: this version may never run; resubmitting creates a new version."""
+    """Retailer admin or a data owner, as for approve: this version may never run;
+    resubmitting creates a new version."""
     return _decide(cid, tid, "reject")
 
 
