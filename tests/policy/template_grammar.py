@@ -1,0 +1,744 @@
+"""A hypothesis grammar of the template language (docs/template-language.md), over any world.
+
+Templates are built from the world's dataset specs, tracking the kind of every column in scope
+(person key, nullable person key, text, integer, number, timestamp, boolean; raw personal metric
+or not), so that most are well typed and many are accepted. It generates the documented shapes:
+
+- CTEs and inline subqueries: projections, per-person rollups (``GROUP BY pid``), window steps
+  (``ROW_NUMBER``/``LAG``/``LEAD``/``COUNT``/``SUM OVER (PARTITION BY pid ...)``, ``QUALIFY``);
+- INNER / LEFT / ASOF joins on ``pid`` (``ON`` or ``USING``), joins to reference datasets on
+  dimension columns, ``EXISTS`` / ``NOT EXISTS`` correlated on ``pid``;
+- ``CASE`` buckets, arithmetic, casts, ``COALESCE``, date functions, filters, list parameters;
+- a release with group keys (positions, aliases, ``ALL``), ``COUNT(DISTINCT pid)`` (plain,
+  ``FILTER``, ``CASE WHEN ... THEN pid``), ``COUNT(*)``, ``SUM``/``AVG`` (with ``FILTER``),
+  post-noise arithmetic, ``HAVING``, ``ORDER BY``, ``LIMIT`` and header ``bounds``;
+
+and, on purpose, the adversarial ones: ``pid = pid`` under ``OR``/``NOT``/``CASE``/``IS``, in a
+subquery's select list, or comparing two inner pids; windows and rollups partitioned or grouped by
+the null-supplying side's pid; aliases spelling the rewrite's internal names (``cr_pid``,
+``cr_k0``, ``cr_group_rank``, ``cr_partial``, ``cr_sub1``, ``cr_persons``, ...); subqueries inside
+release aggregates' ``FILTER``; integer division, modulo, narrowing casts and overflowing
+arithmetic over data values; data-dependent ``INTERVAL`` amounts; reference joins on a personal
+metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from hypothesis import strategies as st
+
+from cleanroom.types import ParamSpec
+from tests.policy.neighbours import Case, World
+
+INTERNAL_NAMES = (
+    "cr_pid", "cr_k0", "cr_k1", "cr_group_rank", "cr_rand", "cr_row", "cr_partial", "cr_capped",
+    "cr_shuffled", "cr_persons", "cr_m1", "cr_m2", "cr_key0", "cr_sub1", "cr_allowed",
+)  # fmt: skip
+T = TypeVar("T")
+INTERNAL_ALIASES = ("cr_sub1", "cr_sub2", "cr_sub3")  # the only cr_ FROM aliases allowed
+
+
+@dataclass(frozen=True)
+class Col:
+    name: str
+    kind: str  # pid | text | int | num | ts | bool
+    nullable: bool = False  # a pid of a null-supplying side
+    metric: bool = False  # derived from a raw personal metric value (not a group key)
+    bounded: bool = False  # numeric with (probably) known bounds
+    domain: tuple[Any, ...] | None = None
+
+
+@dataclass
+class Rel:
+    alias: str
+    cols: list[Col]
+    personal: bool
+    dataset: str | None = None  # a dataset (not a CTE or subquery)
+
+    def pid(self) -> Col | None:
+        return next((c for c in self.cols if c.kind == "pid"), None)
+
+
+@dataclass
+class Scope:
+    rels: list[Rel] = field(default_factory=list)
+    parent: Scope | None = None
+
+    def cols(self, *kinds: str) -> list[tuple[Rel, Col]]:
+        return [(r, c) for r in self.rels for c in r.cols if not kinds or c.kind in kinds]
+
+    def pids(self) -> list[tuple[Rel, Col]]:
+        return self.cols("pid")
+
+    def personal(self) -> bool:
+        return any(r.personal for r in self.rels)
+
+
+def ref(rel: Rel, col: Col) -> str:
+    return f"{rel.alias}.{col.name}"
+
+
+class Gen:
+    """One template's generator: ``draw`` decides, ``world`` supplies the schema."""
+
+    def __init__(self, draw: st.DrawFn, world: World, adversarial: float) -> None:
+        self.draw = draw
+        self.world = world
+        self.adversarial = adversarial
+        self.ctes: dict[str, Rel] = {}
+        self.params: list[ParamSpec] = []
+        self.bounds: dict[str, tuple[float, float]] = {}
+        self.aliases = 0
+        self.names = 0
+
+    # --- choices ---------------------------------------------------------------------------------
+    def p(self, probability: float) -> bool:
+        # The upper tail: hypothesis over-draws small integers (twice as often as uniform), and
+        # shrinking then moves towards "no" (simpler templates).
+        return self.draw(st.integers(0, 999)) >= 1000 - probability * 1000
+
+    def adv(self, weight: float = 1.0) -> bool:
+        """Take an adversarial branch (the template's adversarial rate times ``weight``)."""
+        return self.p(min(1.0, self.adversarial * weight))
+
+    def pick(self, items: Sequence[T]) -> T:
+        return self.draw(st.sampled_from(list(items)))
+
+    def alias(self, base: str) -> str:
+        self.aliases += 1
+        if self.adv(0.15):
+            return self.pick(INTERNAL_ALIASES)
+        return f"{base[:1]}{self.aliases}"
+
+    def name(self, base: str = "c") -> str:
+        self.names += 1
+        if self.adv(0.12):
+            return self.pick(INTERNAL_NAMES)
+        return f"{base}{self.names}"
+
+    # --- relations -------------------------------------------------------------------------------
+    def dataset_rel(self, name: str, alias: str) -> Rel:
+        spec = self.world.datasets[name]
+        cols: list[Col] = [Col("pid", "pid")] if spec.is_personal else []
+        for c in spec.stored_columns():
+            if c.role == "dimension":
+                numeric = c.values is not None and all(
+                    isinstance(v, int) and not isinstance(v, bool) for v in c.values
+                )
+                cols.append(Col(c.name, "int" if numeric else "text", domain=c.values))
+            elif c.role == "metric":
+                integer = c.bounds is None or all(float(b).is_integer() for b in c.bounds)
+                cols.append(
+                    Col(
+                        c.name,
+                        "int" if integer else "num",
+                        metric=spec.is_personal,
+                        bounded=c.bounds is not None,
+                    )
+                )
+            elif c.role == "timestamp":
+                cols.append(Col(c.name, "ts"))
+        return Rel(alias, cols, spec.is_personal, name)
+
+    def fresh_alias(self, scope: Scope, base: str, plain: str | None = None) -> str:
+        """An alias unused in ``scope`` (``plain``, a dataset or CTE name, now and then)."""
+        used = {r.alias for r in scope.rels}
+        alias = plain if plain is not None and self.p(0.25) else self.alias(base)
+        while alias in used:
+            alias = f"{base[:1]}{self.aliases}x{len(used)}"
+            self.aliases += 1
+        return alias
+
+    def personal_source(self, scope: Scope, depth: int) -> tuple[Rel, str]:
+        """A personal FROM item (a dataset, a CTE or an inline local step) and its FROM text."""
+        options = ["dataset"] * 4 + ["cte"] * (3 if self.ctes else 0)
+        options += ["subquery"] if depth < 2 else []
+        kind = self.pick(options)
+        if kind == "cte":
+            name = self.pick(sorted(self.ctes))
+            alias = self.fresh_alias(scope, name, name)
+            sql = name if alias == name else f"{name} {alias}"
+            return Rel(alias, list(self.ctes[name].cols), self.ctes[name].personal), sql
+        if kind == "subquery":
+            body, rel = self.local_step(depth + 1)
+            alias = self.fresh_alias(scope, "s")
+            return Rel(alias, rel.cols, rel.personal), f"({body}) {alias}"
+        name = self.pick([s.name for s in self.world.personal()])
+        alias = self.fresh_alias(scope, name, name)
+        sql = name if alias == name else f"{name} {alias}"
+        return self.dataset_rel(name, alias), sql
+
+    def from_clause(self, scope: Scope, depth: int) -> str:
+        first, sql = self.personal_source(scope, depth)
+        scope.rels.append(first)
+        for _ in range(self.draw(st.integers(0, 2))):
+            if self.p(0.3) and self.world.reference():
+                sql += " " + self.reference_join(scope)
+            else:
+                sql += " " + self.personal_join(scope, depth)
+        return sql
+
+    def personal_join(self, scope: Scope, depth: int) -> str:
+        left = self.pick([r for r in scope.rels if r.pid() is not None] or scope.rels)
+        right, source = self.personal_source(scope, depth)
+        lts = [c for c in left.cols if c.kind == "ts"]
+        rts = [c for c in right.cols if c.kind == "ts"]
+        kinds = ["JOIN", "INNER JOIN", "LEFT JOIN", "LEFT JOIN"]
+        if lts and rts:
+            kinds += ["ASOF LEFT JOIN", "ASOF JOIN"]
+        kind = self.pick(kinds)
+        lp, rp = left.pid() or Col("pid", "pid"), right.pid() or Col("pid", "pid")
+        equality = f"{right.alias}.{rp.name} = {left.alias}.{lp.name}"
+        if self.p(0.5):
+            equality = f"{left.alias}.{lp.name} = {right.alias}.{rp.name}"
+        conds = [equality]
+        if kind.startswith("ASOF"):
+            op = self.pick([">=", "<=", ">", "<"])
+            conds.append(f"{ref(right, self.pick(rts))} {op} {ref(left, self.pick(lts))}")
+        elif lts and rts and self.p(0.4):
+            a, b = ref(right, self.pick(rts)), ref(left, self.pick(lts))
+            conds.append(
+                self.pick(
+                    [
+                        f"{a} >= {b}",
+                        f"{a} BETWEEN {b} AND {b} + INTERVAL {self.pick([1, 7, 14])} DAY",
+                        f"{a} <= {b} + INTERVAL ({self.int_param()}) DAY",
+                    ]
+                )
+            )
+        elif self.p(0.2):
+            conds.append(self.condition(Scope([left, right], scope.parent), 1))
+        on = " AND ".join(conds)
+        if self.adv(0.1):
+            on = f"{equality} OR {self.condition(Scope([left, right], scope.parent), 1)}"
+        if kind in ("JOIN", "LEFT JOIN") and self.p(0.1):
+            clause = f"{kind} {source} USING (pid)"
+        else:
+            clause = f"{kind} {source} ON {on}"
+        if "LEFT" in kind:
+            right = Rel(
+                right.alias,
+                [replace(c, nullable=True) if c.kind == "pid" else c for c in right.cols],
+                right.personal,
+                right.dataset,
+            )
+        scope.rels.append(right)
+        return clause
+
+    def reference_join(self, scope: Scope) -> str:
+        spec = self.pick(self.world.reference())
+        rel = self.dataset_rel(spec.name, self.fresh_alias(scope, spec.name))
+        pairs = [
+            (r, c, d)
+            for r in scope.rels
+            for c in r.cols
+            for d in rel.cols
+            if c.name == d.name and c.kind == d.kind
+        ]
+        kind = self.pick(["JOIN", "LEFT JOIN"])
+        if pairs and not self.adv(0.6):
+            r, c, d = self.pick(pairs)
+            on = f"{rel.alias}.{d.name} = {ref(r, c)}"
+        else:
+            # adversarial: the reference matched on a personal metric (or a cast of one)
+            metrics = [(r, c) for r, c in scope.cols("int", "num") if c.metric]
+            rmetrics = [d for d in rel.cols if d.kind in ("int", "num")]
+            rtexts = [d for d in rel.cols if d.kind == "text"]
+            if metrics and rmetrics and self.p(0.7):
+                r, c = self.pick(metrics)
+                on = f"{rel.alias}.{self.pick(rmetrics).name} = {ref(r, c)}"
+            elif metrics and rtexts:
+                r, c = self.pick(metrics)
+                on = f"{rel.alias}.{self.pick(rtexts).name} = CAST({ref(r, c)} AS VARCHAR)"
+            elif pairs:
+                r, c, d = self.pick(pairs)
+                on = f"{rel.alias}.{d.name} = {ref(r, c)}"
+            else:
+                texts = scope.cols("text")
+                d = rtexts[0] if rtexts else rel.cols[0]
+                on = f"{rel.alias}.{d.name} = {ref(*texts[0])}" if texts else "TRUE"
+        scope.rels.append(rel)
+        return f"{kind} {spec.name} {rel.alias} ON {on}"
+
+    # --- expressions -----------------------------------------------------------------------------
+    def column(self, scope: Scope, *kinds: str) -> tuple[str, Col] | None:
+        cols = scope.cols(*kinds)
+        if not cols:
+            return None
+        rel, col = self.pick(cols)
+        return ref(rel, col), col
+
+    def int_param(self) -> str:
+        name = f"n{len(self.params) + 1}"
+        self.params.append(ParamSpec(name, "int", self.pick([1, 7, 14, 30]), True))
+        return f":{name}"
+
+    def list_param(self, col: Col) -> str:
+        name = f"l{len(self.params) + 1}"
+        if col.kind == "int":
+            pool: tuple[Any, ...] = col.domain or (1, 2, 3)
+            values = self.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True))
+            self.params.append(ParamSpec(name, "list[int]", values, True))
+        else:
+            pool = col.domain or self.world.pools.get(col.name, ("a", "b"))
+            values = self.draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True))
+            self.params.append(ParamSpec(name, "list[str]", [str(v) for v in values], True))
+        return f":{name}"
+
+    def number(self, scope: Scope, depth: int, want_int: bool = False) -> tuple[str, Col]:
+        """A numeric expression and what is known of it."""
+        col = self.column(scope, "int") if want_int else self.column(scope, "int", "num")
+        choice = self.draw(st.integers(0, 15 if depth < 2 else 3))
+        if choice <= 2 and col is not None:
+            return col
+        if choice == 3 or col is None:
+            value = self.pick([0, 1, 2, 5, 10, 100, -1] + ([0.5] if not want_int else []))
+            if self.adv(0.2):
+                value = self.pick([2147483647, 9223372036854775807, -9223372036854775807])
+            return str(value), Col("lit", "int" if isinstance(value, int) else "num", bounded=True)
+        a, ca = self.number(scope, depth + 1, want_int)
+        if choice in (4, 5):
+            b, cb = self.number(scope, depth + 1, want_int)
+            op = self.pick(["+", "-", "*"] + (["//", "%"] if self.adv(0.5) else []))
+            if op in ("//", "%") and not want_int:
+                op = "/" if self.p(0.5) else op
+            kind = "int" if ca.kind == cb.kind == "int" and op != "/" else "num"
+            bounded = ca.bounded and cb.bounded and op in ("+", "-", "*")
+            return f"({a} {op} {b})", Col("e", kind, metric=ca.metric or cb.metric, bounded=bounded)
+        if choice == 6:
+            lit = self.pick([0, 1, 5, 100, 10000])
+            fn = self.pick(["LEAST", "GREATEST"])
+            return f"{fn}({a}, {lit})", replace(ca, name="e", bounded=ca.bounded or fn == "LEAST")
+        if choice == 7:
+            return f"COALESCE({a}, 0)", replace(ca, name="e")
+        if choice == 8:
+            cond = self.condition(scope, depth + 1)
+            b, cb = self.number(scope, depth + 1, want_int)
+            kind = "int" if ca.kind == cb.kind == "int" else "num"
+            return (
+                f"CASE WHEN {cond} THEN {a} ELSE {b} END",
+                Col("e", kind, metric=ca.metric or cb.metric, bounded=ca.bounded and cb.bounded),
+            )
+        if choice == 9:
+            target = self.pick(["INTEGER", "BIGINT", "DOUBLE", "SMALLINT", "DECIMAL(9, 2)"])
+            if want_int and target in ("DOUBLE", "DECIMAL(9, 2)"):
+                target = "BIGINT"
+            kind = "int" if target in ("INTEGER", "BIGINT", "SMALLINT") else "num"
+            fn = "TRY_CAST" if self.p(0.3) else "CAST"
+            return f"{fn}({a} AS {target})", replace(ca, name="e", kind=kind)
+        if choice == 10:
+            fn = self.pick(["ABS", "ROUND", "FLOOR", "CEIL"])
+            return f"{fn}({a})", replace(ca, name="e", kind="int" if fn != "ROUND" else ca.kind)
+        if choice == 11:
+            ts = self.column(scope, "ts")
+            if ts is not None:
+                other = self.column(scope, "ts")
+                assert other is not None
+                unit = self.pick(["day", "hour", "week", "month"])
+                return f"DATE_DIFF('{unit}', {ts[0]}, {other[0]})", Col("e", "int")
+            return a, ca
+        if choice == 12:
+            ts = self.column(scope, "ts")
+            if ts is not None:
+                part = self.pick(["hour", "dow", "month", "year", "epoch"])
+                return f"EXTRACT({part} FROM {ts[0]})", Col("e", "int", bounded=False)
+            return a, ca
+        if choice == 13:
+            text = self.column(scope, "text")
+            if text is not None and self.adv(0.6):
+                fn = "TRY_CAST" if self.p(0.3) else "CAST"
+                return f"{fn}({text[0]} AS BIGINT)", Col("e", "int")
+            return f"NULLIF({a}, 0)", replace(ca, name="e")
+        if choice == 14:
+            return f"-{a}" if not a.startswith("-") else a, replace(ca, name="e")
+        return f"({a})", ca
+
+    def text(self, scope: Scope, depth: int) -> str:
+        col = self.column(scope, "text")
+        choice = self.draw(st.integers(0, 6))
+        if col is not None and choice <= 2:
+            return col[0]
+        if col is not None and choice == 3:
+            return f"{self.pick(['LOWER', 'UPPER', 'TRIM'])}({col[0]})"
+        if choice == 4 and depth < 2:
+            n, _ = self.number(scope, depth + 1)
+            return f"CAST({n} AS VARCHAR)"
+        if col is not None and choice == 5:
+            return f"COALESCE({col[0]}, 'none')"
+        return "'" + str(self.pick(["acme", "c1", "online", "x", "north", "vip"])) + "'"
+
+    def timestamp(self, scope: Scope, depth: int) -> str | None:
+        col = self.column(scope, "ts")
+        if col is None:
+            return None
+        choice = self.draw(st.integers(0, 5))
+        if choice <= 1:
+            return col[0]
+        if choice == 2:
+            return f"DATE_TRUNC('{self.pick(['day', 'week', 'month', 'year'])}', {col[0]})"
+        if choice == 3:
+            amount = self.pick(["7", "1", f"({self.int_param()})"])
+            return f"{col[0]} {self.pick(['+', '-'])} INTERVAL {amount} DAY"
+        if choice == 4 and self.adv(0.8):
+            n = self.column(scope, "int")
+            if n is not None:  # a data-dependent interval amount
+                return f"{col[0]} + INTERVAL ({n[0]}) {self.pick(['DAY', 'HOUR', 'MONTH'])}"
+        if choice == 5:
+            return "TIMESTAMP '2024-03-01 00:00:00'"
+        return col[0]
+
+    def correlation(self, inner: Rel, scope: Scope) -> str:
+        """The pid condition of an EXISTS over ``inner`` against the enclosing ``scope``."""
+        outer = [(r, c) for r, c in scope.pids() if not c.nullable or self.adv(0.5)] or scope.pids()
+        ip = inner.pid()
+        assert ip is not None
+        i = f"{inner.alias}.{ip.name}"
+        if not outer:
+            return f"{i} = {i}"
+        o = ref(*self.pick(outer))
+        eq = f"{i} = {o}"
+        if not self.adv(0.6):
+            return eq
+        inner_scope = Scope([inner], scope)
+        return self.pick(
+            [
+                f"({eq} OR {self.condition(inner_scope, 2)})",
+                f"NOT ({eq})",
+                f"{i} = {i}",
+                f"{i} <> {o}",
+                f"CASE WHEN {eq} THEN TRUE ELSE {self.condition(inner_scope, 2)} END",
+                f"({eq}) IS NOT TRUE",
+                f"({eq} OR {o} IS NULL)",
+                f"{eq} OR TRUE",
+            ]
+        )
+
+    def exists(self, scope: Scope, depth: int) -> str:
+        spec = self.pick(self.world.personal())
+        alias = self.alias("x")
+        if alias in {r.alias for s in (scope, scope.parent) if s for r in s.rels}:
+            alias += "y"
+        source = spec.name
+        if self.ctes and self.p(0.25):
+            source = self.pick(sorted(self.ctes))
+            inner = Rel(alias, list(self.ctes[source].cols), True)
+        else:
+            inner = self.dataset_rel(spec.name, alias)
+        if inner.pid() is None:
+            return "TRUE"
+        corr = self.correlation(inner, scope)
+        negate = "NOT " if self.p(0.35) else ""
+        if self.adv(0.2):  # the correlation in the select list instead of WHERE
+            return f"{negate}EXISTS (SELECT {corr} FROM {source} {alias})"
+        extra = ""
+        if self.p(0.5):
+            extra = " AND " + self.condition(Scope([inner], scope), depth + 1)
+        return f"{negate}EXISTS (SELECT 1 FROM {source} {alias} WHERE {corr}{extra})"
+
+    def condition(self, scope: Scope, depth: int) -> str:
+        choice = self.draw(st.integers(0, 11 if depth < 2 else 5))
+        if choice <= 1:
+            a, _ = self.number(scope, depth + 1)
+            b = self.pick(["0", "1", "5", "100", "10000"])
+            return f"{a} {self.pick(['=', '<', '>=', '<>', '>'])} {b}"
+        if choice == 2:
+            col = self.column(scope, "text", "int")
+            if col is not None and col[1].kind == "text":
+                values = self.world.pools.get(col[1].name, ("a",))
+                if col[1].domain:
+                    values = tuple(str(v) for v in col[1].domain)
+                if self.p(0.4):
+                    return f"{col[0]} IN {self.list_param(col[1])}"
+                lits = ", ".join(
+                    f"'{v}'"
+                    for v in self.draw(st.lists(st.sampled_from(values), min_size=1, max_size=2))
+                )
+                return f"{col[0]} IN ({lits})"
+            if col is not None:
+                return f"{col[0]} IN {self.list_param(col[1])}"
+        if choice == 3:
+            col = self.column(scope, "text", "int", "num", "ts")
+            if col is not None:
+                return f"{col[0]} IS {self.pick(['', 'NOT '])}NULL"
+        if choice == 4:
+            t = self.text(scope, depth + 1)
+            op = self.pick(["=", "<>", "LIKE", "ILIKE"])
+            return f"{t} {op} '{self.pick(['acme', 'c%', 'online', '%e%'])}'"
+        if choice == 5:
+            ta = self.timestamp(scope, depth + 1)
+            tb = self.timestamp(scope, depth + 1)
+            if ta is not None and tb is not None:
+                return f"{ta} {self.pick(['<=', '>', '<'])} {tb}"
+        if choice in (6, 7):
+            a = self.condition(scope, depth + 1)
+            b = self.condition(scope, depth + 1)
+            return f"({a} {self.pick(['AND', 'OR'])} {b})"
+        if choice == 8:
+            return f"NOT ({self.condition(scope, depth + 1)})"
+        if choice in (9, 10) and self.world.personal():
+            return self.exists(scope, depth)
+        if choice == 11:
+            pids = scope.pids()
+            if pids and self.adv(0.5):  # pid comparisons the checker must see through
+                a, b = ref(*self.pick(pids)), ref(*self.pick(pids))
+                return self.pick([f"{a} = {b}", f"{a} IS NOT NULL", f"({a} = {b}) = TRUE"])
+        a, _ = self.number(scope, depth + 1)
+        return f"{a} > 0"
+
+    # --- local steps (CTE bodies and FROM subqueries) ------------------------------------------
+    def owner_pid(self, scope: Scope) -> tuple[Rel, Col] | None:
+        pids = scope.pids()
+        owners = [(r, c) for r, c in pids if not c.nullable]
+        if pids and (not owners or self.adv(0.3)):
+            return self.pick(pids)  # may be the null-supplying side's pid
+        return self.pick(owners) if owners else None
+
+    def local_step(self, depth: int) -> tuple[str, Rel]:
+        kind = self.pick(["projection", "rollup", "rollup", "window"])
+        scope = Scope()
+        from_sql = self.from_clause(scope, depth)
+        owner = self.owner_pid(scope)
+        where = f" WHERE {self.condition(scope, 1)}" if self.p(0.4) else ""
+        if owner is None:
+            return f"SELECT 1 AS one FROM {from_sql}", Rel("", [Col("one", "int")], True)
+        pid_sql = ref(*owner)
+        out: list[str] = [pid_sql]
+        cols: list[Col] = [Col("pid", "pid", nullable=owner[1].nullable)]
+        used = {"pid"}
+
+        def add(sql: str, col: Col) -> None:
+            name = self.name()
+            while name in used:
+                name = f"{name}_{len(used)}"
+            used.add(name)
+            out.append(f"{sql} AS {name}")
+            cols.append(replace(col, name=name))
+
+        if kind == "rollup":
+            group = [pid_sql]
+            if self.p(0.3):
+                dim = self.column(scope, "text", "int")
+                if dim is not None and not dim[1].metric:
+                    group.append(dim[0])
+                    add(dim[0], dim[1])
+            for _ in range(self.draw(st.integers(1, 3))):
+                agg = self.pick(
+                    [
+                        "COUNT(*)",
+                        "COUNT",
+                        "SUM",
+                        "MIN",
+                        "MAX",
+                        "AVG",
+                        "BOOL_OR",
+                        "ARG_MAX",
+                        "COUNT_DISTINCT",
+                    ]
+                )
+                if agg == "COUNT(*)":
+                    add("COUNT(*)", Col("", "int", bounded=True))
+                elif agg == "COUNT":
+                    col = self.column(scope, "text", "int", "num", "ts")
+                    add(f"COUNT({col[0] if col else '*'})", Col("", "int", bounded=True))
+                elif agg == "COUNT_DISTINCT":
+                    col = self.column(scope, "text", "ts")
+                    add(
+                        f"COUNT(DISTINCT {col[0] if col else pid_sql})",
+                        Col("", "int", bounded=True),
+                    )
+                elif agg == "BOOL_OR":
+                    add(f"BOOL_OR({self.condition(scope, 1)})", Col("", "bool"))
+                elif agg in ("MIN", "MAX") and self.p(0.4) and self.column(scope, "ts"):
+                    ts = self.column(scope, "ts")
+                    assert ts is not None
+                    add(f"{agg}({ts[0]})", Col("", "ts"))
+                elif agg == "ARG_MAX":
+                    ts = self.column(scope, "ts")
+                    text = self.column(scope, "text")
+                    if ts and text:
+                        add(f"ARG_MAX({text[0]}, {ts[0]})", Col("", "text"))
+                else:
+                    n, c = self.number(scope, 1)
+                    add(f"{agg}({n})", replace(c, kind="num" if agg == "AVG" else c.kind))
+            having = f" HAVING {self.rollup_having(scope)}" if self.p(0.2) else ""
+            return (
+                f"SELECT {', '.join(out)} FROM {from_sql}{where} "
+                f"GROUP BY {', '.join(group)}{having}",
+                Rel("", cols, True),
+            )
+        carried = scope.cols("text", "int", "num", "ts")
+        picked = st.lists(st.integers(0, len(carried) - 1), max_size=3, unique=True)
+        for index in self.draw(picked) if carried else []:
+            add(ref(*carried[index]), carried[index][1])
+        if self.p(0.5):
+            n, c = self.number(scope, 1)
+            add(n, c)
+        if self.p(0.25):
+            add(f"CASE WHEN {self.condition(scope, 1)} THEN 'yes' ELSE 'no' END", Col("", "text"))
+        qualify = ""
+        if kind == "window":
+            partition = [ref(*owner)]
+            if self.adv(0.5):
+                nullable = [(r, c) for r, c in scope.pids() if c.nullable]
+                if nullable:
+                    partition = [ref(*self.pick(nullable))]
+            if self.p(0.3):
+                dim = self.column(scope, "text", "ts")
+                if dim is not None:
+                    partition.append(dim[0])
+            ts = self.column(scope, "ts")
+            order = f" ORDER BY {ts[0]}{self.pick(['', ' DESC'])}" if ts else ""
+            over = f"OVER (PARTITION BY {', '.join(partition)}{order})"
+            funcs = ["ROW_NUMBER", "COUNT", "SUM", "LAG", "LEAD", "RANK"]
+            for _ in range(self.draw(st.integers(1, 2))):
+                fn = self.pick(funcs)
+                if fn in ("ROW_NUMBER", "RANK"):
+                    add(f"{fn}() {over}", Col("", "int", bounded=True))
+                elif fn == "COUNT":
+                    add(f"COUNT(*) {over}", Col("", "int", bounded=True))
+                elif fn == "SUM":
+                    n, c = self.number(scope, 2)
+                    add(f"SUM({n}) {over}", c)
+                else:
+                    target = self.column(scope, "ts", "int", "num", "text")
+                    if target is not None:
+                        add(f"{fn}({target[0]}) {over}", replace(target[1], name=""))
+            if self.p(0.4) and order:
+                qualify = f" QUALIFY ROW_NUMBER() {over} = 1"
+        return f"SELECT {', '.join(out)} FROM {from_sql}{where}{qualify}", Rel("", cols, True)
+
+    def rollup_having(self, scope: Scope) -> str:
+        return f"COUNT(*) {self.pick(['>=', '<', '='])} {self.pick([1, 2, 3])}"
+
+    def cte(self) -> str:
+        body, rel = self.local_step(0)
+        name = f"w{len(self.ctes) + 1}"
+        if self.adv(0.05):
+            name = self.pick(["cr_partial", "cr_capped"])  # rejected as reserved
+        self.ctes[name] = rel
+        return f"{name} AS ({body})"
+
+    # --- the release -----------------------------------------------------------------------------
+    def key(self, scope: Scope) -> str:
+        choice = self.draw(st.integers(0, 7))
+        dims = [(r, c) for r, c in scope.cols("text", "int") if not c.metric]
+        if choice <= 2 and dims:
+            return ref(*self.pick(dims))
+        if choice == 3:
+            ts = self.timestamp(scope, 1)
+            if ts is not None:
+                return (
+                    f"DATE_TRUNC('{self.pick(['week', 'month'])}', {ts})"
+                    if "DATE_TRUNC" not in ts
+                    else ts
+                )
+        if choice == 4:
+            n, _ = self.number(scope, 1)
+            cut = self.pick([1, 5, 1000, 10000])
+            default = " ELSE 'low'" if self.p(0.7) else ""
+            return f"CASE WHEN {n} >= {cut} THEN 'high'{default} END"
+        if choice == 5:
+            counts = [(r, c) for r, c in scope.cols("int") if not c.metric and c.bounded]
+            if counts:
+                return f"LEAST({ref(*self.pick(counts))}, {self.pick([3, 5])})"
+        if choice == 6:
+            return self.condition(scope, 2)
+        if self.adv(0.3):
+            metric = self.column(scope, "int", "num")
+            if metric is not None:
+                return metric[0]  # rejected unless not a raw metric
+        return self.text(scope, 2)
+
+    def aggregate(self, scope: Scope, pid_sql: str) -> tuple[str, str]:
+        """(sql, kind) of one release aggregate."""
+        choice = self.draw(st.integers(0, 9))
+        pids = [ref(r, c) for r, c in scope.pids()] or [pid_sql]
+        if choice <= 1:
+            return f"COUNT(DISTINCT {self.pick(pids)})", "count"
+        if choice == 2:
+            return (
+                f"COUNT(DISTINCT {self.pick(pids)}) FILTER (WHERE {self.release_filter(scope)})",
+                "count",
+            )
+        if choice == 3:
+            return (
+                f"COUNT(DISTINCT CASE WHEN {self.release_filter(scope)} "
+                f"THEN {self.pick(pids)} END)",
+                "count",
+            )
+        if choice == 4:
+            return "COUNT(*)", "rows"
+        if choice == 5:
+            return f"COUNT(*) FILTER (WHERE {self.release_filter(scope)})", "rows"
+        n, _ = self.number(scope, 1)
+        if choice in (6, 7):
+            return f"SUM({n})", "sum"
+        if choice == 8:
+            return f"SUM({n}) FILTER (WHERE {self.release_filter(scope)})", "sum"
+        return f"AVG({n})", "avg"
+
+    def release_filter(self, scope: Scope) -> str:
+        if self.adv(0.4) and self.world.personal():
+            return self.exists(scope, 1)  # a subquery inside a release aggregate
+        return self.condition(scope, 1)
+
+    def release(self) -> str:
+        scope = Scope()
+        from_sql = self.from_clause(scope, 0)
+        owners = [(r, c) for r, c in scope.pids() if not c.nullable] or scope.pids()
+        pid_sql = ref(*owners[0]) if owners else "pid"
+        where = f" WHERE {self.condition(scope, 0)}" if self.p(0.45) else ""
+        items: list[str] = []
+        names: list[str] = []
+        keys = [self.key(scope) for _ in range(self.draw(st.integers(0, 2)))]
+        for k in keys:
+            name = self.name("k")
+            items.append(f"{k} AS {name}")
+            names.append(name)
+        aggs = [self.aggregate(scope, pid_sql) for _ in range(self.draw(st.integers(1, 3)))]
+        for sql, kind in aggs:
+            name = self.name("m")
+            if kind in ("sum", "avg") and self.p(0.25):
+                self.bounds[name] = (0.0, float(self.pick([100, 20000])))
+            items.append(f"{sql} AS {name}")
+            names.append(name)
+        if self.p(0.2) and len(aggs) >= 2:
+            items.append(f"{aggs[0][0]} / {aggs[1][0]} AS ratio")
+        if self.p(0.1):
+            items.append(f"ROUND({aggs[0][0]} + 1) AS shifted")
+        sql = f"SELECT {', '.join(items)} FROM {from_sql}{where}"
+        if keys:
+            style = self.draw(st.integers(0, 3))
+            if style == 0:
+                sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(keys)))
+            elif style == 1:
+                sql += " GROUP BY ALL"
+            elif style == 2:
+                sql += " GROUP BY " + ", ".join(names[: len(keys)])
+            else:
+                sql += " GROUP BY " + ", ".join(keys)
+        if self.p(0.15):
+            sql += f" HAVING {aggs[0][0]} > {self.pick([0, 10, 100])}"
+        if self.p(0.2):
+            sql += f" ORDER BY {self.pick(names)}{self.pick(['', ' DESC'])}"
+        if self.p(0.15):
+            sql += f" LIMIT {self.pick([1, 5, 10])}"
+        return sql
+
+
+@st.composite
+def templates(draw: st.DrawFn, world: World, adversarial: float | None = None) -> Case:
+    """A template of ``world``; ``adversarial`` is the rate of adversarial branches (drawn when
+    None: from none at all to often)."""
+    rate = adversarial if adversarial is not None else draw(st.sampled_from([0.0, 0.15, 0.3, 0.6]))
+    g = Gen(draw, world, rate)
+    ctes = [g.cte() for _ in range(draw(st.integers(0, 2)))]
+    body = g.release()
+    sql = (f"WITH {', '.join(ctes)} " if ctes else "") + body
+    purpose = "measurement"
+    if g.p(0.05):
+        purpose = draw(st.sampled_from(list(world.policy.purposes)))
+    return Case(sql, tuple(g.params), {}, dict(g.bounds), purpose, "grammar")

@@ -1,0 +1,210 @@
+"""The neighbour sensitivity fuzzer: accepted templates never change by more than their claimed
+sensitivity when one person is added to (or removed from) the data, and never fail on one side.
+
+Three corpora: the accepted corpus (tests/policy/accepted_corpus.py, collab world), the shipped
+templates (queries/*.sql, demo world) and the template grammar (tests/policy/template_grammar.py,
+three worlds). The harness is tests/policy/neighbours.py, the data strategies
+tests/policy/neighbour_data.py.
+
+The default run is bounded (about a minute on two cores); ``pytest -m fuzz_long`` runs the long
+profile (``CLEANROOM_FUZZ_EXAMPLES`` sets its examples per test, and selects it without ``-m``).
+Each finding kind is its own exception type, so hypothesis shrinks and reports each one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from cleanroom.errors import TemplateRejected
+from cleanroom.policy import parse_template_file
+from cleanroom.types import ParamSpec
+from tests.policy.accepted_corpus import ACCEPTED
+from tests.policy.neighbour_data import COLLAB, DEMO, WIDE, WORLDS, datasets, hints, neighbours
+from tests.policy.neighbours import SEEDED, Case, Data, World, check_neighbour, compile_case
+from tests.policy.template_grammar import templates
+
+QUERIES = Path(__file__).resolve().parents[2] / "queries"
+SHIPPED = sorted(QUERIES.glob("*.sql"))
+CORPUS_PARAMS = (
+    ParamSpec("campaign_ids", "list[str]", ["c1", "c2"], True),
+    ParamSpec("window_days", "int", 14, True),
+    ParamSpec("since", "date", "2024-01-01", True),
+)
+LONG_EXAMPLES = int(os.environ.get("CLEANROOM_FUZZ_EXAMPLES") or 300)
+MIN_ACCEPTANCE = 0.3  # of grammar templates: below this the grammar tests little
+
+
+class NeighbourViolation(AssertionError):
+    """A neighbour pair breaks the release's claimed sensitivity (or runs on one side only)."""
+
+
+_KINDS: dict[str, type[NeighbourViolation]] = {}
+
+
+def violation(kind: str) -> type[NeighbourViolation]:
+    """One exception type per finding kind: hypothesis shrinks each distinct failure."""
+    if kind not in _KINDS:
+        name = "".join(p.title() for p in kind.split("_")) + "Violation"
+        _KINDS[kind] = type(name, (NeighbourViolation,), {})
+    return _KINDS[kind]
+
+
+@dataclass
+class Stats:
+    generated: int = 0
+    accepted: int = 0
+    checked: int = 0
+    skipped: int = 0
+
+    def __str__(self) -> str:
+        rate = self.accepted / self.generated if self.generated else 0.0
+        return (
+            f"{self.accepted}/{self.generated} accepted ({rate:.0%}), {self.checked} neighbour "
+            f"pairs compared, {self.skipped} skipped (group cap by RANDOM())"
+        )
+
+
+def fuzz_settings(examples: int) -> settings:
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        print_blob=False,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+        ],
+    )
+
+
+def _summary(data: Data) -> str:
+    counts = ", ".join(f"{n}: {len(r)}" for n, r in data.rows.items() if r)
+    return f"{len(data.people())} people ({counts}); suppressed {sorted(data.suppressed)}"
+
+
+def fuzz_one(world: World, case: Case, draw: st.DataObject, stats: Stats) -> None:
+    """Accepted ``case``: draw D and up to three neighbours, compare each pair."""
+    stats.generated += 1
+    try:
+        read = compile_case(world, case, None, 0).datasets
+    except TemplateRejected:
+        assume(False)
+        raise
+    stats.accepted += 1
+    hinted = hints(case)
+    pid_types = ("BLOB", "BLOB", "BLOB", "VARCHAR")
+    data = draw.draw(datasets(world, pid_types=pid_types, hinted=hinted), label="D")
+    pairs = draw.draw(
+        st.lists(neighbours(world, data, read, hinted), min_size=1, max_size=3), label="D'"
+    )
+    seed = draw.draw(st.integers(0, 2**31 - 1), label="seed")
+    use_observed = draw.draw(st.booleans(), label="observed_max_rows")
+    for index, neighbour in enumerate(pairs):
+        check = check_neighbour(
+            world, case, data, neighbour, seed=seed, use_observed=use_observed, repeat=index == 0
+        )
+        if check.skipped:
+            stats.skipped += 1
+            continue
+        stats.checked += 1
+        if check.findings:
+            first = check.findings[0]
+            lines = [
+                f"{first.kind}: {first.detail}",
+                *(f"also {f}" for f in check.findings[1:]),
+                f"template ({world.name}, purpose {case.purpose}): {case.sql}",
+                f"parameters: {[p.to_dict() for p in case.parameters]} bounds: {dict(case.bounds)}",
+                f"D: {_summary(data)}",
+                f"D': {neighbour.describe()}",
+                f"seed {seed} (seeded compiler: {SEEDED}), observed_max_rows: {use_observed}",
+            ]
+            raise violation(first.kind)("\n".join(lines))
+
+
+# --- corpora --------------------------------------------------------------------------------------
+def corpus_case(sql: str) -> Case:
+    used = tuple(p for p in CORPUS_PARAMS if f":{p.name}" in sql)
+    return Case(sql, used, label="accepted_corpus")
+
+
+def shipped_case(path: Path) -> Case:
+    source = parse_template_file(path.read_text(encoding="utf-8"))
+    return Case(
+        source.sql, source.parameters, {}, source.bounds, source.purpose or "measurement", path.stem
+    )
+
+
+def _fixed_case(world: World, case: Case, examples: int) -> None:
+    try:
+        compile_case(world, case, None, 0)
+    except TemplateRejected as rejected:
+        codes = sorted({v.code for v in rejected.violations})
+        pytest.skip(f"rejected by compile_template ({codes}); test_accepted covers acceptance")
+    stats = Stats()
+
+    @fuzz_settings(examples)
+    @given(draw=st.data())
+    def run(draw: st.DataObject) -> None:
+        fuzz_one(world, case, draw, stats)
+
+    run()
+    assert stats.checked, f"no neighbour pair was compared: {stats}"
+
+
+@pytest.mark.parametrize("sql", ACCEPTED, ids=[f"t{i}" for i in range(len(ACCEPTED))])
+def test_accepted_corpus_neighbours(sql: str) -> None:
+    _fixed_case(COLLAB, corpus_case(sql), 5)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_template_neighbours(path: Path) -> None:
+    _fixed_case(DEMO, shipped_case(path), 5)
+
+
+def _grammar(world: World, examples: int, adversarial: float | None = None) -> Stats:
+    stats = Stats()
+
+    @fuzz_settings(examples)
+    @given(case=templates(world, adversarial), draw=st.data())
+    def run(case: Case, draw: st.DataObject) -> None:
+        fuzz_one(world, case, draw, stats)
+
+    run()
+    assert stats.generated, "no template was generated"
+    assert stats.accepted / stats.generated >= MIN_ACCEPTANCE, f"the grammar is vacuous: {stats}"
+    assert stats.checked >= stats.skipped, f"most comparisons were skipped: {stats}"
+    return stats
+
+
+@pytest.mark.parametrize("world", [COLLAB, DEMO, WIDE], ids=lambda w: w.name)
+def test_grammar_neighbours(world: World) -> None:
+    _grammar(world, {"collab": 100, "demo": 60, "wide": 60}[world.name])
+
+
+# --- the long profile -----------------------------------------------------------------------------
+@pytest.mark.fuzz_long
+@pytest.mark.parametrize("world", sorted(WORLDS), ids=str)
+@pytest.mark.parametrize("adversarial", [0.0, 0.3, 0.7], ids=["plain", "mixed", "hostile"])
+def test_grammar_neighbours_long(world: str, adversarial: float) -> None:
+    _grammar(WORLDS[world], LONG_EXAMPLES, adversarial)
+
+
+@pytest.mark.fuzz_long
+@pytest.mark.parametrize("sql", ACCEPTED, ids=[f"t{i}" for i in range(len(ACCEPTED))])
+def test_accepted_corpus_neighbours_long(sql: str) -> None:
+    _fixed_case(COLLAB, corpus_case(sql), max(10, LONG_EXAMPLES // 10))
+
+
+@pytest.mark.fuzz_long
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_template_neighbours_long(path: Path) -> None:
+    _fixed_case(DEMO, shipped_case(path), max(10, LONG_EXAMPLES // 10))
