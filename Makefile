@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: venv demo test lint typecheck contracts pytest bench clean
+.PHONY: venv demo test test-long lint typecheck contracts pytest bench clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,12 @@ pytest: venv
 	CLEANROOM_TEST_DATABASE_URL=$${CLEANROOM_TEST_DATABASE_URL:-$(PG_URL)} $(BIN)/pytest -q
 
 test: lint typecheck contracts pytest
+
+# The long fuzzing and statistical profiles (markers fuzz_long, long_audit), with a bounded
+# budget: CLEANROOM_FUZZ_EXAMPLES examples per fuzz test (CI runs this after `make test`).
+test-long: venv
+	CLEANROOM_FUZZ_EXAMPLES=$${CLEANROOM_FUZZ_EXAMPLES:-30} $(BIN)/pytest -q -p no:cacheprovider \
+		-m "fuzz_long or long_audit" tests/policy tests/dp
 
 bench: venv
 	$(BIN)/python -m benchmarks

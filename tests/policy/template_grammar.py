@@ -38,6 +38,11 @@ INTERNAL_NAMES = (
     "cr_shuffled", "cr_persons", "cr_m1", "cr_m2", "cr_key0", "cr_sub1", "cr_allowed",
 )  # fmt: skip
 T = TypeVar("T")
+# Adversarial shapes a template may have planted (each placed once, where it fits).
+PLANTS = (
+    "corr", "nullable_window", "nullable_group", "names", "filter_subquery", "arith", "interval",
+    "refmetric",
+)  # fmt: skip
 INTERNAL_ALIASES = ("cr_sub1", "cr_sub2", "cr_sub3")  # the only cr_ FROM aliases allowed
 
 
@@ -84,10 +89,22 @@ def ref(rel: Rel, col: Col) -> str:
 class Gen:
     """One template's generator: ``draw`` decides, ``world`` supplies the schema."""
 
-    def __init__(self, draw: st.DrawFn, world: World, adversarial: float) -> None:
+    def __init__(
+        self,
+        draw: st.DrawFn,
+        world: World,
+        adversarial: float,
+        plants: frozenset[str] = frozenset(),
+    ) -> None:
         self.draw = draw
         self.world = world
         self.adversarial = adversarial
+        self.plants = plants
+        self.pending = set(plants) - {"names"}  # planted shapes not placed yet ("names" is
+        # everywhere: aliases and output names spell the rewrite's internal names)
+        self.preferred: str | None = None  # a CTE holding a planted shape: the release reads it
+        self.planted_col: str | None = None  # its column carrying the planted value
+        self.in_release = False
         self.ctes: dict[str, Rel] = {}
         self.params: list[ParamSpec] = []
         self.bounds: dict[str, tuple[float, float]] = {}
@@ -107,15 +124,22 @@ class Gen:
     def pick(self, items: Sequence[T]) -> T:
         return self.draw(st.sampled_from(list(items)))
 
+    def plant(self, shape: str) -> bool:
+        """Place planted ``shape`` here (once per template)."""
+        if shape in self.pending:
+            self.pending.discard(shape)
+            return True
+        return False
+
     def alias(self, base: str) -> str:
         self.aliases += 1
-        if self.adv(0.15):
+        if self.adv(0.15) or ("names" in self.plants and self.p(0.4)):
             return self.pick(INTERNAL_ALIASES)
         return f"{base[:1]}{self.aliases}"
 
     def name(self, base: str = "c") -> str:
         self.names += 1
-        if self.adv(0.12):
+        if self.adv(0.12) or ("names" in self.plants and self.p(0.4)):
             return self.pick(INTERNAL_NAMES)
         return f"{base}{self.names}"
 
@@ -152,13 +176,18 @@ class Gen:
             self.aliases += 1
         return alias
 
-    def personal_source(self, scope: Scope, depth: int) -> tuple[Rel, str]:
-        """A personal FROM item (a dataset, a CTE or an inline local step) and its FROM text."""
+    def personal_source(
+        self, scope: Scope, depth: int, other_dataset: bool = False
+    ) -> tuple[Rel, str]:
+        """A personal FROM item (a dataset, a CTE or an inline local step) and its FROM text;
+        ``other_dataset``: a dataset not in ``scope`` yet (a LEFT JOIN with unmatched rows)."""
         options = ["dataset"] * 4 + ["cte"] * (3 if self.ctes else 0)
         options += ["subquery"] if depth < 2 else []
-        kind = self.pick(options)
-        if kind == "cte":
-            name = self.pick(sorted(self.ctes))
+        kind = "dataset" if other_dataset else self.pick(options)
+        preferred = self.preferred if self.in_release and depth == 0 else None
+        if preferred is not None or kind == "cte":
+            name = preferred or self.pick(sorted(self.ctes))
+            self.preferred = None
             alias = self.fresh_alias(scope, name, name)
             sql = name if alias == name else f"{name} {alias}"
             return Rel(alias, list(self.ctes[name].cols), self.ctes[name].personal), sql
@@ -166,30 +195,40 @@ class Gen:
             body, rel = self.local_step(depth + 1)
             alias = self.fresh_alias(scope, "s")
             return Rel(alias, rel.cols, rel.personal), f"({body}) {alias}"
-        name = self.pick([s.name for s in self.world.personal()])
+        names = [s.name for s in self.world.personal()]
+        if other_dataset:
+            names = [n for n in names if n not in {r.dataset for r in scope.rels}] or names
+        name = self.pick(names)
         alias = self.fresh_alias(scope, name, name)
         sql = name if alias == name else f"{name} {alias}"
         return self.dataset_rel(name, alias), sql
 
-    def from_clause(self, scope: Scope, depth: int) -> str:
+    def from_clause(self, scope: Scope, depth: int, force_left: bool = False) -> str:
         first, sql = self.personal_source(scope, depth)
         scope.rels.append(first)
+        if force_left:
+            sql += " " + self.personal_join(scope, depth, "LEFT JOIN", other_dataset=True)
         for _ in range(self.draw(st.integers(0, 2))):
-            if self.p(0.3) and self.world.reference():
+            if self.p(0.3) and self.joinable_reference(scope):
                 sql += " " + self.reference_join(scope)
             else:
                 sql += " " + self.personal_join(scope, depth)
+        metrics = [c for _, c in scope.cols("int", "num") if c.metric]
+        if metrics and self.world.reference() and self.plant("refmetric"):
+            sql += " " + self.reference_join(scope, hostile=True)
         return sql
 
-    def personal_join(self, scope: Scope, depth: int) -> str:
+    def personal_join(
+        self, scope: Scope, depth: int, kind: str | None = None, other_dataset: bool = False
+    ) -> str:
         left = self.pick([r for r in scope.rels if r.pid() is not None] or scope.rels)
-        right, source = self.personal_source(scope, depth)
+        right, source = self.personal_source(scope, depth, other_dataset)
         lts = [c for c in left.cols if c.kind == "ts"]
         rts = [c for c in right.cols if c.kind == "ts"]
         kinds = ["JOIN", "INNER JOIN", "LEFT JOIN", "LEFT JOIN"]
         if lts and rts:
             kinds += ["ASOF LEFT JOIN", "ASOF JOIN"]
-        kind = self.pick(kinds)
+        kind = kind or self.pick(kinds)
         lp, rp = left.pid() or Col("pid", "pid"), right.pid() or Col("pid", "pid")
         equality = f"{right.alias}.{rp.name} = {left.alias}.{lp.name}"
         if self.p(0.5):
@@ -212,7 +251,7 @@ class Gen:
         elif self.p(0.2):
             conds.append(self.condition(Scope([left, right], scope.parent), 1))
         on = " AND ".join(conds)
-        if self.adv(0.1):
+        if (self.adv(0.1) and kind == "LEFT JOIN") or self.adv(0.05):
             on = f"{equality} OR {self.condition(Scope([left, right], scope.parent), 1)}"
         if kind in ("JOIN", "LEFT JOIN") and self.p(0.1):
             clause = f"{kind} {source} USING (pid)"
@@ -228,8 +267,19 @@ class Gen:
         scope.rels.append(right)
         return clause
 
-    def reference_join(self, scope: Scope) -> str:
-        spec = self.pick(self.world.reference())
+    def joinable_reference(self, scope: Scope) -> bool:
+        """Does some reference dataset share a dimension with ``scope``?"""
+        return any(
+            c.name == d.name and c.kind == d.kind
+            for spec in self.world.reference()
+            for d in self.dataset_rel(spec.name, "r").cols
+            for _, c in scope.cols("text", "int")
+        )
+
+    def reference_join(self, scope: Scope, hostile: bool = False) -> str:
+        names = {c.name for _, c in scope.cols("text", "int")}
+        shared = [s for s in self.world.reference() if names & {d.name for d in s.stored_columns()}]
+        spec = self.pick(shared if shared and not hostile else self.world.reference())
         rel = self.dataset_rel(spec.name, self.fresh_alias(scope, spec.name))
         pairs = [
             (r, c, d)
@@ -239,7 +289,7 @@ class Gen:
             if c.name == d.name and c.kind == d.kind
         ]
         kind = self.pick(["JOIN", "LEFT JOIN"])
-        if pairs and not self.adv(0.6):
+        if pairs and not hostile and not self.adv(0.6):
             r, c, d = self.pick(pairs)
             on = f"{rel.alias}.{d.name} = {ref(r, c)}"
         else:
@@ -276,6 +326,12 @@ class Gen:
         self.params.append(ParamSpec(name, "int", self.pick([1, 7, 14, 30]), True))
         return f":{name}"
 
+    def ts_param(self) -> str:
+        name = f"t{len(self.params) + 1}"
+        value = self.pick(["2024-03-01 12:00:00", "2024-02-15 00:00:00", "2024-03-20 08:30:00"])
+        self.params.append(ParamSpec(name, "timestamp", value, True))
+        return f":{name}"
+
     def list_param(self, col: Col) -> str:
         name = f"l{len(self.params) + 1}"
         if col.kind == "int":
@@ -291,30 +347,35 @@ class Gen:
     def number(self, scope: Scope, depth: int, want_int: bool = False) -> tuple[str, Col]:
         """A numeric expression and what is known of it."""
         col = self.column(scope, "int") if want_int else self.column(scope, "int", "num")
-        choice = self.draw(st.integers(0, 15 if depth < 2 else 3))
-        if choice <= 2 and col is not None:
+        shallow = ["column"] * 5 + ["literal"] * 2
+        deep = ["arith"] * 3 + ["least", "coalesce", "case", "cast", "round", "datediff"]
+        deep += ["extract", "nullif", "neg", "text_cast"]
+        branch = self.pick(shallow + (deep if depth < 2 else []))
+        if branch == "column" and col is not None:
             return col
-        if choice == 3 or col is None:
-            value = self.pick([0, 1, 2, 5, 10, 100, -1] + ([0.5] if not want_int else []))
+        if branch in ("column", "literal") or col is None:
+            value: int | float = self.pick(
+                [0, 1, 2, 5, 10, 100, -1] + ([0.5] if not want_int else [])
+            )
             if self.adv(0.2):
                 value = self.pick([2147483647, 9223372036854775807, -9223372036854775807])
             return str(value), Col("lit", "int" if isinstance(value, int) else "num", bounded=True)
         a, ca = self.number(scope, depth + 1, want_int)
-        if choice in (4, 5):
+        if branch == "arith":
             b, cb = self.number(scope, depth + 1, want_int)
             op = self.pick(["+", "-", "*"] + (["//", "%"] if self.adv(0.5) else []))
-            if op in ("//", "%") and not want_int:
-                op = "/" if self.p(0.5) else op
+            if op in ("//", "%") and not want_int and self.p(0.5):
+                op = "/"
             kind = "int" if ca.kind == cb.kind == "int" and op != "/" else "num"
             bounded = ca.bounded and cb.bounded and op in ("+", "-", "*")
             return f"({a} {op} {b})", Col("e", kind, metric=ca.metric or cb.metric, bounded=bounded)
-        if choice == 6:
+        if branch == "least":
             lit = self.pick([0, 1, 5, 100, 10000])
             fn = self.pick(["LEAST", "GREATEST"])
             return f"{fn}({a}, {lit})", replace(ca, name="e", bounded=ca.bounded or fn == "LEAST")
-        if choice == 7:
+        if branch == "coalesce":
             return f"COALESCE({a}, 0)", replace(ca, name="e")
-        if choice == 8:
+        if branch == "case":
             cond = self.condition(scope, depth + 1)
             b, cb = self.number(scope, depth + 1, want_int)
             kind = "int" if ca.kind == cb.kind == "int" else "num"
@@ -322,39 +383,72 @@ class Gen:
                 f"CASE WHEN {cond} THEN {a} ELSE {b} END",
                 Col("e", kind, metric=ca.metric or cb.metric, bounded=ca.bounded and cb.bounded),
             )
-        if choice == 9:
+        if branch == "cast":
             target = self.pick(["INTEGER", "BIGINT", "DOUBLE", "SMALLINT", "DECIMAL(9, 2)"])
             if want_int and target in ("DOUBLE", "DECIMAL(9, 2)"):
                 target = "BIGINT"
             kind = "int" if target in ("INTEGER", "BIGINT", "SMALLINT") else "num"
             fn = "TRY_CAST" if self.p(0.3) else "CAST"
             return f"{fn}({a} AS {target})", replace(ca, name="e", kind=kind)
-        if choice == 10:
+        if branch == "round":
             fn = self.pick(["ABS", "ROUND", "FLOOR", "CEIL"])
             return f"{fn}({a})", replace(ca, name="e", kind="int" if fn != "ROUND" else ca.kind)
-        if choice == 11:
+        if branch == "datediff":
             ts = self.column(scope, "ts")
-            if ts is not None:
-                other = self.column(scope, "ts")
-                assert other is not None
+            other = self.column(scope, "ts")
+            if ts is not None and other is not None:
                 unit = self.pick(["day", "hour", "week", "month"])
                 return f"DATE_DIFF('{unit}', {ts[0]}, {other[0]})", Col("e", "int")
             return a, ca
-        if choice == 12:
+        if branch == "extract":
             ts = self.column(scope, "ts")
             if ts is not None:
                 part = self.pick(["hour", "dow", "month", "year", "epoch"])
                 return f"EXTRACT({part} FROM {ts[0]})", Col("e", "int", bounded=False)
             return a, ca
-        if choice == 13:
+        if branch == "text_cast":
             text = self.column(scope, "text")
             if text is not None and self.adv(0.6):
                 fn = "TRY_CAST" if self.p(0.3) else "CAST"
                 return f"{fn}({text[0]} AS BIGINT)", Col("e", "int")
+            return f"({a})", ca
+        if branch == "nullif":
             return f"NULLIF({a}, 0)", replace(ca, name="e")
-        if choice == 14:
-            return f"-{a}" if not a.startswith("-") else a, replace(ca, name="e")
-        return f"({a})", ca
+        return f"-{a}" if not a.startswith("-") else a, replace(ca, name="e")
+
+    def hostile_arithmetic(self, scope: Scope) -> str:
+        """A condition that fails the run on some data values (division or modulo by zero,
+        narrowing casts, overflow, text to number): totality is data-dependent."""
+        ints = [(r, c) for r, c in scope.cols("int") if c.metric] or scope.cols("int")
+        texts = scope.cols("text")
+        if not ints:
+            return self.condition(scope, 1)
+        a, b = ref(*self.pick(ints)), ref(*self.pick(ints))
+        shapes = [
+            f"({a} // {b}) > 1",
+            f"({a} % {b}) = 0",
+            f"CAST({a} AS INTEGER) > 0",
+            f"CAST({a} AS SMALLINT) > 0",
+            f"({a} * {a} * {a}) > 0",
+            f"({a} + 9223372036854775000) > 0",
+            f"CAST({a} AS DECIMAL(6, 1)) > 0",
+            f"ABS({a}) > 0",
+            f"(-{a}) < 0",
+            f"({a} / {b}) > 1",
+        ]
+        if texts:
+            shapes.append(f"CAST({ref(*self.pick(texts))} AS BIGINT) > 0")
+        return self.pick(shapes)
+
+    def hostile_interval(self, scope: Scope) -> str:
+        """A timestamp moved by a data value: overflows for some values."""
+        ts = self.column(scope, "ts")
+        n = self.column(scope, "int")
+        if ts is None or n is None:
+            return self.condition(scope, 1)
+        unit = self.pick(["DAY", "HOUR", "MONTH", "YEAR"])
+        other = self.timestamp(scope, 2) or self.ts_param()
+        return f"{ts[0]} + INTERVAL ({n[0]}) {unit} > {other}"
 
     def text(self, scope: Scope, depth: int) -> str:
         col = self.column(scope, "text")
@@ -387,10 +481,10 @@ class Gen:
             if n is not None:  # a data-dependent interval amount
                 return f"{col[0]} + INTERVAL ({n[0]}) {self.pick(['DAY', 'HOUR', 'MONTH'])}"
         if choice == 5:
-            return "TIMESTAMP '2024-03-01 00:00:00'"
+            return self.ts_param()
         return col[0]
 
-    def correlation(self, inner: Rel, scope: Scope) -> str:
+    def correlation(self, inner: Rel, scope: Scope, hostile: bool = False) -> str:
         """The pid condition of an EXISTS over ``inner`` against the enclosing ``scope``."""
         outer = [(r, c) for r, c in scope.pids() if not c.nullable or self.adv(0.5)] or scope.pids()
         ip = inner.pid()
@@ -400,24 +494,40 @@ class Gen:
             return f"{i} = {i}"
         o = ref(*self.pick(outer))
         eq = f"{i} = {o}"
-        if not self.adv(0.6):
+        if not hostile and not self.adv(0.6):
             return eq
-        inner_scope = Scope([inner], scope)
         return self.pick(
             [
-                f"({eq} OR {self.condition(inner_scope, 2)})",
+                f"({eq} OR {self.selective(inner)})",
                 f"NOT ({eq})",
                 f"{i} = {i}",
                 f"{i} <> {o}",
-                f"CASE WHEN {eq} THEN TRUE ELSE {self.condition(inner_scope, 2)} END",
+                f"CASE WHEN {eq} THEN TRUE ELSE {self.selective(inner)} END",
                 f"({eq}) IS NOT TRUE",
                 f"({eq} OR {o} IS NULL)",
                 f"{eq} OR TRUE",
             ]
         )
 
-    def exists(self, scope: Scope, depth: int) -> str:
-        spec = self.pick(self.world.personal())
+    def selective(self, rel: Rel) -> str:
+        """A condition on ``rel``'s own columns that some rows meet and others do not."""
+        cols = [c for c in rel.cols if c.kind in ("text", "int", "num", "ts")]
+        if not cols:
+            return "TRUE"
+        col = self.pick(cols)
+        if col.kind == "text":
+            values = col.domain or self.world.pools.get(col.name, ("a",))
+            return f"{rel.alias}.{col.name} = '{self.pick(values)}'"
+        if col.kind == "ts":
+            return f"{rel.alias}.{col.name} >= {self.ts_param()}"
+        return f"{rel.alias}.{col.name} {self.pick(['>', '<=', '='])} {self.pick([0, 1, 3, 100])}"
+
+    def exists(self, scope: Scope, depth: int, hostile: bool = False) -> str:
+        # Another dataset than the outer rows' (EXISTS over the outer dataset itself is true for
+        # every outer row, whatever its correlation).
+        outer = {r.dataset for s in (scope, scope.parent) if s for r in s.rels}
+        others = [d for d in self.world.personal() if d.name not in outer]
+        spec = self.pick(others if others and (hostile or self.p(0.7)) else self.world.personal())
         alias = self.alias("x")
         if alias in {r.alias for s in (scope, scope.parent) if s for r in s.rels}:
             alias += "y"
@@ -429,13 +539,13 @@ class Gen:
             inner = self.dataset_rel(spec.name, alias)
         if inner.pid() is None:
             return "TRUE"
-        corr = self.correlation(inner, scope)
+        corr = self.correlation(inner, scope, hostile)
         negate = "NOT " if self.p(0.35) else ""
-        if self.adv(0.2):  # the correlation in the select list instead of WHERE
+        if self.adv(0.2) or (hostile and self.p(0.15)):  # the correlation in the select list
             return f"{negate}EXISTS (SELECT {corr} FROM {source} {alias})"
         extra = ""
         if self.p(0.5):
-            extra = " AND " + self.condition(Scope([inner], scope), depth + 1)
+            extra = " AND " + self.selective(inner)
         return f"{negate}EXISTS (SELECT 1 FROM {source} {alias} WHERE {corr}{extra})"
 
     def condition(self, scope: Scope, depth: int) -> str:
@@ -498,9 +608,23 @@ class Gen:
 
     def local_step(self, depth: int) -> tuple[str, Rel]:
         kind = self.pick(["projection", "rollup", "rollup", "window"])
+        nullable_plant = ""
+        if self.plant("nullable_window"):
+            kind, nullable_plant = "window", "window"
+        elif self.plant("nullable_group"):
+            kind, nullable_plant = "rollup", "group"
         scope = Scope()
-        from_sql = self.from_clause(scope, depth)
+        from_sql = self.from_clause(scope, depth, force_left=bool(nullable_plant))
         owner = self.owner_pid(scope)
+        right = [(r, c) for r, c in scope.pids() if c.nullable]
+        if nullable_plant and right:
+            if nullable_plant == "group":
+                owner = self.pick(right)  # GROUP BY the null-supplying side's pid
+            else:
+                owners = [(r, c) for r, c in scope.pids() if not c.nullable]
+                owner = owners[0] if owners else owner  # rows owned by the left side
+        elif nullable_plant:
+            self.pending.add(f"nullable_{nullable_plant}")
         where = f" WHERE {self.condition(scope, 1)}" if self.p(0.4) else ""
         if owner is None:
             return f"SELECT 1 AS one FROM {from_sql}", Rel("", [Col("one", "int")], True)
@@ -581,7 +705,9 @@ class Gen:
         qualify = ""
         if kind == "window":
             partition = [ref(*owner)]
-            if self.adv(0.5):
+            if nullable_plant and right:
+                partition = [ref(*self.pick(right))]
+            elif self.adv(0.5):
                 nullable = [(r, c) for r, c in scope.pids() if c.nullable]
                 if nullable:
                     partition = [ref(*self.pick(nullable))]
@@ -593,6 +719,10 @@ class Gen:
             order = f" ORDER BY {ts[0]}{self.pick(['', ' DESC'])}" if ts else ""
             over = f"OVER (PARTITION BY {', '.join(partition)}{order})"
             funcs = ["ROW_NUMBER", "COUNT", "SUM", "LAG", "LEAD", "RANK"]
+            if nullable_plant and right:
+                # a count over the NULL partition pools the unmatched rows of everyone
+                add(f"COUNT(*) {over}", Col("", "int", bounded=True))
+                self.planted_col = cols[-1].name
             for _ in range(self.draw(st.integers(1, 2))):
                 fn = self.pick(funcs)
                 if fn in ("ROW_NUMBER", "RANK"):
@@ -614,11 +744,14 @@ class Gen:
         return f"COUNT(*) {self.pick(['>=', '<', '='])} {self.pick([1, 2, 3])}"
 
     def cte(self) -> str:
+        before = len(self.pending)
         body, rel = self.local_step(0)
         name = f"w{len(self.ctes) + 1}"
         if self.adv(0.05):
             name = self.pick(["cr_partial", "cr_capped"])  # rejected as reserved
         self.ctes[name] = rel
+        if len(self.pending) < before:
+            self.preferred = name
         return f"{name} AS ({body})"
 
     # --- the release -----------------------------------------------------------------------------
@@ -681,24 +814,40 @@ class Gen:
         return f"AVG({n})", "avg"
 
     def release_filter(self, scope: Scope) -> str:
-        if self.adv(0.4) and self.world.personal():
+        if self.plant("filter_subquery") or (self.adv(0.4) and self.world.personal()):
             return self.exists(scope, 1)  # a subquery inside a release aggregate
         return self.condition(scope, 1)
 
     def release(self) -> str:
+        self.in_release = True
         scope = Scope()
         from_sql = self.from_clause(scope, 0)
         owners = [(r, c) for r, c in scope.pids() if not c.nullable] or scope.pids()
         pid_sql = ref(*owners[0]) if owners else "pid"
-        where = f" WHERE {self.condition(scope, 0)}" if self.p(0.45) else ""
+        conds = [self.condition(scope, 0)] if self.p(0.45) else []
+        if self.plant("corr"):
+            conds.append(self.exists(scope, 1, hostile=True))
+        if self.plant("arith"):
+            conds.append(self.hostile_arithmetic(scope))
+        if self.plant("interval"):
+            conds.append(self.hostile_interval(scope))
+        where = f" WHERE {' AND '.join(conds)}" if conds else ""
         items: list[str] = []
         names: list[str] = []
         keys = [self.key(scope) for _ in range(self.draw(st.integers(0, 2)))]
+        planted = [(r, c) for r, c in scope.cols("int") if c.name == self.planted_col]
+        if planted:  # bucket the planted value: a group key every person's rows depend on
+            keys.insert(
+                0, f"CASE WHEN {ref(*planted[0])} > {self.pick([1, 2, 3])} THEN 'hi' ELSE 'lo' END"
+            )
         for k in keys:
             name = self.name("k")
             items.append(f"{k} AS {name}")
             names.append(name)
         aggs = [self.aggregate(scope, pid_sql) for _ in range(self.draw(st.integers(1, 3)))]
+        if "filter_subquery" in self.pending:
+            filtered = f"FILTER (WHERE {self.release_filter(scope)})"
+            aggs.append((f"COUNT(DISTINCT {pid_sql}) {filtered}", "count"))
         for sql, kind in aggs:
             name = self.name("m")
             if kind in ("sum", "avg") and self.p(0.25):
@@ -734,11 +883,17 @@ def templates(draw: st.DrawFn, world: World, adversarial: float | None = None) -
     """A template of ``world``; ``adversarial`` is the rate of adversarial branches (drawn when
     None: from none at all to often)."""
     rate = adversarial if adversarial is not None else draw(st.sampled_from([0.0, 0.15, 0.3, 0.6]))
-    g = Gen(draw, world, rate)
-    ctes = [g.cte() for _ in range(draw(st.integers(0, 2)))]
+    count = (
+        draw(st.sampled_from([0, 0, 1, 1, 1, 2])) if adversarial is None or adversarial > 0 else 0
+    )
+    plants = frozenset(draw(st.lists(st.sampled_from(PLANTS), min_size=count, max_size=count)))
+    g = Gen(draw, world, rate, plants)
+    needs_cte = bool(plants & {"nullable_window", "nullable_group"})
+    ctes = [g.cte() for _ in range(draw(st.integers(1 if needs_cte else 0, 2)))]
     body = g.release()
     sql = (f"WITH {', '.join(ctes)} " if ctes else "") + body
     purpose = "measurement"
     if g.p(0.05):
         purpose = draw(st.sampled_from(list(world.policy.purposes)))
-    return Case(sql, tuple(g.params), {}, dict(g.bounds), purpose, "grammar")
+    label = "grammar" + (f" (planted: {', '.join(sorted(plants - g.pending))})" if plants else "")
+    return Case(sql, tuple(g.params), {}, dict(g.bounds), purpose, label)
