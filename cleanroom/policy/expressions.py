@@ -116,7 +116,6 @@ class ExpressionChecker:
             return Val()  # already rejected; avoid follow-on violations
 
         if found.outer:
-            ctx.scope.outer_references = True
             ctx.scope.outer_vals.append(found.val)
         # Qualify in place so the rewrite and the engine bind exactly what we checked.
         if node.args.get("table") is None:

@@ -317,25 +317,38 @@ class QueryChecker(ExpressionChecker):
         return bool(val and val.pid)
 
     @staticmethod
-    def correlated_on_owner(select: exp.Select, scope: Scope) -> bool:
-        """Is ``inner_owner = outer_owner`` a top-level conjunct of ``select``'s own WHERE?
-
-        Only then does every row the subquery reads belong to the outer row's person: under
-        OR, NOT, CASE or a function, or in the select list, the comparison restricts nothing.
-        """
+    def pid_equalities(select: exp.Select, scope: Scope) -> list[tuple[Resolved, Resolved]]:
+        """The ``a.pid = b.pid`` conditions that are top-level conjuncts of ``select``'s own
+        WHERE, resolved in ``scope`` (person keys, owner or nullable, on both sides)."""
         where = select.args.get("where")
+        pairs: list[tuple[Resolved, Resolved]] = []
         for conj in conjuncts(where.this if where is not None else None):
             if not isinstance(conj, exp.EQ):
                 continue
             sides = [conj.this, conj.expression]
             if not all(isinstance(s, exp.Column) for s in sides):
                 continue
-            found = [resolve(scope, s.table.lower(), s.name.lower()) for s in sides]
-            if not all(isinstance(f, Resolved) and f.val.owner for f in found):
-                continue
-            if {f.outer for f in found if isinstance(f, Resolved)} == {False, True}:
-                return True
-        return False
+            left, right = (resolve(scope, s.table.lower(), s.name.lower()) for s in sides)
+            if (
+                isinstance(left, Resolved)
+                and isinstance(right, Resolved)
+                and left.val.pid
+                and right.val.pid
+            ):
+                pairs.append((left, right))
+        return pairs
+
+    @classmethod
+    def correlated_on_owner(cls, select: exp.Select, scope: Scope) -> bool:
+        """Is ``inner_owner = outer_owner`` a top-level conjunct of ``select``'s own WHERE?
+
+        Only then does every row the subquery reads belong to the outer row's person: under
+        OR, NOT, CASE or a function, or in the select list, the comparison restricts nothing.
+        """
+        return any(
+            a.val.owner and b.val.owner and a.outer != b.outer
+            for a, b in cls.pid_equalities(select, scope)
+        )
 
     # --- WHERE ---------------------------------------------------------------------------------
     def where(self, select: exp.Select, scope: Scope) -> None:
@@ -511,21 +524,9 @@ class QueryChecker(ExpressionChecker):
                 "without GROUP BY (e.g. MAX(x)) or add LIMIT 1",
             )
 
-    @staticmethod
-    def _nullable_correlation(select: exp.Select, scope: Scope) -> bool:
-        where = select.args.get("where")
-        for conj in conjuncts(where.this if where is not None else None):
-            if isinstance(conj, exp.EQ) and all(
-                isinstance(s, exp.Column) for s in (conj.this, conj.expression)
-            ):
-                found = [
-                    resolve(scope, s.table.lower(), s.name.lower())
-                    for s in (conj.this, conj.expression)
-                ]
-                vals = [f.val for f in found if isinstance(f, Resolved)]
-                if len(vals) == 2 and all(v.pid for v in vals) and not all(v.owner for v in vals):
-                    return True
-        return False
+    @classmethod
+    def _nullable_correlation(cls, select: exp.Select, scope: Scope) -> bool:
+        return any(not (a.val.owner and b.val.owner) for a, b in cls.pid_equalities(select, scope))
 
     def _subquery(self, node: exp.Expr, ctx: Context, kind: str) -> Val:
         if not isinstance(node, exp.Select):

@@ -104,7 +104,6 @@ class Scope:
     sources: dict[str, Source] = field(default_factory=dict)
     using: set[str] = field(default_factory=set)
     domains: dict[tuple[str, str], tuple[object, ...]] = field(default_factory=dict)
-    outer_references: bool = False
     outer_vals: list[Val] = field(default_factory=list)  # values read from enclosing scopes
 
     @property
