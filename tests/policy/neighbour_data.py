@@ -107,6 +107,14 @@ WIDE = World(
 WORLDS = {w.name: w for w in (COLLAB, DEMO, WIDE)}
 
 
+def adversarial_world() -> World:
+    """The datasets of tests/policy/adversarial_corpus.py (collab plus ``prices``, ``wide``)."""
+    from tests.policy.adversarial_corpus import ALL_DATASETS
+
+    pools = {**COMMON_POOLS, "label": ("l1", "l2", "cheap"), "kind": ("a", "b", "c")}
+    return World("adversarial", POLICY, ALL_DATASETS, pools)
+
+
 # --- values seen in the template ---------------------------------------------------------------
 def hints(case: Case) -> tuple[Any, ...]:
     """The template's literals and parameter values: data that just matches (or just misses)

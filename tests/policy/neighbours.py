@@ -21,6 +21,8 @@ minus values outside a key's domain). On top of the inequalities the harness che
 
 Each data version is compiled on its own, as a run would: ``observed_max_rows`` is a fact about
 the version a run reads, so D and D' may get different SQL (a row cap left out on one side only).
+Each version is also typed on its own, as ingestion types it: a metric is BIGINT when all of its
+values are integers, else DOUBLE, so one person's fractional value changes the column's type.
 
 Until the compiler takes ``seed``, the row and group caps order by ``RANDOM()``. Rows of people of
 D never exceed the row caps (the data strategies make sure), so a row cap never changes their
@@ -31,7 +33,6 @@ per-person partial groups than ``max_groups_per_user`` in either run (checked on
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import inspect
 import math
@@ -45,7 +46,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from cleanroom.dp.candidates import candidates
+from cleanroom.dp.candidates import candidates, json_value
 from cleanroom.errors import CleanroomError, TemplateRejected
 from cleanroom.policy import compile_template
 from cleanroom.types import (
@@ -331,9 +332,7 @@ class Outcome:
     groups_per_person: Mapping[bytes | str, int] | None = None  # cr_partial groups, when probed
 
 
-def _number(value: Any) -> float:
-    if isinstance(value, Decimal):
-        return float(value)
+def _number(value: int | float | Decimal) -> float:
     return float(value)
 
 
@@ -357,8 +356,6 @@ def execute(world: World, compiled: CompiledQuery, data: Data, probe_groups: boo
 def _present(groups: list[GroupTuple], table: pa.Table, plan: ReleasePlan) -> int:
     if not plan.group_keys:
         return table.num_rows
-    from cleanroom.dp.candidates import json_value
-
     keys = [[json_value(v) for v in table.column(k.name).to_pylist()] for k in plan.group_keys]
     wanted = set(groups)
     return sum(1 for g in zip(*keys, strict=True) if g in wanted)
@@ -573,7 +570,3 @@ def check_neighbour(
         if again.exact != a.exact:
             out.findings.append(Finding("nondeterministic", "D run twice gives two results"))
     return out
-
-
-def timestamp(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text)

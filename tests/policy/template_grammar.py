@@ -806,7 +806,11 @@ class Gen:
             return "COUNT(*)", "rows"
         if choice == 5:
             return f"COUNT(*) FILTER (WHERE {self.release_filter(scope)})", "rows"
-        n, _ = self.number(scope, 1)
+        n, c = self.number(scope, 1)
+        for _ in range(2):  # a bounded argument, mostly (an unbounded SUM is refused)
+            if c.bounded:
+                break
+            n, c = self.number(scope, 1)
         if choice in (6, 7):
             return f"SUM({n})", "sum"
         if choice == 8:
@@ -895,5 +899,10 @@ def templates(draw: st.DrawFn, world: World, adversarial: float | None = None) -
     purpose = "measurement"
     if g.p(0.05):
         purpose = draw(st.sampled_from(list(world.policy.purposes)))
-    label = "grammar" + (f" (planted: {', '.join(sorted(plants - g.pending))})" if plants else "")
+    # "grammar" alone: a plain template (no adversarial branch could be taken, nothing planted)
+    label = "grammar"
+    if rate:
+        label += f" (adversarial rate {rate})"
+    if plants:
+        label += f" (planted: {', '.join(sorted(plants - g.pending))})"
     return Case(sql, tuple(g.params), {}, dict(g.bounds), purpose, label)
