@@ -26,6 +26,7 @@ from cleanroom.errors import DatasetInvalid, InvalidRequest
 
 ROLES = ("retailer_admin", "advertiser", "partner_viewer", "auditor")
 COLUMN_ROLES = ("identifier", "dimension", "metric", "timestamp", "consent", "blocked")
+METRIC_TYPES = ("integer", "number")  # how a metric is stored: BIGINT or DOUBLE
 DATASET_KINDS = ("personal", "reference")
 RELEASE_AGGREGATES = ("SUM", "AVG", "COUNT")
 PARAM_TYPES = ("str", "int", "float", "bool", "date", "timestamp", "list[str]", "list[int]")
@@ -167,9 +168,15 @@ class ColumnSpec:
     aggregates: tuple[str, ...] = ()  # metric: allowed release aggregates
     values: tuple[str | int | float, ...] | None = None  # dimension: public domain
     purpose: str | None = None  # consent: the purpose this column grants
+    # metric: stored as BIGINT ("integer", the default: money in minor units stays exact) or
+    # DOUBLE ("number"). Declared, never inferred from the values: a stored type that one
+    # person's value could change would change how every template computes over everyone.
+    number_type: str = "integer"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"role": self.role}
+        if self.role == "metric" and self.number_type != "integer":
+            out["type"] = self.number_type
         if self.bounds is not None:
             out["bounds"] = list(self.bounds)
         if self.aggregates:
@@ -188,7 +195,7 @@ def _column_from_dict(name: str, data: Any, kind: str) -> ColumnSpec:
     if role not in COLUMN_ROLES:
         raise DatasetInvalid(f"column '{name}': role must be one of {', '.join(COLUMN_ROLES)}")
     allowed_keys = {"role"} | {
-        "metric": {"bounds", "aggregates"},
+        "metric": {"bounds", "aggregates", "type"},
         "dimension": {"values"},
         "consent": {"purpose"},
     }.get(role, set())
@@ -205,7 +212,14 @@ def _column_from_dict(name: str, data: Any, kind: str) -> ColumnSpec:
     aggregates: tuple[str, ...] = ()
     values: tuple[str | int | float, ...] | None = None
     purpose: str | None = None
+    number_type = "integer"
     if role == "metric":
+        number_type = data.get("type", "integer")
+        if number_type not in METRIC_TYPES:
+            raise DatasetInvalid(
+                f"column '{name}': type must be one of {', '.join(METRIC_TYPES)} "
+                "(integer: whole numbers such as money in cents; number: fractional values)"
+            )
         raw = data.get("bounds")
         if raw is None and kind == "personal":
             raise DatasetInvalid(f"column '{name}': a metric of a personal dataset needs bounds")
@@ -247,7 +261,7 @@ def _column_from_dict(name: str, data: Any, kind: str) -> ColumnSpec:
         values = tuple(raw_values)
     elif role == "consent":
         purpose = _check_name(data.get("purpose"), f"column '{name}': purpose", DatasetInvalid)
-    return ColumnSpec(name, role, bounds, aggregates, values, purpose)
+    return ColumnSpec(name, role, bounds, aggregates, values, purpose, number_type)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,11 @@ Stored types by role:
 - ``timestamp`` -> TIMESTAMP (UTC, naive). Text may be a date (``2024-05-01``) or an ISO timestamp;
   an offset or zone (``+02:00``, ``Z``, ``America/New_York``) is honoured and converted to UTC,
   no offset means UTC.
-- ``metric`` -> BIGINT when every value is an integer (money in minor units stays exact), else
-  DOUBLE. NaN and infinities are refused. Values outside the declared bounds are kept: bounding
-  is per person per group and happens at query time.
+- ``metric`` -> by its declared ``type``: BIGINT for ``integer`` (the default; money in minor
+  units stays exact, a fractional value is refused), DOUBLE for ``number``. The stored type is a
+  function of the spec and never of the values: one person's value must not change how a
+  template computes over everyone. NaN and infinities are refused. Values outside the declared
+  bounds are kept: bounding is per person per group and happens at query time.
 - ``dimension`` -> VARCHAR, or BIGINT when the declared public ``values`` are all integers (so a
   value compares equal to its declared domain). Blank text becomes NULL.
 - ``consent`` -> BOOLEAN from true/false, 1/0, yes/no (any case). Blank means NULL (no consent).
@@ -32,6 +34,10 @@ PROBLEMS = {
     "not_number": "is not a number",
     "not_finite": "is NaN or infinite (metrics must be finite numbers)",
     "not_integer": "is not an integer (the declared values are integers)",
+    "not_whole": (
+        "is not a whole number that fits a 64-bit integer (the metric's type is integer; "
+        'declare "type": "number" for fractional values)'
+    ),
     "not_boolean": "is not a consent flag (true/false, 1/0 or yes/no)",
     "out_of_range": "does not fit a 64-bit integer",
 }
@@ -63,28 +69,31 @@ class ColumnPlan:
     """The stored expression of one declared column, and what must hold for it."""
 
     name: str
-    value_sql: str  # typed value; DOUBLE for a metric read from text
+    value_sql: str  # the typed, stored value
     present_sql: str  # TRUE where the file holds a non-blank value
     kind: str = "not_number"  # the problem where present but the value is NULL
     finite_kind: str | None = None  # the problem where the value is not finite (DOUBLE, TIMESTAMP)
-    integer_sql: str | None = None  # metric read from text: its BIGINT value
-    integral_probe: str | None = None  # metric read from text: TRUE where a value is no integer
-
-    def value(self, integral: bool) -> str:
-        """The stored value: BIGINT for a text metric found integral, else ``value_sql``."""
-        return self.integer_sql if (integral and self.integer_sql) else self.value_sql
+    # An integer metric: its DOUBLE reading, so that the error path tells a value that is no
+    # number at all (``not_number``) from a number that is not whole (``kind``).
+    reading_sql: str | None = None
 
     def checks(self) -> tuple[Check, ...]:
         """One check per problem, over the full-precision value (the error path)."""
-        out = [Check(self.name, self.kind, f"({self.present_sql} AND ({self.value_sql}) IS NULL)")]
+        missing = f"({self.present_sql} AND ({self.value_sql}) IS NULL)"
+        if self.reading_sql is not None:
+            unread = f"({self.present_sql} AND ({self.reading_sql}) IS NULL)"
+            return (
+                Check(self.name, "not_number", unread),
+                Check(self.name, self.kind, f"({missing} AND NOT {unread})"),
+            )
+        out = [Check(self.name, self.kind, missing)]
         if self.finite_kind is not None:
             out.append(Check(self.name, self.finite_kind, f"(NOT isfinite({self.value_sql}))"))
         return tuple(out)
 
-    def bad_sql(self, value_alias: str, present_alias: str, integral: bool) -> str:
+    def bad_sql(self, value_alias: str, present_alias: str) -> str:
         """TRUE where the row cannot be stored, over the already computed value and flag."""
-        finite = self.finite_kind is not None and not (integral and self.integer_sql)
-        extra = f" OR NOT isfinite({value_alias})" if finite else ""
+        extra = f" OR NOT isfinite({value_alias})" if self.finite_kind is not None else ""
         return f"({present_alias} AND ({value_alias} IS NULL{extra}))"
 
 
@@ -135,27 +144,26 @@ def _timestamp_plan(spec: ColumnSpec, col: str, source_type: str) -> ColumnPlan:
 
 def _metric_plan(spec: ColumnSpec, col: str, source_type: str) -> ColumnPlan:
     base = _base(source_type)
-    if base == "VARCHAR":
-        present = f"(NOT {blank(col)})"
-        number = f"try_cast({col} AS DOUBLE)"
-        integer = f"try_cast({col} AS BIGINT)"
-        return ColumnPlan(
-            spec.name,
-            f"CASE WHEN {present} THEN {number} END",
-            present,
-            "not_number",
-            "not_finite",
-            integer_sql=f"CASE WHEN {present} THEN {integer} END",
-            # The BIGINT cast rounds 12.5; equal to the DOUBLE reading means truly integral.
-            integral_probe=f"({present} AND NOT coalesce({integer} = {number}, FALSE))",
-        )
+    textual = base == "VARCHAR"
+    present = f"(NOT {blank(col)})" if textual else f"({col} IS NOT NULL)"
+    if spec.number_type == "number":
+        if textual:
+            value = f"CASE WHEN {present} THEN try_cast({col} AS DOUBLE) END"
+        elif base in (*_SMALL_INTS, *_BIG_INTS, *_FLOATS, "DECIMAL"):
+            value = f"CAST({col} AS DOUBLE)"
+        else:
+            raise _type_error(spec, source_type, "numbers")
+        return ColumnPlan(spec.name, value, present, "not_number", "not_finite")
     integer_plan = _integer_plan(spec, col, source_type)
     if integer_plan is not None:
         return integer_plan
-    if base in (*_FLOATS, "DECIMAL"):
-        present = f"({col} IS NOT NULL)"
-        return ColumnPlan(spec.name, f"CAST({col} AS DOUBLE)", present, "not_number", "not_finite")
-    raise _type_error(spec, source_type, "numbers")
+    if not textual and base not in (*_FLOATS, "DECIMAL"):
+        raise _type_error(spec, source_type, "numbers")
+    # A whole number only: the BIGINT cast rounds 12.5, so it must equal the DOUBLE reading
+    # (NaN, infinities and values beyond 64 bits have no BIGINT reading and are refused too).
+    number, integer = f"try_cast({col} AS DOUBLE)", f"try_cast({col} AS BIGINT)"
+    value = f"CASE WHEN {present} AND {integer} = {number} THEN {integer} END"
+    return ColumnPlan(spec.name, value, present, "not_whole", reading_sql=number)
 
 
 def _dimension_plan(spec: ColumnSpec, col: str, source_type: str) -> ColumnPlan:
@@ -203,8 +211,11 @@ def column_plan(spec: ColumnSpec, source_column: str, source_type: str) -> Colum
     column ``source_column`` of DuckDB type ``source_type``.
 
     >>> plan = column_plan(ColumnSpec("amount", "metric", bounds=(0, 10)), "Amount", "VARCHAR")
-    >>> [c.kind for c in plan.checks()], plan.integral_probe is not None
-    (['not_number', 'not_finite'], True)
+    >>> [c.kind for c in plan.checks()]
+    ['not_number', 'not_whole']
+    >>> spec = ColumnSpec("weight", "metric", bounds=(0, 10), number_type="number")
+    >>> [c.kind for c in column_plan(spec, "Weight", "VARCHAR").checks()]
+    ['not_number', 'not_finite']
     """
     col = quote(source_column)
     if spec.role == "timestamp":

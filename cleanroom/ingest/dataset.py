@@ -39,7 +39,7 @@ from cleanroom.ingest.scan_query import PID_TYPE as PID_TYPE  # re-exported
 from cleanroom.ingest.scan_query import ROWS_COLUMN, ScanQuery, fixed_pids
 from cleanroom.ingest.source import FileFormat, Source, check_size, detect_format, open_source
 from cleanroom.ingest.source import read_error as source_read_error
-from cleanroom.ingest.validate import probe_integral, raise_problems
+from cleanroom.ingest.validate import raise_problems
 from cleanroom.types import PID, DatasetSpec
 
 # Row groups of 131,072 rows: small enough that the Parquet write overlaps DuckDB's scan.
@@ -119,12 +119,6 @@ class _BadRow(Exception):
     """The fast path saw a row that cannot be stored."""
 
 
-class _NotIntegral(Exception):
-    def __init__(self, columns: frozenset[str]) -> None:
-        super().__init__()
-        self.columns = columns
-
-
 @dataclass
 class _Tally:
     rows: int = 0
@@ -141,7 +135,7 @@ def _stored_batches(
     tally: _Tally,
     fmt: FileFormat,
 ) -> Iterator[pa.RecordBatch]:
-    """The stored part of each result batch; raises _BadRow / _NotIntegral on a flagged row."""
+    """The stored part of each result batch; raises _BadRow on a flagged row."""
     while True:
         try:
             batch = next(stream)
@@ -151,11 +145,6 @@ def _stored_batches(
             # Engine errors arrive through the Arrow stream (e.g. a ragged CSV row far into
             # the file); their text quotes the offending line, so only numbers are kept.
             raise source_read_error(exc, fmt) from None
-        # Non-integers first: a BIGINT guess also flags a huge or fractional value as bad,
-        # which the DOUBLE rerun then stores (or names precisely).
-        wrong = [m for f, m in query.integral_flags.items() if pc.any(batch.column(f)).as_py()]
-        if wrong:
-            raise _NotIntegral(frozenset(wrong))
         if pc.any(batch.column(query.stored)).as_py():
             raise _BadRow
         columns = batch.columns[: query.stored]
@@ -273,21 +262,16 @@ def ingest_dataset(
                 spec.is_personal
                 and _estimated_rows(opened, source, source_bytes) <= MATERIALIZE_MAX_ROWS
             )
-            integral = probe_integral(opened.con, plans)
-            while True:
-                query = ScanQuery.build(identifier, plans, integral, key, materialize=materialize)
-                try:
-                    schema, tally = _write_once(
-                        opened, query, spec.is_personal, dest, spec.name, progress, batch_rows
-                    )
-                    break
-                except _NotIntegral as exc:
-                    integral = integral - exc.columns
-                except _BadRow:
-                    raise_problems(opened.con, identifier, plans)
-                    raise InternalError(
-                        "a row was flagged but no problem was found; this is a bug"
-                    ) from None
+            query = ScanQuery.build(identifier, plans, key, materialize=materialize)
+            try:
+                schema, tally = _write_once(
+                    opened, query, spec.is_personal, dest, spec.name, progress, batch_rows
+                )
+            except _BadRow:
+                raise_problems(opened.con, identifier, plans)
+                raise InternalError(
+                    "a row was flagged but no problem was found; this is a bug"
+                ) from None
         except duckdb.Error as exc:
             raise source_read_error(exc, fmt) from None
     finally:

@@ -53,14 +53,12 @@ class ScanQuery:
     sql: str
     params: list[object]
     stored: int  # leading result columns that are stored; cr_bad follows
-    integral_flags: dict[str, str]  # result column -> metric name
     personal: bool
 
     @staticmethod
     def build(
         identifier: tuple[str, IdentifierSql] | None,
         plans: list[ColumnPlan],
-        integral: frozenset[str],
         key: bytes | None,
         *,
         materialize: bool = True,
@@ -76,18 +74,12 @@ class ScanQuery:
             outer.append(f"cr_k.cr_pid AS {PID}")
             bad.append("(NOT cr_blank AND cr_digest IS NULL)")
             params = list(hmac_pads(key))
-        flags: dict[str, str] = {}
         for i, plan in enumerate(plans):
-            is_integral = plan.name in integral
-            inner += [f"{plan.value(is_integral)} AS cr_v{i}", f"{plan.present_sql} AS cr_p{i}"]
+            inner += [f"{plan.value_sql} AS cr_v{i}", f"{plan.present_sql} AS cr_p{i}"]
             outer.append(f"cr_v{i} AS {quote(plan.name)}")
-            bad.append(plan.bad_sql(f"cr_v{i}", f"cr_p{i}", is_integral))
-            if is_integral and plan.integral_probe is not None:
-                inner.append(f"{plan.integral_probe} AS cr_n{i}")
-                flags[f"cr_n{i}"] = plan.name
+            bad.append(plan.bad_sql(f"cr_v{i}", f"cr_p{i}"))
         stored = len(outer)
         outer.append(f"coalesce({' OR '.join(bad) or 'FALSE'}, FALSE) AS cr_bad")
-        outer += [f"coalesce({flag}, FALSE) AS {flag}" for flag in flags]
         scan = f"SELECT {', '.join(inner)} FROM src"
         if identifier is None or key is None:
             sql = f"SELECT {', '.join(outer)} FROM ({scan})"
@@ -105,7 +97,7 @@ class ScanQuery:
                 "WHERE cr_digest IS NOT NULL GROUP BY cr_digest) "
                 f"SELECT {', '.join(outer)} FROM cr_s LEFT JOIN cr_k ON cr_s.cr_digest = cr_k.cr_d"
             )
-        return ScanQuery(sql, params, stored, flags, personal)
+        return ScanQuery(sql, params, stored, personal)
 
 
 def fixed_pids(pids: pa.Array[Any]) -> pa.Array[Any]:

@@ -17,7 +17,6 @@ from cleanroom.ingest.identifiers import IdentifierSql, identifier_problem
 
 _MAX_REPORTED = 5
 _LOCATE_BATCH = 1 << 16
-INTEGRAL_SAMPLE_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -87,15 +86,3 @@ def raise_problems(
     more = len(failing) - len(identifier_flags[1:]) - len(reported)
     suffix = f" (and {more} more problem{'s' if more != 1 else ''})" if more > 0 else ""
     raise DatasetInvalid("; ".join(messages) + suffix)
-
-
-def probe_integral(con: duckdb.DuckDBPyConnection, plans: Sequence[ColumnPlan]) -> frozenset[str]:
-    """Text metrics whose first rows are all integers: stored as BIGINT, optimistically (the
-    writing pass flags a later non-integer and the ingestion restarts with DOUBLE)."""
-    probes = [p for p in plans if p.integral_probe is not None]
-    if not probes:
-        return frozenset()
-    counts_sql = ", ".join(f"count(*) FILTER (WHERE {p.integral_probe})" for p in probes)
-    sample = f"(SELECT * FROM src LIMIT {INTEGRAL_SAMPLE_ROWS})"
-    (counts,) = con.sql(f"SELECT {counts_sql} FROM {sample}").fetchall()
-    return frozenset(p.name for p, n in zip(probes, counts, strict=True) if n == 0)

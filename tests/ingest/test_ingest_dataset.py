@@ -98,7 +98,7 @@ def test_parquet_source_with_native_types(spec: DatasetSpec, tmp_path: Path, des
         TO '{src}' (FORMAT parquet)"""
     )
     con.close()
-    result = ingest(src, spec, dest)
+    result = ingest(src, number_spec(spec), dest)
     table = pq.read_table(result.path)
     assert table.column_names == ["pid", "txn_ts", "brand", "channel", "amount_cents",
                                   "consent_measurement"]  # fmt: skip
@@ -110,39 +110,70 @@ def test_parquet_source_with_native_types(spec: DatasetSpec, tmp_path: Path, des
     }
 
 
-def test_integer_too_large_for_bigint_becomes_double(
-    spec: DatasetSpec, write_csv: WriteCsv, dest: Path, monkeypatch: pytest.MonkeyPatch
+def number_spec(spec: DatasetSpec) -> DatasetSpec:
+    """``spec`` with its amount declared ``"type": "number"`` (stored as DOUBLE)."""
+    data = spec.to_dict()
+    data["columns"]["amount_cents"]["type"] = "number"
+    return DatasetSpec.from_dict(data)
+
+
+@pytest.mark.parametrize("amount", ["12.5", "99999999999999999999"])
+def test_integer_metric_refuses_a_value_that_is_no_whole_64_bit_number(
+    spec: DatasetSpec, write_csv: WriteCsv, dest: Path, amount: str
 ) -> None:
-    monkeypatch.setattr("cleanroom.ingest.validate.INTEGRAL_SAMPLE_ROWS", 2)  # guess BIGINT
-    rows = [row("a@x.com", amount="12")] * 5 + [row("b@x.com", amount="99999999999999999999")]
-    result = ingest(write_csv(rows), spec, dest, batch_rows=2)
-    assert dict(result.columns)["amount_cents"] == "DOUBLE"
-    assert max(pq.read_table(result.path).column("amount_cents").to_pylist()) == 1e20
+    rows = [row("a@x.com", amount="12")] * 5 + [row("b@x.com", amount=amount)]
+    with pytest.raises(DatasetInvalid) as info:
+        ingest(write_csv(rows), spec, dest, batch_rows=2)
+    assert "column 'amount_cents': the value at row 6 is not a whole number" in info.value.detail
+    assert '"type": "number"' in info.value.detail
+    assert amount not in info.value.detail
+    assert list(dest.iterdir()) == []
 
 
-def test_decimal_metric_in_csv_becomes_double(
+def test_number_metric_is_stored_as_double_whatever_its_values(
     spec: DatasetSpec, write_csv: WriteCsv, dest: Path
 ) -> None:
-    result = ingest(
-        write_csv([row("a@x.com", amount="12"), row("b@x.com", amount="12.5")]), spec, dest
+    """The stored type follows the spec, never the values: all-whole values stay DOUBLE."""
+    for amounts, expected in ((["12", "7"], [7.0, 12.0]), (["12", "12.5"], [12.0, 12.5])):
+        out = dest / amounts[1]
+        out.mkdir()
+        rows = [row("a@x.com", amount=amounts[0]), row("b@x.com", amount=amounts[1])]
+        result = ingest(write_csv(rows), number_spec(spec), out)
+        assert dict(result.columns)["amount_cents"] == "DOUBLE"
+        table = pq.read_table(result.path)
+        assert table.schema.field("amount_cents").type == pa.float64()
+        assert sorted(table.column("amount_cents").to_pylist()) == expected
+
+
+def test_integer_metric_is_stored_as_bigint_from_a_whole_double_source(
+    spec: DatasetSpec, tmp_path: Path, dest: Path
+) -> None:
+    table = pa.table(
+        {
+            "email_sha256": [digest("a@x.com"), digest("b@x.com")],
+            "txn_ts": ["2024-01-01", "2024-01-02"],
+            "brand": ["a", "b"],
+            "channel": ["online", "online"],
+            "amount_cents": [1.0, 250.0],
+            "consent_measurement": [True, False],
+        }
     )
-    assert dict(result.columns)["amount_cents"] == "DOUBLE"
-    assert sorted(pq.read_table(result.path).column("amount_cents").to_pylist()) == [12.0, 12.5]
+    pq.write_table(table, tmp_path / "whole.parquet")
+    result = ingest(tmp_path / "whole.parquet", spec, dest)
+    stored = pq.read_table(result.path)
+    assert stored.schema.field("amount_cents").type == pa.int64()
+    assert sorted(stored.column("amount_cents").to_pylist()) == [1, 250]
 
 
-def test_late_non_integer_restarts_as_double(
+def test_a_late_fractional_value_is_named_and_nothing_is_written(
     spec: DatasetSpec, write_csv: WriteCsv, dest: Path
 ) -> None:
-    # The integer probe looks at the first rows only; a later decimal must not be rounded.
-    rows = [row(f"u{i}@x.com", amount=str(i)) for i in range(100_050)] + [
+    rows = [row(f"u{i}@x.com", amount=str(i)) for i in range(5_000)] + [
         row("z@x.com", amount="0.5")
     ]
-    result = ingest(write_csv(rows), spec, dest)
-    assert dict(result.columns)["amount_cents"] == "DOUBLE"
-    values = pq.read_table(result.path, columns=["amount_cents"]).column(0).to_pylist()
-    assert 0.5 in values
-    assert len(values) == 100_051
-    assert [p.name for p in dest.iterdir()] == [result.file_name]
+    with pytest.raises(DatasetInvalid, match="the value at row 5001 is not a whole number"):
+        ingest(write_csv(rows), spec, dest, batch_rows=1_000)
+    assert list(dest.iterdir()) == []
 
 
 def test_blank_identifiers_are_dropped_and_counted(
@@ -192,7 +223,7 @@ def test_reference_dataset_has_no_pid(write_csv: WriteCsv, dest: Path) -> None:
             "columns": {
                 "sku": {"role": "dimension"},
                 "category_id": {"role": "dimension", "values": [1, 2, 3]},
-                "price": {"role": "metric"},
+                "price": {"role": "metric", "type": "number"},
             },
         }
     )
@@ -242,9 +273,10 @@ def test_non_digest_identifier_names_column_and_row(
     ("column", "value", "problem"),
     [
         ("amount_cents", "12,50", "is not a number"),
-        ("amount_cents", "nan", "is NaN or infinite"),
-        ("amount_cents", "-Infinity", "is NaN or infinite"),
-        ("amount_cents", "1e999", "is NaN or infinite"),
+        ("amount_cents", "nan", "is not a whole number"),
+        ("amount_cents", "-Infinity", "is not a whole number"),
+        ("amount_cents", "1e999", "is not a whole number"),
+        ("amount_cents", "0.5", "is not a whole number"),
         ("txn_ts", "yesterday-ish", "is not a date or timestamp"),
         ("consent_measurement", "maybe", "is not a consent flag"),
     ],
@@ -283,8 +315,20 @@ def test_parquet_nan_is_refused(spec: DatasetSpec, tmp_path: Path, dest: Path) -
         }
     )
     pq.write_table(table, tmp_path / "nan.parquet")
-    with pytest.raises(DatasetInvalid, match="'amount_cents': the value at row 2 is NaN"):
+    with pytest.raises(DatasetInvalid, match="'amount_cents': the value at row 2 is not a whole"):
         ingest(tmp_path / "nan.parquet", spec, dest)
+    with pytest.raises(DatasetInvalid, match="'amount_cents': the value at row 2 is NaN"):
+        ingest(tmp_path / "nan.parquet", number_spec(spec), dest)
+    assert list(dest.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", ["nan", "-Infinity", "1e999"])
+def test_number_metric_refuses_values_that_are_not_finite(
+    spec: DatasetSpec, write_csv: WriteCsv, dest: Path, value: str
+) -> None:
+    rows = [row("a@x.com"), row("b@x.com", amount=value)]
+    with pytest.raises(DatasetInvalid, match="the value at row 2 is NaN or infinite"):
+        ingest(write_csv(rows), number_spec(spec), dest)
     assert list(dest.iterdir()) == []
 
 

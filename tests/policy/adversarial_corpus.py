@@ -94,7 +94,12 @@ EXTRA_SPECS: dict[str, dict[str, Any]] = {
         "columns": {
             "email_sha256": {"role": "identifier"},
             "kind": {"role": "dimension"},
-            "x": {"role": "metric", "bounds": [0, 1e15], "aggregates": ["SUM", "AVG"]},
+            "x": {
+                "role": "metric",
+                "type": "number",
+                "bounds": [0, 1e15],
+                "aggregates": ["SUM", "AVG"],
+            },
         },
     },
 }

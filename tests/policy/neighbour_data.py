@@ -14,6 +14,7 @@ Rows are drawn as a few distinct row templates each with a multiplicity, plus an
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,7 +61,7 @@ _WIDE_SPECS: tuple[dict[str, Any], ...] = (
             "store": {"role": "dimension", "values": [1, 2, 3]},
             "device": {"role": "dimension"},
             "visit_ts": {"role": "timestamp"},
-            "dwell": {"role": "metric", "bounds": [-2.5, 7.5]},
+            "dwell": {"role": "metric", "type": "number", "bounds": [-2.5, 7.5]},
             "score": {"role": "metric", "bounds": [-100, 100], "aggregates": ["SUM"]},
             "ok_measure": {"role": "consent", "purpose": "measurement"},
             "ok_audience": {"role": "consent", "purpose": "audience_sizing"},
@@ -142,9 +143,18 @@ def hints(case: Case) -> tuple[Any, ...]:
     )
 
 
+def _whole(col: ColumnSpec) -> bool:
+    """An integer metric (stored BIGINT): ingestion refuses any other value."""
+    return col.role == "metric" and col.number_type == "integer"
+
+
 def _fits(col: ColumnSpec, value: Any) -> bool:
     if col.role == "metric":
-        return isinstance(value, int)
+        if isinstance(value, bool):
+            return False
+        if _whole(col):
+            return isinstance(value, int) and INT64_MIN <= value <= INT64_MAX
+        return isinstance(value, int | float) and math.isfinite(value)
     if col.role == "dimension":
         return isinstance(value, int) if _numeric_dim(col) else isinstance(value, str)
     return False
@@ -170,8 +180,8 @@ def ordinary_value(world: World, spec: DatasetSpec, col: ColumnSpec) -> st.Searc
         if col.bounds is None:
             return st.integers(1, 100_000)
         lo, hi = col.bounds
-        if float(lo).is_integer() and float(hi).is_integer():
-            return st.integers(int(lo), int(hi))
+        if _whole(col) or (float(lo).is_integer() and float(hi).is_integer()):
+            return st.integers(math.ceil(lo), math.floor(hi))
         return st.integers(int(lo * 2), int(hi * 2)).map(lambda v: v / 2)
     if col.role == "timestamp":
         return st.integers(-30 * 24 * 60, 30 * 24 * 60).map(_ts)
@@ -188,7 +198,8 @@ def extreme_values(col: ColumnSpec, seen: Sequence[Any]) -> list[Any]:
         out += [0, -1, 1, lo, hi, hi + 1, lo - 1, 2 * hi + 7, -(2 * hi) - 7, 2**31, -(2**31)]
         out += [2**53 + 1, 10**15, INT64_MAX, INT64_MIN, INT64_MIN + 1]
         out = [int(v) if isinstance(v, float) and v.is_integer() else v for v in out]
-        out += [0.5, -0.5, hi + 0.25, 1e300, -1e300, 5e-324]  # non-integers: stored DOUBLE
+        if not _whole(col):  # a number metric (stored DOUBLE) takes fractions and extremes too
+            out += [0.5, -0.5, hi + 0.25, 1e300, -1e300, 5e-324]
     elif col.role == "dimension":
         if _numeric_dim(col):
             out += [*(col.values or ()), 0, -1, 4, 99, INT64_MAX, INT64_MIN]
@@ -323,7 +334,7 @@ def _spread(
         lo, hi = col.bounds or (0, 100)
         step = max((hi - lo) / 20, 1)
         values = [lo + i * step for i in range(-3, 24)]
-        values = [int(v) if float(v).is_integer() else v for v in values]
+        values = [int(v) if float(v).is_integer() or _whole(col) else v for v in values]
         values += [h for h in hinted if _fits(col, h)]
     else:
         values = [*seen_values(data, spec.name, column), *world.pool(spec, column), *hinted]

@@ -21,8 +21,8 @@ minus values outside a key's domain). On top of the inequalities the harness che
 
 Each data version is compiled on its own, as a run would: ``observed_max_rows`` is a fact about
 the version a run reads, so D and D' may get different SQL (a row cap left out on one side only).
-Each version is also typed on its own, as ingestion types it: a metric is BIGINT when all of its
-values are integers, else DOUBLE, so one person's fractional value changes the column's type.
+Each version is typed as ingestion types it: by the spec alone (a metric is BIGINT when its type is
+``integer``, DOUBLE when ``number``), so D and D' always share their column types.
 
 Until the compiler takes ``seed``, the row and group caps order by ``RANDOM()``. Rows of people of
 D never exceed the row caps (the data strategies make sure), so a row cap never changes their
@@ -53,6 +53,7 @@ from cleanroom.types import (
     PID,
     SUPPRESSION_VIEW,
     CollaborationPolicy,
+    ColumnSpec,
     CompiledQuery,
     DatasetSpec,
     ParamSpec,
@@ -187,19 +188,16 @@ def pid_key(person: int, pid_type: str) -> bytes | str:
     return digest if pid_type == "BLOB" else digest.hex()
 
 
-def metric_type(values: Sequence[Any]) -> str:
-    """Ingestion stores a metric as BIGINT when every value is an integer, else DOUBLE."""
-    for v in values:
-        if v is not None and not (isinstance(v, int) and not isinstance(v, bool)):
-            return "DOUBLE"
-    return "BIGINT"
+def metric_type(col: ColumnSpec) -> str:
+    """Ingestion stores a metric by its declared type (never by its values)."""
+    return "BIGINT" if col.number_type == "integer" else "DOUBLE"
 
 
 def column_types(spec: DatasetSpec, rows: Sequence[Row], pid_type: str) -> list[tuple[str, str]]:
     cols = [(PID, pid_type)] if spec.is_personal else []
     for c in spec.stored_columns():
         if c.role == "metric":
-            cols.append((c.name, metric_type([r.get(c.name) for r in rows])))
+            cols.append((c.name, metric_type(c)))
         elif c.role == "dimension":
             numeric = c.values is not None and all(
                 isinstance(v, int) and not isinstance(v, bool) for v in c.values
