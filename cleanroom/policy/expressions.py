@@ -469,6 +469,8 @@ class ExpressionChecker:
                 )
         if isinstance(node, exp.AnyValue):
             self.totality.any_value_as_min(node)  # one of the values, chosen by value
+        if isinstance(node, exp.ArgMin | exp.ArgMax):
+            self.totality.break_arg_ties(node)  # among rows that tie, chosen by value
         if isinstance(node, exp.LogicalOr | exp.LogicalAnd):
             return merge(*vals).with_(aggregate=True, groupable=True, bounds=None, kind=BOOL)
         first = vals[0] if vals else Val()

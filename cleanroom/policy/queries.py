@@ -268,12 +268,23 @@ class QueryChecker(ExpressionChecker):
         pid_equality = False
         for ident in using or []:
             name = ident.name.lower()
-            scope.using.add(name)
             both = [s for s in scope.sources.values() if name in s.relation.columns]
-            if len(both) < 2:
+            left = [s for s in both if s.alias in earlier]
+            if len(both) < 2 or not left:
                 self.flag("unknown_column", ident, f"USING column '{name}' is not on both sides")
+            elif len(left) > 1 and name not in scope.using:
+                # Two earlier sources with the column, not merged by an earlier USING: the
+                # engine cannot tell which one the join means (it would fail on every run).
+                which = ", ".join(sorted(s.alias for s in left))
+                self.flag(
+                    "ambiguous_column",
+                    ident,
+                    f"USING ({name}) is ambiguous: {which} all have '{name}'; "
+                    f"write ON with qualified columns instead",
+                )
             elif relation.columns[name].pid:
                 pid_equality = True
+            scope.using.add(name)
         if on is not None:
             self.condition(on, Context(scope))
             pid_equality = pid_equality or self._has_pid_equality(on, scope, alias, earlier)

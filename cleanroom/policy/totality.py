@@ -45,6 +45,21 @@ def try_able(node: exp.Expr) -> bool:
     return not any(isinstance(n, _NOT_TRY_ABLE) for n in node.walk())
 
 
+def tie_broken_key(value: exp.Expr, key: exp.Expr) -> exp.Expr:
+    """The ordering key of ``ARG_MIN(value, key)`` (and ``ARG_MAX``) with ties broken by the
+    value itself: ``(key, value IS NULL, value)``, NULL where ``key`` is (such rows are skipped,
+    as before). Among rows that tie on ``key`` the engine's row order, which other people's rows
+    can change, would otherwise pick the result."""
+    fields = (("k", key), ("n", exp.Is(this=value.copy(), expression=exp.Null())), ("v", value))
+    packed = exp.Struct(
+        expressions=[
+            exp.PropertyEQ(this=exp.to_identifier(name), expression=e.copy()) for name, e in fields
+        ]
+    )
+    present = exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null()))
+    return exp.Case(ifs=[exp.If(this=present, true=packed)])
+
+
 class TotalityPlan:
     """The rewrites that make a checked template total, applied once after checking."""
 
@@ -54,6 +69,7 @@ class TotalityPlan:
         self._doubles: list[exp.Expr] = []
         self._ties: list[tuple[exp.Window, list[exp.Column]]] = []
         self._any_values: list[exp.AnyValue] = []
+        self._arg_ties: list[exp.ArgMin | exp.ArgMax] = []
 
     def try_cast(self, node: exp.Cast) -> None:
         if not isinstance(node, exp.TryCast):
@@ -71,6 +87,9 @@ class TotalityPlan:
     def any_value_as_min(self, node: exp.AnyValue) -> None:
         self._any_values.append(node)
 
+    def break_arg_ties(self, node: exp.ArgMin | exp.ArgMax) -> None:
+        self._arg_ties.append(node)
+
     def apply(self) -> None:
         """Rewrite the recorded nodes in place (their tree is the bound template's copy)."""
         for cast in self._casts:
@@ -87,6 +106,8 @@ class TotalityPlan:
                     node.set(key, exp.TryCast(this=operand, to=double))
         for any_value in self._any_values:
             any_value.replace(exp.Min(this=any_value.this))
+        for arg in self._arg_ties:
+            arg.set("expression", tie_broken_key(arg.this, arg.expression))
         for window, columns in self._ties:
             order = window.args.get("order")
             if order is None:

@@ -59,6 +59,9 @@ ACCEPTED: list[str] = [
     "SELECT h.cell, COUNT(DISTINCT h.pid) AS people, COUNT(DISTINCT t.pid) AS buyers, "
     "SUM(t.amount_cents) AS sales FROM holdout h LEFT JOIN transactions t USING (pid) "
     "WHERE h.campaign_id IN :campaign_ids GROUP BY h.cell",
+    # a chain of USING joins: the first USING merged pid, the next one binds to it
+    "SELECT COUNT(DISTINCT e.pid) AS n FROM exposures e JOIN transactions t USING (pid) "
+    "JOIN crm c USING (pid)",
     # ROAS: post-noise arithmetic with a reference column as group key
     "SELECT s.campaign_id, s.spend_cents, SUM(t.amount_cents) / s.spend_cents AS roas "
     "FROM exposures e JOIN transactions t ON t.pid = e.pid "

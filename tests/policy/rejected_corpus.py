@@ -208,6 +208,11 @@ CORPUS: list[tuple[str, str]] = [
         f"{R} exposures e JOIN transactions t ON e.pid = t.pid WHERE channel = 'x'",
         "ambiguous_column",
     ),
+    (  # two earlier sources carry pid and no USING merged them: the engine cannot bind it
+        "SELECT COUNT(DISTINCT e.pid) AS n FROM exposures e JOIN transactions t ON e.pid = t.pid "
+        "JOIN crm c USING (pid)",
+        "ambiguous_column",
+    ),
     # --- parameters and limits
     (f"{R} exposures WHERE campaign_id = :nope", "unknown_parameter"),
     (f"{R} exposures WHERE campaign_id = ?", "unbound_parameter"),

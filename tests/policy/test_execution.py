@@ -166,3 +166,20 @@ def test_declared_header_bounds_tighten() -> None:
     assert (sales.lower, sales.upper) == (0, 20000)
     rows = {"transactions": [_txn(1, 30000)]}
     assert connect(rows).execute(compiled.duckdb_sql).fetchone() == (20000, 1)
+
+
+def test_arg_min_and_arg_max_break_ties_by_value_not_row_order() -> None:
+    """Among one person's rows that tie on the ordering key, ARG_MIN/ARG_MAX pick by the value
+    (its smallest / largest, NULL last / first), so the engine's physical row order, which other
+    people's rows can change, never chooses the person's partial."""
+    sql = (
+        "WITH firsts AS (SELECT pid, ARG_MIN(amount_cents, txn_ts) AS lo, "
+        "ARG_MAX(amount_cents, txn_ts) AS hi FROM transactions GROUP BY pid) "
+        "SELECT SUM(lo) AS lo_total, SUM(hi) AS hi_total FROM firsts"
+    )
+    tied = [_txn(1, 300), _txn(1, 100), _txn(1, 200)]  # one timestamp: all three tie
+    results = {
+        order: _run(sql, {"transactions": [tied[i] for i in order]})
+        for order in ((0, 1, 2), (2, 1, 0), (1, 2, 0))
+    }
+    assert all(r[()][:2] == (100, 300) for r in results.values()), results
