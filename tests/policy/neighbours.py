@@ -431,7 +431,8 @@ def unwrapped_reads(world: World, case: Case, sql: str) -> list[str]:
 # --- comparison -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # l1 | l2 | failure_one_side | failure_both | suppressed_visible | unwrapped | ...
+    # l1 | l2 | failure_one_side | failure_both | never_runs | suppressed_visible | unwrapped | ...
+    kind: str
     detail: str
 
     def __str__(self) -> str:
@@ -534,12 +535,11 @@ def check_neighbour(
     a, b = runs["D"], runs["D'"]
     if a.error or b.error:
         if a.error and b.error:
-            # A binder error fails every dataset alike: no bit about anyone is released (an
-            # accepted template that can never run is a defect of its own, not a leak).
-            if not (
-                a.error.startswith("BinderException") and b.error.startswith("BinderException")
-            ):
-                out.findings.append(Finding("failure_both", f"D: {a.error}; D': {b.error}"))
+            # A binder error fails every dataset alike: no bit about anyone is released, but an
+            # accepted template that can never run is a compiler defect all the same.
+            binder = a.error.startswith("BinderException") and b.error.startswith("BinderException")
+            kind = "never_runs" if binder else "failure_both"
+            out.findings.append(Finding(kind, f"D: {a.error}; D': {b.error}"))
         else:
             side, error = ("D", a.error) if a.error else ("D'", b.error)
             out.findings.append(Finding("failure_one_side", f"only {side} fails: {error}"))
