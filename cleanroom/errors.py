@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from cleanroom.budget import refusal
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -128,13 +130,7 @@ class BudgetExhausted(CleanroomError):
     ) -> None:
         self.requested = dict(requested)
         self.remaining = dict(remaining)
-        super().__init__(
-            detail
-            or (
-                f"this run needs epsilon={requested.get('epsilon')} but only "
-                f"epsilon={remaining.get('epsilon')} remains in the budget"
-            )
-        )
+        super().__init__(detail or refusal(requested, remaining))
 
     def extra(self) -> dict[str, Any]:
         return {"requested": self.requested, "remaining": self.remaining}

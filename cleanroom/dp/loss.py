@@ -26,11 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cleanroom.budget import fits, remaining
 from cleanroom.errors import BudgetExhausted, InvalidRequest
-
-# Relative tolerance for budget comparisons: sums of float epsilons drift by a few ulps
-# (10 * 0.1 != 1.0), and a run that exactly uses up the budget must still be admitted.
-RELATIVE_TOLERANCE = 1e-9
 
 
 def _check_number(value: Any, what: str) -> float:
@@ -90,11 +87,6 @@ def compose(losses: Iterable[PrivacyLoss]) -> tuple[float, float]:
     return math.fsum(x.epsilon for x in items), math.fsum(x.delta for x in items)
 
 
-def _snap(value: float, scale: float) -> float:
-    """Zero out float noise left by subtracting nearly equal sums."""
-    return 0.0 if abs(value) <= RELATIVE_TOLERANCE * scale else value
-
-
 @dataclass(frozen=True)
 class BudgetBalance:
     """A privacy budget and what has been spent from it (API.md ``budget`` shape).
@@ -117,19 +109,17 @@ class BudgetBalance:
 
     @property
     def remaining_epsilon(self) -> float:
-        left = _snap(self.total_epsilon - self.spent_epsilon, self.total_epsilon)
-        return max(0.0, left)
+        return remaining(self.spent_epsilon, self.total_epsilon)
 
     @property
     def remaining_delta(self) -> float:
-        left = _snap(self.total_delta - self.spent_delta, self.total_delta)
-        return max(0.0, left)
+        return remaining(self.spent_delta, self.total_delta)
 
     def can_afford(self, loss: PrivacyLoss) -> bool:
-        """True when ``loss`` fits in what remains (within the float tolerance)."""
-        eps_ok = loss.epsilon <= self.remaining_epsilon + RELATIVE_TOLERANCE * self.total_epsilon
-        delta_ok = loss.delta <= self.remaining_delta + RELATIVE_TOLERANCE * self.total_delta
-        return eps_ok and delta_ok
+        """True when ``loss`` fits on both coordinates (cleanroom.budget.fits)."""
+        return fits(loss.epsilon, spent=self.spent_epsilon, total=self.total_epsilon) and fits(
+            loss.delta, spent=self.spent_delta, total=self.total_delta
+        )
 
     def charge(self, loss: PrivacyLoss) -> BudgetBalance:
         """The balance after spending ``loss``; :class:`BudgetExhausted` when it does not fit."""

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cleanroom.budget import fits
 from cleanroom.dp import LossSplit, PrivacyLoss, split_loss
 from cleanroom.errors import Conflict, InvalidRequest, NotFound, TemplateNotApproved
 from cleanroom.policy import compile_template
@@ -49,7 +50,7 @@ def requested_loss(raw: Any, policy: CollaborationPolicy, needs_delta: bool) -> 
     if data.get("delta") is None:
         data["delta"] = policy.delta_budget / 10 if needs_delta else 0.0
     loss = PrivacyLoss.from_dict(data)
-    if loss.epsilon > policy.max_epsilon_per_run + 1e-12:
+    if not fits(loss.epsilon, spent=0.0, total=policy.max_epsilon_per_run):
         raise InvalidRequest(
             f"epsilon {loss.epsilon} is above this collaboration's maximum per run "
             f"({policy.max_epsilon_per_run})"

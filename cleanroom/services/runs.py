@@ -54,8 +54,7 @@ def preview_run(
         "template": {"id": plan.template.id, "name": plan.template.name},
         **expected.to_dict(),
         "remaining": {"epsilon": line.remaining_epsilon, "delta": line.remaining_delta},
-        "affordable": plan.loss.epsilon <= line.remaining_epsilon + 1e-9
-        and plan.loss.delta <= line.remaining_delta + 1e-15,
+        "affordable": line.can_afford(plan.loss.epsilon, plan.loss.delta),
     }
 
 

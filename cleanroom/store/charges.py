@@ -6,7 +6,7 @@ target; ``budget_charges`` is the append-only record every charge also writes. A
 ONE conditional statement::
 
     UPDATE budgets SET spent = spent + :e, ... WHERE <line> AND period_start = <current period>
-        AND spent + :e <= total + tolerance RETURNING spent
+        AND spent + :e <= total * (1 + tolerance) RETURNING spent
 
 It locks the row (PostgreSQL: concurrent charges queue on it and re-check the condition on the
 row they wait for; SQLite: the ``BEGIN IMMEDIATE`` write lock is already held), so check and
@@ -52,13 +52,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from cleanroom.budget import allowance, remaining
 from cleanroom.errors import BudgetExhausted, InvalidRequest, NotFound
 from cleanroom.store.db import ensure_org, insert_ignore, new_id
 from cleanroom.store.models import BudgetChargeRow, BudgetRow, CollaborationRow, UTCDateTime
 from cleanroom.store.records import BudgetLine
 from cleanroom.types import CollaborationPolicy
 
-TOLERANCE = 1e-9
+_ALLOWANCE = allowance(1.0)  # spend may reach total * _ALLOWANCE
 # What a charge needs to know about its line: (policy epsilon, policy delta), current period start.
 Terms = tuple[tuple[float, float], datetime | None]
 # A line after a statement: (spent epsilon, spent delta, total epsilon, total delta).
@@ -130,8 +131,9 @@ def _charge_statement(period_clause: ColumnElement[bool]) -> Update:
     return (
         update(_BUDGETS)
         .where(*_LINE, period_clause)
-        .where(_b.spent_epsilon + bindparam("b_e", type_=Double()) <= _TOTAL_E + TOLERANCE)
-        .where(_b.spent_delta + bindparam("b_d", type_=Double()) <= _TOTAL_D + TOLERANCE)
+        # cleanroom.budget.fits, in SQL: the relative tolerance is zero for a zero total.
+        .where(_b.spent_epsilon + bindparam("b_e", type_=Double()) <= _TOTAL_E * _ALLOWANCE)
+        .where(_b.spent_delta + bindparam("b_d", type_=Double()) <= _TOTAL_D * _ALLOWANCE)
         .values(
             spent_epsilon=_b.spent_epsilon + bindparam("b_e", type_=Double()),
             spent_delta=_b.spent_delta + bindparam("b_d", type_=Double()),
@@ -366,12 +368,9 @@ def charge_in_session(
         )
         state = _try_charge(session, collaboration_id, org, terms, epsilon, delta, record)
         if state is None:
-            remaining = {
-                "epsilon": max(0.0, total_e - before_e),
-                "delta": max(0.0, total_d - before_d),
-            }
+            left = {"epsilon": remaining(before_e, total_e), "delta": remaining(before_d, total_d)}
             requested = {"epsilon": epsilon, "delta": delta}
-            raise BudgetExhausted(requested=requested, remaining=remaining)
+            raise BudgetExhausted(requested=requested, remaining=left)
     return _line(collaboration_id, org, state)
 
 

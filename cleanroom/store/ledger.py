@@ -43,7 +43,7 @@ class LedgerMixin(StoreBase):
 
         ``totals`` defaults to the stored policy's (epsilon_budget, delta_budget); ``refresh_days``
         to its ``budget_refresh``. Raises ``BudgetExhausted`` with ``requested`` and ``remaining``
-        and writes nothing when spent + requested would exceed a total (tolerance 1e-9).
+        and writes nothing when spent + requested would exceed a total (``cleanroom.budget.fits``).
         """
         now = self.now()
         plain = not audit_events(audit) and totals is None and refresh_days is None

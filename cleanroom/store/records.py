@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cleanroom.budget import fits, remaining
+
 RUN_STATUSES = ("queued", "running", "succeeded", "failed")
 TEMPLATE_STATUSES = ("pending", "approved", "rejected", "revoked")
 ORG_KINDS = ("retailer", "advertiser")
@@ -363,11 +365,17 @@ class BudgetLine:
 
     @property
     def remaining_epsilon(self) -> float:
-        return max(0.0, self.total_epsilon - self.spent_epsilon)
+        return remaining(self.spent_epsilon, self.total_epsilon)
 
     @property
     def remaining_delta(self) -> float:
-        return max(0.0, self.total_delta - self.spent_delta)
+        return remaining(self.spent_delta, self.total_delta)
+
+    def can_afford(self, epsilon: float, delta: float) -> bool:
+        """Would a charge of (epsilon, delta) fit now (cleanroom.budget.fits, both coordinates)?"""
+        return fits(epsilon, spent=self.spent_epsilon, total=self.total_epsilon) and fits(
+            delta, spent=self.spent_delta, total=self.total_delta
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

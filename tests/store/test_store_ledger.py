@@ -172,3 +172,36 @@ def test_an_unknown_collaboration_has_no_budget(store: Store) -> None:
         store.get_budget_line("col_missing", "acme")
     with pytest.raises(NotFound):
         store.get_budget("col_missing")
+
+
+def test_a_zero_delta_budget_never_spends_delta(store: Store, clock: FakeClock) -> None:
+    """Pure DP: the relative tolerance is zero for a zero total, so no delta at all fits."""
+    policy = {"epsilon_budget": 5.0, "delta_budget": 0.0}
+    collab = store.create_collaboration("pure", "shopco", ["acme"], policy, "alice")
+    for delta in (1e-9, 1e-15, 5e-324):
+        with pytest.raises(BudgetExhausted) as info:
+            store.charge_budget(collab.id, "acme", 0.1, delta)
+        assert "needs delta=" in info.value.detail and "epsilon=" not in info.value.detail
+    assert store.list_charges(collab.id) == []
+    assert store.charge_budget(collab.id, "acme", 0.1, 0.0).spent_delta == 0.0
+
+
+def test_a_tiny_delta_budget_is_never_overspent(store: Store) -> None:
+    policy = {"epsilon_budget": 5.0, "delta_budget": 1e-10}
+    collab = store.create_collaboration("tiny", "shopco", ["acme"], policy, "alice")
+    store.charge_budget(collab.id, "acme", 0.1, 6e-11)
+    with pytest.raises(BudgetExhausted) as info:
+        store.charge_budget(collab.id, "acme", 0.1, 6e-11)
+    assert info.value.remaining["delta"] == pytest.approx(4e-11)
+    assert "needs delta=6e-11 but only delta=4e-11 remains" in info.value.detail
+    line = store.charge_budget(collab.id, "acme", 0.1, 4e-11)  # exactly the rest fits
+    assert line.spent_delta <= 1e-10 * (1 + 1e-9)
+    assert line.remaining_delta == 0.0
+
+
+def test_the_refusal_names_the_coordinate_that_binds(store: Store, collab: Collaboration) -> None:
+    with pytest.raises(BudgetExhausted) as info:
+        store.charge_budget(collab.id, "acme", 11.0, 0.0)
+    assert "needs epsilon=11 but only epsilon=10 remains in the budget (short by 1)" in (
+        info.value.detail
+    )
