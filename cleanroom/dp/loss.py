@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.errors import BudgetExhausted, InvalidRequest
+from cleanroom.ranges import is_finite_number
 
 # Relative tolerance for budget comparisons: sums of float epsilons drift by a few ulps
 # (10 * 0.1 != 1.0), and a run that exactly uses up the budget must still be admitted.
@@ -36,7 +37,7 @@ RELATIVE_TOLERANCE = 1e-9
 def _check_number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRequest(f"{what} must be a number")
-    if math.isnan(value) or math.isinf(value):
+    if not is_finite_number(value):
         raise InvalidRequest(f"{what} must be a finite number")
     return float(value)
 
