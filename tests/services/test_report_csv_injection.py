@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from cleanroom.services.reports import render_report
 
-HOSTILE = ["=cmd|' /C calc'!A0", "+SUM(1+1)", "-2+3", "@HYPERLINK(\"http://x\")", "\tx", "\rx"]
+HOSTILE = ["=cmd|' /C calc'!A0", "+SUM(1+1)", "-2+3", '@HYPERLINK("http://x")', "\tx", "\rx"]
 REPORT: dict[str, Any] = {
     "run_id": "run_1",
     "columns": ["brand", "buyers"],
