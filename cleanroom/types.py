@@ -11,7 +11,7 @@ message a person can act on) and ``to_dict``. No third-party imports.
 >>> CollaborationPolicy.from_dict({"min_users_per_row": 3})
 Traceback (most recent call last):
 ...
-cleanroom.errors.InvalidRequest: policy.min_users_per_row must be an integer >= 10
+cleanroom.errors.InvalidRequest: policy.min_users_per_row must be an integer from 10 to 1000000
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from cleanroom import ranges
 from cleanroom.errors import DatasetInvalid, InvalidRequest
+from cleanroom.ranges import MAX_ABS_BOUND
 
 ROLES = ("retailer_admin", "advertiser", "partner_viewer", "auditor")
 COLUMN_ROLES = ("identifier", "dimension", "metric", "timestamp", "consent", "blocked")
@@ -36,10 +38,6 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Everything the rewrite and the engine name starts with this prefix, and no name a user chooses
 # (dataset, column, alias, CTE) may: nothing a template spells can bind to something internal.
 RESERVED_PREFIX = "cr_"
-# Per-person bounds beyond this magnitude are refused (dataset specs, template headers, derived
-# bounds): every sensitivity, noise scale and exact sum stays finite, and integer sums of up to
-# millions of people stay exact in a double (2**53 is about 9.007e15).
-MAX_ABS_BOUND = 1e15
 # Names the engine gives the data of a run (see policy's rewrite and engine's views).
 SUPPRESSION_VIEW = "cr_suppressed"
 
@@ -57,7 +55,7 @@ def dataset_view(name: str) -> str:
 def _finite_number(value: Any, what: str, error: type[InvalidRequest | DatasetInvalid]) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise error(f"{what} must be a number")
-    if not math.isfinite(value):
+    if not ranges.is_finite_number(value):
         raise error(f"{what} must be finite")
     return float(value)
 
@@ -73,11 +71,8 @@ def _check_name(value: Any, what: str, error: type[InvalidRequest | DatasetInval
     return value
 
 
-def _int_at_least(data: Mapping[str, Any], key: str, default: int, low: int, what: str) -> int:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InvalidRequest(f"{what}.{key} must be an integer >= {low}")
-    return value
+def _in_range(data: Mapping[str, Any], key: str, default: Any, allowed: ranges.Range) -> Any:
+    return allowed.check(data.get(key, default), f"policy.{key}")
 
 
 @dataclass(frozen=True)
@@ -104,31 +99,21 @@ class CollaborationPolicy:
         unknown = sorted(set(data) - set(cls.KEYS))
         if unknown:
             raise InvalidRequest(f"unknown policy key(s): {', '.join(unknown)}")
-        eps = _finite_number(
-            data.get("epsilon_budget", 10.0), "policy.epsilon_budget", InvalidRequest
+        eps = float(_in_range(data, "epsilon_budget", 10.0, ranges.EPSILON_BUDGET))
+        delta = float(_in_range(data, "delta_budget", 1e-6, ranges.DELTA))
+        per_run = float(
+            _in_range(data, "max_epsilon_per_run", min(2.0, eps), ranges.EPSILON_PER_RUN)
         )
-        delta = _finite_number(
-            data.get("delta_budget", 1e-6), "policy.delta_budget", InvalidRequest
-        )
-        per_run = _finite_number(
-            data.get("max_epsilon_per_run", min(2.0, eps)),
-            "policy.max_epsilon_per_run",
-            InvalidRequest,
-        )
-        if eps <= 0:
-            raise InvalidRequest("policy.epsilon_budget must be positive")
-        if not 0 <= delta < 1:
-            raise InvalidRequest("policy.delta_budget must be in [0, 1)")
-        if not 0 < per_run <= eps:
-            raise InvalidRequest(
-                "policy.max_epsilon_per_run must be positive and <= epsilon_budget"
-            )
+        if per_run > eps:
+            raise InvalidRequest("policy.max_epsilon_per_run must be <= epsilon_budget")
         refresh = data.get("budget_refresh")
+        days = re.fullmatch(r"P(\d{1,9})D", refresh) if isinstance(refresh, str) else None
         if refresh is not None and (
-            not isinstance(refresh, str) or not re.fullmatch(r"P(\d+)D", refresh)
+            days is None or not ranges.BUDGET_REFRESH_DAYS.contains(int(days.group(1)))
         ):
             raise InvalidRequest(
-                'policy.budget_refresh must be null or a period in days like "P30D"'
+                'policy.budget_refresh must be null or a period in days like "P30D" '
+                f"({ranges.BUDGET_REFRESH_DAYS.describe()} days)"
             )
         purposes = data.get("purposes", ["measurement", "audience_sizing"])
         if not isinstance(purposes, list | tuple) or not purposes:
@@ -137,9 +122,11 @@ class CollaborationPolicy:
         return cls(
             epsilon_budget=eps,
             delta_budget=delta,
-            min_users_per_row=_int_at_least(data, "min_users_per_row", 50, 10, "policy"),
-            max_groups_per_user=_int_at_least(data, "max_groups_per_user", 4, 1, "policy"),
-            max_count_per_user=_int_at_least(data, "max_count_per_user", 10, 1, "policy"),
+            min_users_per_row=_in_range(data, "min_users_per_row", 50, ranges.MIN_USERS_PER_ROW),
+            max_groups_per_user=_in_range(
+                data, "max_groups_per_user", 4, ranges.MAX_GROUPS_PER_USER
+            ),
+            max_count_per_user=_in_range(data, "max_count_per_user", 10, ranges.MAX_COUNT_PER_USER),
             max_epsilon_per_run=per_run,
             budget_refresh=refresh,
             purposes=tuple(dict.fromkeys(checked)),
@@ -311,19 +298,16 @@ class DatasetSpec:
             purposes = tuple(
                 dict.fromkeys(_check_name(p, "each purpose", DatasetInvalid) for p in raw_purposes)
             )
-            raw_max = data.get("max_rows_per_user", 1000)
-            if isinstance(raw_max, bool) or not isinstance(raw_max, int) or raw_max < 1:
-                raise DatasetInvalid("max_rows_per_user must be a positive integer")
-            max_rows = raw_max
+            max_rows = ranges.MAX_ROWS_PER_USER.check(
+                data.get("max_rows_per_user", 1000), "max_rows_per_user", DatasetInvalid
+            )
         else:
             for key in ("purposes", "max_rows_per_user"):
                 if key in data:
                     raise DatasetInvalid(f"a reference dataset has no {key}")
         retention = data.get("retention_days")
-        if retention is not None and (
-            isinstance(retention, bool) or not isinstance(retention, int) or retention < 1
-        ):
-            raise DatasetInvalid("retention_days must be a positive integer or absent")
+        if retention is not None:
+            ranges.RETENTION_DAYS.check(retention, "retention_days (or absent)", DatasetInvalid)
         seen_consent: set[str] = set()
         for c in columns:
             if c.role == "consent":

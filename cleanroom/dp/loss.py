@@ -28,12 +28,13 @@ from typing import Any
 
 from cleanroom.budget import fits, remaining
 from cleanroom.errors import BudgetExhausted, InvalidRequest
+from cleanroom.ranges import is_finite_number
 
 
 def _check_number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRequest(f"{what} must be a number")
-    if math.isnan(value) or math.isinf(value):
+    if not is_finite_number(value):
         raise InvalidRequest(f"{what} must be a finite number")
     return float(value)
 

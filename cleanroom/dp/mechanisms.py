@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.dp._opendp import dp
-from cleanroom.errors import InternalError
+from cleanroom.errors import InternalError, InvalidRequest
+from cleanroom.ranges import MAX_NOISE_SCALE
 from cleanroom.types import Measurement
 
 ALPHA = 0.05  # 95% confidence intervals
@@ -78,8 +79,21 @@ class NoiseMechanism:
         return out
 
 
+def check_scale(column: str, scale: float) -> None:
+    """Refuse (``400``) a noise scale above :data:`~cleanroom.ranges.MAX_NOISE_SCALE`: it
+    depends only on the bounds and the loss, never on data, so the run is refused before any
+    charge instead of releasing meaningless (or 64-bit saturated) values."""
+    if not scale <= MAX_NOISE_SCALE:  # also NaN and infinity
+        raise InvalidRequest(
+            f"the noise for '{column}' would exceed a scale of {MAX_NOISE_SCALE:g}: request a "
+            "larger epsilon (or a smaller delta share), or declare narrower bounds"
+        )
+
+
 def calibrate(m: Measurement, *, epsilon: float, delta: float, noise: str) -> NoiseMechanism:
     """The mechanism for ``m`` under ``noise`` that spends at most (epsilon, delta)."""
+    # Every mechanism's scale is at least this: refuse before any search on an absurd one.
+    check_scale(m.column, float(m.l2_sensitivity) / epsilon)
     if noise == "gaussian":
         name = "discrete_gaussian" if m.integer else "gaussian"
         sensitivity = float(m.l2_sensitivity)
@@ -90,6 +104,7 @@ def calibrate(m: Measurement, *, epsilon: float, delta: float, noise: str) -> No
         sensitivity = float(m.l1_sensitivity)
         scale = _laplace_scale(name, sensitivity, epsilon)
         spent_delta = 0.0
+    check_scale(m.column, scale)
     return NoiseMechanism(m.column, name, scale, sensitivity, epsilon, spent_delta, m.integer)
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.dp._opendp import dp
-from cleanroom.dp.mechanisms import ALPHA, noise_half_width
+from cleanroom.dp.mechanisms import ALPHA, check_scale, noise_half_width
 from cleanroom.errors import InternalError, InvalidRequest
 from cleanroom.types import Measurement, ReleasePlan
 
@@ -76,6 +76,7 @@ class ThresholdMechanism:
 def calibrate_threshold(m: Measurement, *, epsilon: float, delta: float) -> ThresholdMechanism:
     """The Laplace threshold on ``m`` (a person count) spending at most (epsilon, delta)."""
     bound = max(1, math.ceil(m.bound))
+    check_scale(m.column, m.max_groups * bound / epsilon)
     scale, threshold = _calibrate(m.max_groups, bound, epsilon, delta)
     return ThresholdMechanism(m.column, scale, threshold, m.max_groups, bound, epsilon, delta)
 

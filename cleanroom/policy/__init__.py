@@ -8,10 +8,12 @@ every violation code.
 from cleanroom.policy.analysis import Analysis
 from cleanroom.policy.api import analyze_template, compile_template
 from cleanroom.policy.header import TemplateSource, parse_template_file
+from cleanroom.policy.parse import MAX_TEXT as MAX_SQL_CHARS
 from cleanroom.policy.pin import template_pin
 from cleanroom.policy.plain import bind_template_sql
 
 __all__ = [
+    "MAX_SQL_CHARS",
     "Analysis",
     "TemplateSource",
     "analyze_template",

@@ -7,16 +7,17 @@ Values become sqlglot literal nodes, never text spliced into SQL.
 >>> [e.sql() for e in list_literals("list[str]", ["a'b", "c"])]
 ["'a''b'", "'c'"]
 >>> check_param_value("int", "14")
-'must be an integer'
+'must be an integer from -2147483648 to 2147483647'
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 from sqlglot import exp
+
+from cleanroom.ranges import FLOAT_PARAMETER, INT_PARAMETER
 
 MAX_LIST = 1000  # values in one list parameter
 MAX_STR = 1000  # characters in one string value
@@ -46,10 +47,10 @@ def _scalar_problem(type_: str, value: Any) -> str | None:
             return f"must be at most {MAX_STR} characters"
         return None
     if type_ == "int":
-        return None if _is_int(value) and abs(value) < 2**63 else "must be an integer"
+        ok = _is_int(value) and INT_PARAMETER.contains(value)
+        return None if ok else f"must be {INT_PARAMETER.describe()}"
     if type_ == "float":
-        ok = (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
-        return None if ok else "must be a finite number"
+        return None if FLOAT_PARAMETER.contains(value) else f"must be {FLOAT_PARAMETER.describe()}"
     if type_ == "bool":
         return None if isinstance(value, bool) else "must be true or false"
     if type_ in ("date", "timestamp"):

@@ -22,6 +22,9 @@ MAX_TOKENS = 20_000
 MAX_NODES = 20_000
 MAX_PAREN_DEPTH = 32  # docs/template-language.md: nesting deeper than 32 is rejected
 MAX_TREE_DEPTH = 400  # expression trees (long operator chains) deeper than this are rejected
+# CTEs in one template: a chain of each reading the one before is as deep as it is long, and
+# engines fail (after a run's charge) on chains far beyond what any template needs.
+MAX_CTES = 64
 
 _STARTS = (TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN, TokenType.FROM)
 _NAME_TOKENS_OK = (TokenType.VAR,)
@@ -175,6 +178,10 @@ def parse_select(text: str, collector: ViolationCollector) -> exp.Select | None:
     count = sum(1 for _ in root.walk())
     if count > MAX_NODES:
         collector.add_at("too_large", f"the template has more than {MAX_NODES} syntax nodes", 0, 0)
+        return None
+    ctes = sum(1 for _ in root.find_all(exp.CTE))
+    if ctes > MAX_CTES:
+        collector.add_at("too_large", f"the template has more than {MAX_CTES} CTEs", 0, 0)
         return None
     if _tree_depth(root) > MAX_TREE_DEPTH:
         collector.add_offset("nesting_too_deep", 0, "the template's expressions nest too deeply")

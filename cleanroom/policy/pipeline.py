@@ -23,8 +23,8 @@ from cleanroom.policy.rewrite_release import split_release
 from cleanroom.policy.spark_sql import spark_sql
 from cleanroom.policy.verify import verify_compiled
 from cleanroom.policy.violations import ViolationCollector
+from cleanroom.ranges import MAX_ABS_BOUND
 from cleanroom.types import (
-    MAX_ABS_BOUND,
     CollaborationPolicy,
     DatasetSpec,
     GroupKey,

@@ -7,13 +7,13 @@ any one of them grows, for what it already released as well. The response carrie
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.errors import Conflict, InvalidRequest, NotFound
 from cleanroom.events import AuditEvent
+from cleanroom.ranges import DELTA, EPSILON_BUDGET, EPSILON_TOP_UP
 from cleanroom.services.access import authorize, can_see
 from cleanroom.services.collaborations import reason_of
 from cleanroom.services.context import Services
@@ -60,15 +60,10 @@ def _amounts(raw: Any, what: str) -> tuple[float | None, float | None]:
     if not isinstance(raw, Mapping) or not raw or set(raw) - {"epsilon", "delta"}:
         raise InvalidRequest(f'{what} must be an object like {{"epsilon": 2.0, "delta": 0}}')
     out: list[float | None] = []
-    for key in ("epsilon", "delta"):
+    for key, allowed in (("epsilon", EPSILON_TOP_UP), ("delta", DELTA)):
         value = raw.get(key)
-        if value is not None and (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-        ):
-            raise InvalidRequest(f"{what}.{key} must be a finite number >= 0")
+        if value is not None:
+            allowed.check(value, f"{what}.{key}")
         out.append(None if value is None else float(value))
     return out[0], out[1]
 
@@ -95,10 +90,13 @@ def raise_budget(
             raise InvalidRequest("add must raise epsilon or delta by more than 0")
         add: tuple[float, float] | None = (add_e or 0.0, add_d or 0.0)
         total = None
+        line = svc.store.get_budget_line(collab.id, org)  # the sums stay in range too
+        EPSILON_BUDGET.check(line.total_epsilon + (add_e or 0.0), "the new total epsilon")
+        DELTA.check(line.total_delta + (add_d or 0.0), "the new total delta")
     else:
         total_e, total_d = _amounts(body["total"], "total")
-        if total_d is not None and total_d >= 1:
-            raise InvalidRequest("total.delta must be below 1")
+        if total_e is not None:
+            EPSILON_BUDGET.check(total_e, "total.epsilon")
         add, total = None, (total_e, total_d)
     reason = reason_of(body)
     details = {} if reason is None else {"reason": reason}

@@ -61,6 +61,9 @@ def register_dataset(
         # Checked before ingesting (the store checks again): only the retailer's names, which
         # every partner sees, or (for the retailer) names it sees anyway, can clash.
         raise Conflict(f"dataset '{spec.name}' belongs to another organization")
+    # Everything the version needs is computed before the first byte is written (the spec's
+    # numbers are range-checked by DatasetSpec); after it, any failure removes the file.
+    retention = timedelta(days=spec.retention_days) if spec.retention_days else None
     result = ingest_dataset(
         upload,
         spec,
@@ -70,9 +73,8 @@ def register_dataset(
         file_format=file_format,
         max_bytes=svc.settings.max_upload_bytes,
     )
-    now = svc.store.now()
-    expires = now + timedelta(days=spec.retention_days) if spec.retention_days else None
     try:
+        expires = svc.store.now() + retention if retention is not None else None
         dataset, version = svc.store.register_dataset_version(
             collab.id,
             spec.name,

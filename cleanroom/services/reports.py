@@ -144,13 +144,31 @@ def render_report(report: dict[str, Any], fmt: str) -> bytes:
     return report_parquet(report)
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run as a formula (the OWASP CSV injection rule): text
+    starting with ``= + - @``, a tab or a carriage return gets a leading ``'``. Numbers stay as
+    they are (a negative noisy count is not a formula); JSON and Parquet keep the value.
+
+    >>> [spreadsheet_safe(v) for v in ("=cmd|' /C calc'!A0", "@SUM(A1)", "acme", -3)]
+    ["'=cmd|' /C calc'!A0", "'@SUM(A1)", 'acme', -3]
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def report_csv(report: dict[str, Any]) -> str:
-    """The released rows, one header line."""
+    """The released rows, one header line; text cells through :func:`spreadsheet_safe`."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=report["columns"], lineterminator="\n")
-    writer.writeheader()
+    # CRLF (RFC 4180): the writer then quotes any cell holding a CR or LF, so no value can
+    # break a row in two.
+    writer = csv.DictWriter(out, fieldnames=report["columns"], lineterminator="\r\n")
+    writer.writerow({c: spreadsheet_safe(c) for c in report["columns"]})
     for row in report["rows"]:
-        writer.writerow({c: row.get(c) for c in report["columns"]})
+        writer.writerow({c: spreadsheet_safe(row.get(c)) for c in report["columns"]})
     return out.getvalue()
 
 

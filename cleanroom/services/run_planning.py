@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.budget import fits
-from cleanroom.dp import LossSplit, PrivacyLoss, split_loss
+from cleanroom.dp import LossSplit, Preview, PrivacyLoss, preview
 from cleanroom.errors import Conflict, InvalidRequest, NotFound, TemplateNotApproved
 from cleanroom.policy import compile_template
+from cleanroom.ranges import DELTA, EPSILON_PER_RUN
 from cleanroom.services.collaborations import policy_of
 from cleanroom.services.context import Services
 from cleanroom.services.datasets import require_current, usable_datasets
@@ -31,6 +32,7 @@ class RunPlan:
     versions: Mapping[str, DatasetVersion]  # dataset name -> the version the run reads
     split: LossSplit
     noise: str
+    expected: Preview  # the calibration (mechanisms, half-widths): refuses absurd noise scales
 
     @property
     def loss(self) -> PrivacyLoss:
@@ -47,8 +49,10 @@ def requested_loss(raw: Any, policy: CollaborationPolicy, needs_delta: bool) -> 
     if unknown:
         raise InvalidRequest(f"unknown privacy_loss key(s): {', '.join(unknown)}")
     data = dict(raw)
+    EPSILON_PER_RUN.check(data["epsilon"], "privacy_loss.epsilon")
     if data.get("delta") is None:
         data["delta"] = policy.delta_budget / 10 if needs_delta else 0.0
+    DELTA.check(data["delta"], "privacy_loss.delta")
     loss = PrivacyLoss.from_dict(data)
     if not fits(loss.epsilon, spent=0.0, total=policy.max_epsilon_per_run):
         raise InvalidRequest(
@@ -119,5 +123,5 @@ def plan_run(
     noise = svc.settings.noise
     needs_delta = noise == "gaussian" or not compiled.plan.keys_are_public
     loss = requested_loss(privacy_loss, policy, needs_delta)
-    split = split_loss(compiled.plan, loss, noise=noise)
-    return RunPlan(template, policy, compiled, versions, split, noise)
+    expected = preview(compiled.plan, loss, noise=noise)
+    return RunPlan(template, policy, compiled, versions, expected.loss_split, noise, expected)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from cleanroom.dp import preview, release
+from cleanroom.dp import release
 from cleanroom.errors import CleanroomError, InvalidRequest
 from cleanroom.events import AuditEvent
 from cleanroom.services.access import authorize, can_see, require_visible
@@ -48,7 +48,7 @@ def preview_run(
     require_can_run(collab, who.org, svc.store.now())
     template_id, parameters, loss = _body(body)
     plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org)
-    expected = preview(plan.compiled.plan, plan.loss, noise=plan.noise)
+    expected = plan.expected
     line = svc.store.get_budget_line(collab.id, who.org)
     return {
         "template": {"id": plan.template.id, "name": plan.template.name},

@@ -18,7 +18,8 @@ from typing import Any
 
 from cleanroom.errors import Forbidden, InvalidRequest, TemplateRejected
 from cleanroom.events import AuditEvent
-from cleanroom.policy import TemplateSource, analyze_template, parse_template_file
+from cleanroom.policy import MAX_SQL_CHARS, TemplateSource, analyze_template, parse_template_file
+from cleanroom.ranges import BOUND
 from cleanroom.services.access import authorize, can_see, refuse, require_visible
 from cleanroom.services.collaborations import policy_of
 from cleanroom.services.context import Services
@@ -27,8 +28,6 @@ from cleanroom.services.lifecycle import require_not_ended
 from cleanroom.services.validation import parameters_from_json
 from cleanroom.store import Collaboration, Dataset, Template
 from cleanroom.types import NAME_RE, DatasetSpec, ParamSpec, Principal
-
-MAX_SQL_CHARS = 100_000
 
 
 @dataclass(frozen=True)
@@ -61,8 +60,8 @@ def _bounds(raw: Any) -> dict[str, tuple[float, float]]:
     out = {}
     for key, pair in raw.items():
         ok = isinstance(pair, list) and len(pair) == 2
-        if not ok or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair):
-            raise InvalidRequest(f"bounds.{key} must be [lo, hi]")
+        if not ok or not all(BOUND.contains(v) for v in pair):
+            raise InvalidRequest(f"bounds.{key} must be [lo, hi] of {BOUND.describe()}s")
         if pair[0] > pair[1]:
             raise InvalidRequest(f"bounds.{key} must have lo <= hi")
         out[str(key)] = (float(pair[0]), float(pair[1]))

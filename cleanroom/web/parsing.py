@@ -14,6 +14,7 @@ from typing import Any
 from flask import g, request
 
 from cleanroom.errors import InvalidRequest
+from cleanroom.ranges import MAX_JSON_INT
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY_CHARS = 200
@@ -28,6 +29,21 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(name)
 
 
+def _bounded_int(text: str) -> int | float:
+    """A JSON integer; one beyond 64 bits is read as a number (no integer member takes it, and
+    a range check then refuses it with the member's name instead of failing on conversion)."""
+    if len(text) <= 25:
+        value = int(text)
+        if -MAX_JSON_INT - 1 <= value <= MAX_JSON_INT:
+            return value
+    return float(text)  # may be inf, which no schema accepts as a number
+
+
+def strict_json(raw: str | bytes) -> Any:
+    """``json.loads`` refusing NaN and Infinity (``ValueError``), huge integers read as numbers."""
+    return json.loads(raw, parse_constant=_refuse_constant, parse_int=_bounded_int)
+
+
 def json_object_body() -> dict[str, Any]:
     """The request body as a JSON object (parsed once per request)."""
     cached = g.get("json_body")
@@ -40,7 +56,7 @@ def json_object_body() -> dict[str, Any]:
         raise InvalidRequest("the body is empty; send a JSON object")
     try:
         # NaN and Infinity are not JSON (RFC 8259) and would poison budgets and bounds.
-        value = json.loads(raw, parse_constant=_refuse_constant)
+        value = strict_json(raw)
     except json.JSONDecodeError as exc:
         raise InvalidRequest(
             f"the body is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"

@@ -14,11 +14,12 @@ promise a check that is not made. Messages name the failing member by path, neve
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from cleanroom.ranges import is_finite_number
 
 CHECKED_KEYWORDS = frozenset(
     {
@@ -116,7 +117,7 @@ def _is_type(value: Any, name: str) -> bool:
         return False
     if name == "integer":
         return isinstance(value, int)
-    return math.isfinite(value)
+    return is_finite_number(value)
 
 
 def _check(schema: SchemaLike, value: Any, path: str, out: list[str]) -> None:

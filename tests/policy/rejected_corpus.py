@@ -226,6 +226,13 @@ CORPUS: list[tuple[str, str]] = [
         "too_large",
     ),
     ("SELECT COUNT(DISTINCT pid) AS n FROM exposures -- " + "x" * 100_001, "too_large"),
+    # 65 chained CTEs (an engine fails on long chains after the run's charge: refused at once)
+    (
+        "WITH c0 AS (SELECT pid FROM exposures), "
+        + ", ".join(f"c{i} AS (SELECT pid FROM c{i - 1})" for i in range(1, 65))
+        + " SELECT COUNT(DISTINCT pid) AS n FROM c64",
+        "too_large",
+    ),
     # --- CTE tricks
     (
         "WITH cr_partial AS (SELECT pid FROM exposures) SELECT COUNT(DISTINCT pid) AS n FROM cr_partial",

@@ -181,7 +181,8 @@ def test_a_zero_delta_budget_never_spends_delta(store: Store, clock: FakeClock) 
     for delta in (1e-9, 1e-15, 5e-324):
         with pytest.raises(BudgetExhausted) as info:
             store.charge_budget(collab.id, "acme", 0.1, delta)
-        assert "needs delta=" in info.value.detail and "epsilon=" not in info.value.detail
+        assert "needs delta=" in info.value.detail
+        assert "epsilon=" not in info.value.detail
     assert store.list_charges(collab.id) == []
     assert store.charge_budget(collab.id, "acme", 0.1, 0.0).spent_delta == 0.0
 

@@ -158,7 +158,7 @@ def test_loosening_needs_the_flag_and_is_recorded_as_such(
     ("body", "status", "code", "fragment"),
     [
         ({"policy": {"max_epsilon_per_run": 50.0}}, 400, "invalid_request", "<= epsilon_budget"),
-        ({"policy": {"min_users_per_row": 5}}, 400, "invalid_request", "integer >= 10"),
+        ({"policy": {"min_users_per_row": 5}}, 400, "invalid_request", "must be at least 10"),
         ({"policy": {"colour": "red"}}, 400, "invalid_request", "unknown member 'colour'"),
         ({"ends_at": "tomorrow"}, 400, "invalid_request", "ISO-8601 timestamp"),
         ({"ends_at": "2026-01-01T00:00:00"}, 400, "invalid_request", "with a time zone"),

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from cleanroom.ranges import DELTA, EPSILON_TOP_UP
 from cleanroom.services import budget
 from cleanroom.services.context import Services
 from cleanroom.web.api.fragments import PRIVACY_LOSS, record
@@ -45,8 +46,8 @@ _AMOUNTS: dict[str, Any] = {
     "additionalProperties": False,
     "minProperties": 1,
     "properties": {
-        "epsilon": {"type": "number", "minimum": 0},
-        "delta": {"type": "number", "minimum": 0},
+        "epsilon": EPSILON_TOP_UP.schema(),
+        "delta": DELTA.schema(),
     },
 }
 BUDGET_RAISE = NamedSchema(

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from cleanroom import ranges
 from cleanroom.services import collaborations
 from cleanroom.services.context import Services
 from cleanroom.web.api.fragments import OPTIONAL_TIMESTAMP, TIMESTAMP, item_list, record
@@ -20,12 +21,12 @@ POLICY: dict[str, Any] = {
     "type": "object",
     "description": "The collaboration policy (API.md); omitted members take their defaults.",
     "properties": {
-        "epsilon_budget": {"type": "number"},
-        "delta_budget": {"type": "number"},
-        "min_users_per_row": {"type": "integer"},
-        "max_groups_per_user": {"type": "integer"},
-        "max_count_per_user": {"type": "integer"},
-        "max_epsilon_per_run": {"type": "number"},
+        "epsilon_budget": ranges.EPSILON_BUDGET.schema(),
+        "delta_budget": ranges.DELTA.schema(),
+        "min_users_per_row": ranges.MIN_USERS_PER_ROW.schema(),
+        "max_groups_per_user": ranges.MAX_GROUPS_PER_USER.schema(),
+        "max_count_per_user": ranges.MAX_COUNT_PER_USER.schema(),
+        "max_epsilon_per_run": ranges.EPSILON_PER_RUN.schema(),
         "budget_refresh": {"type": ["string", "null"]},
         "purposes": {"type": "array", "items": {"type": "string"}},
     },

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, url_for
 
+from cleanroom.ranges import DELTA, EPSILON_PER_RUN
 from cleanroom.services import runs
 from cleanroom.services.context import Services
 from cleanroom.web.api.fragments import (
@@ -40,8 +41,9 @@ RUN_REQUEST = NamedSchema(
                 "required": ["epsilon"],
                 "additionalProperties": False,
                 "properties": {
-                    "epsilon": {"type": "number", "exclusiveMinimum": 0},
+                    "epsilon": EPSILON_PER_RUN.schema(),
                     "delta": {
+                        **DELTA.schema(),
                         "type": ["number", "null"],
                         "description": "Defaults to a tenth of the delta budget when needed.",
                     },

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from flask import request
 from werkzeug.datastructures import FileStorage
 
 from cleanroom.errors import InvalidRequest
+from cleanroom.web.parsing import strict_json
 from cleanroom.web.state import current_settings
 
 UploadFormat = Literal["csv", "parquet"]
@@ -41,13 +41,9 @@ def form_json(name: str) -> Any:
     if raw is None:
         raise InvalidRequest(f"the multipart body needs a '{name}' field holding JSON")
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        return strict_json(raw)
     except (ValueError, RecursionError):
         raise InvalidRequest(f"the '{name}' field is not valid JSON") from None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(name)
 
 
 def declared_format(storage: FileStorage) -> UploadFormat | None:
