@@ -29,9 +29,11 @@ from cleanroom.errors import CleanroomError, InvalidRequest
 # sums of up to millions of people stay exact in a double (2**53 is about 9.007e15).
 MAX_ABS_BOUND = 1e15
 # The largest noise scale a release may use. A larger one would make the noisy value meaningless
-# and, for integer measurements, risk leaving the 64-bit range; a run needing it is refused at
-# preview and at run request (a larger epsilon or narrower bounds bring it down).
-MAX_NOISE_SCALE = 1e16
+# and, for integer measurements, risk leaving the 64-bit range (a Laplace draw beyond 2**63 at
+# scale 1e17 has probability below e**-92); a run needing it is refused at preview and at run
+# request (a larger epsilon or narrower bounds bring it down). Bounds at MAX_ABS_BOUND over a few
+# groups at epsilon 1 stay below it.
+MAX_NOISE_SCALE = 1e17
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 

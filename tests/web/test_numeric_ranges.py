@@ -132,7 +132,7 @@ def test_a_noise_scale_beyond_the_cap_is_refused_at_preview_and_run(
 ) -> None:
     cid = api.open_collaboration()
     columns = {**SPECS["transactions"]["columns"]}
-    columns["amount_cents"] = {**columns["amount_cents"], "bounds": [0, 1e13]}
+    columns["amount_cents"] = {**columns["amount_cents"], "bounds": [0, 1e15]}
     specs = {**SPECS, "transactions": {**SPECS["transactions"], "columns": columns}}
     for name, path in write_world(tmp_path / "world").files.items():
         uploaded = api.upload(cid, OWNERS[name], specs[name], path)
@@ -142,7 +142,7 @@ def test_a_noise_scale_beyond_the_cap_is_refused_at_preview_and_run(
     for path in (f"/v1/collaborations/{cid}/runs/preview", f"/v1/collaborations/{cid}/runs"):
         body = {"template_id": tid, "privacy_loss": {"epsilon": 0.001, "delta": 1e-7}}
         response = api.call("POST", path, ADVERTISER, "advertiser", json=body)
-        assert "scale of 1e+16" in _refused(response)
+        assert "scale of 1e+17" in _refused(response)
     assert api.services().store.list_runs(cid, ADVERTISER) == []
     assert _spent(api, cid) == 0.0
 
