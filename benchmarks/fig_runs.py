@@ -36,6 +36,7 @@ from benchmarks.world import (
     BenchWorld,
     bench_settings,
     build_world,
+    template_path,
 )
 
 TARGET_RATIO = 1.5
@@ -94,9 +95,7 @@ def plain_case(args: dict[str, Any]) -> dict[str, Any]:
 
     world = BenchWorld.load(Path(args["world"]))
     settings = bench_settings(world.data_dir)
-    source = parse_template_file(
-        (Path(args["queries"]) / f"{args['template']}.sql").read_text(encoding="utf-8")
-    )
+    source = parse_template_file(Path(args["path"]).read_text(encoding="utf-8"))
     sql = bind_template_sql(source)  # defaults bound as typed literals, nothing rewritten
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads = {int(settings.engine_threads)}")
@@ -113,8 +112,6 @@ def plain_case(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def runs_figure(size: Size, repeat: int, scratch: Path) -> list[Table]:
-    from benchmarks.common import REPO
-
     main = Table(
         "runs",
         [
@@ -130,7 +127,7 @@ def runs_figure(size: Size, repeat: int, scratch: Path) -> list[Table]:
         world = build_world(scratch / f"world-{rows}", scratch / "uploads", rows)
         world_file = str(world.data_dir / "world.json")
         for template in TEMPLATES:
-            args = {"world": world_file, "template": template, "queries": str(REPO / "queries")}
+            args = {"world": world_file, "template": template, "path": str(template_path(template))}
             dp, plain = [], []
             for _ in range(repeat):  # interleaved: DP, plain, DP, plain, ...
                 dp.append(run_case("run_dp", args))

@@ -19,7 +19,16 @@ from cleanroom.config import Settings, load_settings
 from cleanroom.demo.specs import ADVERTISER_ORG, DEMO_POLICY, RETAILER_ORG, demo_dataset_specs
 from cleanroom.types import Principal
 
-TEMPLATES = ("exposed_conversion", "last_touch_attribution")
+TEMPLATES = ("exposed_conversion", "last_touch_attribution", "one_table_capped")
+# The shipped templates from queries/; the others from benchmarks/templates/ (benchmark-only).
+SHIPPED = ("exposed_conversion", "last_touch_attribution")
+
+
+def template_path(name: str) -> Path:
+    folder = REPO / "queries" if name in SHIPPED else REPO / "benchmarks" / "templates"
+    return folder / f"{name}.sql"
+
+
 RETAILER = Principal("retailer-admin", RETAILER_ORG, "retailer_admin")
 ADVERTISER = Principal("acme-analyst", ADVERTISER_ORG, "advertiser")
 # The demo policy, with a budget that never runs out during a benchmark.
@@ -72,7 +81,7 @@ def build_world(data_dir: Path, uploads: Path, rows: int) -> BenchWorld:
             register_dataset(svc, RETAILER, collab.id, upload, specs[name])
         templates = {}
         for name in TEMPLATES:
-            sql = (REPO / "queries" / f"{name}.sql").read_text(encoding="utf-8")
+            sql = template_path(name).read_text(encoding="utf-8")
             template = submit_template(svc, ADVERTISER, collab.id, {"sql": sql})
             decide_template(svc, RETAILER, collab.id, template.id, "approve")
             templates[name] = template.id
