@@ -31,8 +31,8 @@ def template_path(name: str) -> Path:
 
 RETAILER = Principal("retailer-admin", RETAILER_ORG, "retailer_admin")
 ADVERTISER = Principal("acme-analyst", ADVERTISER_ORG, "advertiser")
-# The demo policy, with a budget that never runs out during a benchmark.
-POLICY = {**DEMO_POLICY, "epsilon_budget": 1_000_000.0, "delta_budget": 0.5}
+# The demo policy, with a budget that never runs out during a benchmark (the largest allowed).
+POLICY = {**DEMO_POLICY, "epsilon_budget": 10_000.0, "delta_budget": 0.5}
 RUN_LOSS = {"epsilon": 1.0}
 
 
