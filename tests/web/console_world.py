@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from cleanroom.services.auth import mint_token
-from route_world import RouteApi
+from tests.web.route_world import RouteApi
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

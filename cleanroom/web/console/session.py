@@ -31,7 +31,7 @@ from cleanroom.web.state import current_settings
 P = ParamSpec("P")
 R = TypeVar("R")
 CSRF_FIELD = "csrf_token"
-_TOKEN_KEY, _CSRF_KEY = "token", "csrf"
+_TOKEN_KEY, _CSRF_KEY, _ENDED_KEY = "token", "csrf", "ended"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 COOKIE_NAME = "cleanroom_console"
 
@@ -105,7 +105,7 @@ def load_principal() -> None:
         g.principal = verify_token(current_settings(), token)
     except InvalidToken as err:
         session.pop(_TOKEN_KEY, None)
-        g.session_ended = err.detail
+        session[_ENDED_KEY] = err.detail  # said once, on the sign-in page it redirects to
 
 
 def sign_in(token: str) -> Principal:
@@ -117,6 +117,12 @@ def sign_in(token: str) -> Principal:
     session[_TOKEN_KEY] = token.strip()
     csrf_token()
     return principal
+
+
+def ended_session() -> str | None:
+    """Why the last session ended (its token expired or stopped verifying), said once."""
+    reason = session.pop(_ENDED_KEY, None)
+    return reason if isinstance(reason, str) else None
 
 
 def sign_out() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, redirect, request, url_for
+from flask import redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from cleanroom.errors import ConfigError, InvalidToken
@@ -15,7 +15,7 @@ from cleanroom.web.console.blueprint import bp, page
 def sign_in_form() -> Response:
     if console_session.signed_in_principal() is not None:
         return redirect(url_for("console.collaborations_list"))
-    ended = g.get("session_ended")
+    ended = console_session.ended_session()
     return page(
         "sign_in.html",
         next=console_session.safe_next(request.args.get("next")),
