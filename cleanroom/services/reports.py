@@ -46,11 +46,13 @@ class Download:
 class RenderedReports:
     """A thread-safe LRU of rendered report bytes, bounded by their total size.
 
-    >>> cache = RenderedReports(max_bytes=10)
-    >>> cache.put(("r1", "csv"), b"123456")
-    >>> cache.put(("r2", "csv"), b"789012")  # 12 bytes > 10: the least recently used goes
-    >>> cache.get(("r1", "csv")) is None, cache.get(("r2", "csv"))
-    (True, b'789012')
+    >>> cache = RenderedReports(max_bytes=12)  # one body may take at most a quarter: 3 bytes
+    >>> for n in range(5):  # 15 bytes > 12: the least recently used goes
+    ...     cache.put((f"r{n}", "csv"), b"abc")
+    >>> cache.get(("r0", "csv")) is None, cache.get(("r4", "csv"))
+    (True, b'abc')
+    >>> cache.put(("big", "csv"), b"abcd"); cache.get(("big", "csv")) is None
+    True
     """
 
     def __init__(self, max_bytes: int) -> None:

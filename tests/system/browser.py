@@ -30,7 +30,9 @@ def browser_paths() -> tuple[str, str]:
     driver = shutil.which("chromedriver")
     if browser and driver:
         return browser, driver
-    message = "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+    message = (
+        "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+    )
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true but the browser tests cannot run: {message}")
     pytest.skip(message)

@@ -122,7 +122,9 @@ def console(tmp_path: Path) -> Iterator[tuple[Console, str, Path, Path]]:
         role = "retailer_admin" if owner == RETAILER else "advertiser"
         with world.files[name].open("rb") as handle:
             form = {"file": (handle, world.files[name].name), "spec": json.dumps(SPECS[name])}
-            done = api.post(f"/v1/collaborations/{cid}/datasets", data=form, headers=as_(owner, role))
+            done = api.post(
+                f"/v1/collaborations/{cid}/datasets", data=form, headers=as_(owner, role)
+            )
         assert done.status_code == 201, done.get_json()
     downloads = tmp_path / "downloads"
     downloads.mkdir()
@@ -162,7 +164,8 @@ def test_the_whole_story_in_the_browser(console: tuple[Console, str, Path, Path]
     sql.clear()
     sql.send_keys(TEMPLATE_SQL)
     browser.click(browser.css("section form.stack button[type=submit]"))
-    assert "crm_reach" in browser.text() and "pending" in browser.text()
+    assert "crm_reach" in browser.text()
+    assert "pending" in browser.text()
     review_path = browser.driver.current_url.removeprefix(browser.base)
     browser.sign_out()
 
