@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MARKERS = ("machine", "ingest", "validate", "runs", "runs_stages", "server", "ledger")
+MARKERS = (
+    "machine", "ingest", "validate", "runs", "runs_stages", "server", "ledger", "console",
+)  # fmt: skip
 
 
 def test_harness_writes_every_table(tmp_path: Path) -> None:

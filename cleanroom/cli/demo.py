@@ -44,9 +44,12 @@ def _progress_bar(label: str) -> Iterator[Callable[[float], None]]:
               help="Folder of *.sql templates (default: the shipped queries/).")  # fmt: skip
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), default=None,
               help="Query engine of the server (default: CLEANROOM_ENGINE).")  # fmt: skip
+@click.option("--serve", is_flag=True,
+              help="Keep the server and its web console up at the end (until Ctrl-C), and "
+                   "print a sign-in token per role.")  # fmt: skip
 def demo(
     output: Path, shoppers: int, seed: int, epsilon: float, queries: Path | None,
-    engine: str | None,
+    engine: str | None, serve: bool,
 ) -> None:  # fmt: skip
     """Run every shipped template end to end on a synthetic retailer and advertiser, through a
     real server, and compare each released number with the exact answer."""
@@ -58,7 +61,7 @@ def demo(
             raise SystemExit(2) from None
     options = DemoOptions(
         output=output, shoppers=shoppers, seed=seed, epsilon=epsilon, queries=queries,
-        engine=engine,
+        engine=engine, serve=serve,
     )  # fmt: skip
     try:
         result = run_demo(options, echo=click.echo, progress=_progress_bar)

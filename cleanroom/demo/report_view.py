@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.services.exact import ExactAnswer
+from cleanroom.services.reports import report_layout
 
 
 @dataclass(frozen=True)
@@ -105,45 +106,11 @@ def _key(value: Any) -> str:
     return format(number, ".12g") if number is not None else str(value)
 
 
-def _row_half_widths(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    accuracy = report.get("accuracy") or {}
-    rows = accuracy.get("row_half_widths")
-    if isinstance(rows, list) and len(rows) == len(report.get("rows") or []):
-        return rows
-    # Older reports: one half-width per measured column, the same for every row.
-    flat = accuracy.get("half_widths") or {}
-    return [flat for _ in report.get("rows") or []]
-
-
-def _measured_columns(
-    columns: Sequence[str],
-    rows: Sequence[Mapping[str, Any]],
-    widths: Sequence[Mapping[str, Any]],
-    report: Mapping[str, Any],
-) -> set[str]:
-    """The non-key outputs: those with an interval somewhere, or numbers without any (an
-    unbounded derived output). A column listed without any interval whose values are text is a
-    group key."""
-    flat = set((report.get("accuracy") or {}).get("half_widths") or {})
-    measured = set(flat)
-    for column in columns:
-        listed = [w[column] for w in widths if column in w]
-        if not listed:
-            continue
-        textual = any(isinstance(r.get(column), str) for r in rows)
-        if any(v is not None for v in listed) or not textual:
-            measured.add(column)
-    return measured
-
-
 def compare_report(name: str, report: Mapping[str, Any], exact: ExactAnswer) -> ReportComparison:
     """Match the report's rows to the exact answer's on the group keys and check each cell."""
-    columns = list(report.get("columns") or [])
+    layout = report_layout(report)
+    keys, values, widths = layout.key_columns, layout.value_columns, layout.row_half_widths
     rows = list(report.get("rows") or [])
-    widths = _row_half_widths(report)
-    measured = _measured_columns(columns, rows, widths, report)
-    keys = tuple(c for c in columns if c not in measured)
-    values = tuple(c for c in columns if c in measured)
     truth = {tuple(_key(r.get(k)) for k in keys): r for r in exact.rows}
     cells = []
     for row, width in zip(rows, widths, strict=True):

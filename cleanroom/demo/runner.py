@@ -69,6 +69,7 @@ class DemoOptions:
     queries: Path | None = None  # None: the checkout's queries/, else ./queries
     workdir: Path | None = None  # None: a fresh temporary directory, removed afterwards
     engine: str = "duckdb"  # the server's query engine (CLEANROOM_ENGINE): duckdb or spark
+    serve: bool = False  # keep the server (and its console) up at the end until interrupted
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,8 @@ def run_demo(
             verified = admin.audit_verify(cid)
             echo(f"audit chain: {'ok' if verified.get('ok') else 'BROKEN'} "
                  f"({verified.get('events')} events)")  # fmt: skip
+            if options.serve:
+                _keep_serving(url, settings, echo)
     result = DemoResult(
         tuple(comparisons), remaining, bool(verified.get("ok")), int(verified.get("events", 0)),
         time.monotonic() - started, tuple(files),
@@ -231,6 +234,7 @@ def _server(env: Mapping[str, str], work: Path, echo: Echo) -> Iterator[str]:
     try:
         _wait_until_ready(process, ApiClient(url, timeout=2), log_path)
         echo(f"server (gunicorn, {env['CLEANROOM_ENGINE']} engine) listening on {url}")
+        echo(f"web console: {url}/console/ (cleanroom demo --serve keeps it up at the end)")
         yield url
     finally:
         process.send_signal(signal.SIGTERM)
@@ -257,6 +261,24 @@ def _wait_until_ready(process: subprocess.Popen[bytes], probe: ApiClient, log: P
     finally:
         probe.close()
     raise DemoFailed(f"the server did not become ready within {SERVER_START_SECONDS:g} s")
+
+
+CONSOLE_TOKEN_SECONDS = 8 * 3600
+
+
+def _keep_serving(url: str, settings: Settings, echo: Echo) -> None:
+    """Leave the server up for a person to click through the demo's collaboration in the
+    console, with a sign-in token per role, until Ctrl-C."""
+    echo(f"\nthe web console stays up at {url}/console/ until Ctrl-C; sign in with a token:")
+    for org, role in ((RETAILER_ORG, "retailer_admin"), (ADVERTISER_ORG, "advertiser")):
+        token = mint_token(settings, org=org, role=role, sub=f"demo-{role}@{org}",
+                           ttl=CONSOLE_TOKEN_SECONDS)  # fmt: skip
+        echo(f"  {role} of {org}:\n    {token}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        echo("")
 
 
 def _token(settings: Settings, org: str, role: str) -> str:

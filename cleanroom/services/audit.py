@@ -36,11 +36,28 @@ from cleanroom.types import Principal
 
 
 def list_audit(
-    svc: Services, who: Principal, collaboration_id: str, after_seq: int = 0, limit: int = 100
+    svc: Services,
+    who: Principal,
+    collaboration_id: str,
+    after_seq: int = 0,
+    limit: int = 100,
+    *,
+    name: str | None = None,
+    before_seq: int | None = None,
+    newest_first: bool = False,
 ) -> list[AuditRecord]:
-    """Events in order, as ``who`` may see them (module docstring)."""
+    """Events in order (the newest first with ``newest_first``), only those called ``name`` when
+    given, as ``who`` may see them (module docstring). An event's name is seen by every member,
+    so filtering on it reveals nothing more."""
     collab = authorize(svc, who, collaboration_id, "audit.read")
-    found = svc.store.list_audit(collab.id, after_seq=after_seq, limit=limit)
+    found = svc.store.list_audit(
+        collab.id,
+        after_seq=after_seq,
+        limit=limit,
+        name=name,
+        before_seq=before_seq,
+        newest_first=newest_first,
+    )
     owners = _EventOwners(svc, collab)
     return [_as_seen_by(svc, who, collab, record, owners) for record in found]
 

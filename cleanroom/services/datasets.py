@@ -149,6 +149,20 @@ def get_dataset_view(
     return describe_dataset(who, collab, dataset)
 
 
+def dataset_version_views(
+    svc: Services, who: Principal, collaboration_id: str, dataset_id: str
+) -> list[dict[str, Any]]:
+    """Every version of one dataset ``who`` may see, oldest first, purged ones included; exact
+    figures for the owner org only (as :func:`describe_dataset`)."""
+    collab = authorize(svc, who, collaboration_id, "dataset.read")
+    dataset = svc.store.get_dataset(dataset_id, collaboration_id=collab.id)
+    seen = sight_of(who, collab, "dataset", dataset.owner_org)
+    if seen == visibility.HIDDEN:
+        raise NotFound("dataset not found")
+    found = svc.store.list_dataset_versions(dataset.id)
+    return [v.to_dict(sizes=seen == visibility.FULL) for v in found]
+
+
 def _visible(who: Principal, collab: Collaboration, dataset: Dataset) -> bool:
     return can_see(who, collab, "dataset", dataset.owner_org)
 

@@ -14,6 +14,7 @@ import json
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,11 +46,13 @@ class Download:
 class RenderedReports:
     """A thread-safe LRU of rendered report bytes, bounded by their total size.
 
-    >>> cache = RenderedReports(max_bytes=10)
-    >>> cache.put(("r1", "csv"), b"123456")
-    >>> cache.put(("r2", "csv"), b"789012")  # 12 bytes > 10: the least recently used goes
-    >>> cache.get(("r1", "csv")) is None, cache.get(("r2", "csv"))
-    (True, b'789012')
+    >>> cache = RenderedReports(max_bytes=12)  # one body may take at most a quarter: 3 bytes
+    >>> for n in range(5):  # 15 bytes > 12: the least recently used goes
+    ...     cache.put((f"r{n}", "csv"), b"abc")
+    >>> cache.get(("r0", "csv")) is None, cache.get(("r4", "csv"))
+    (True, b'abc')
+    >>> cache.put(("big", "csv"), b"abcd"); cache.get(("big", "csv")) is None
+    True
     """
 
     def __init__(self, max_bytes: int) -> None:
@@ -133,6 +136,67 @@ def download_report(
         cache.put((run.id, fmt), body)
     _audit_download(svc, who, run)
     return Download(body, FORMATS[fmt], f"report-{run_id}.{fmt}")
+
+
+@dataclass(frozen=True)
+class ReportLayout:
+    """Which of a report's columns are group keys and which released outputs, and each row's
+    95% half-widths (output -> half-width, None where an output has no finite interval)."""
+
+    key_columns: tuple[str, ...]
+    value_columns: tuple[str, ...]
+    row_half_widths: tuple[Mapping[str, Any], ...]
+
+
+def report_layout(report: Mapping[str, Any]) -> ReportLayout:
+    """The layout of a parsed report (one home for the CLI demo and the web console).
+
+    >>> layout = report_layout({"columns": ["campaign_id", "buyers"],
+    ...     "rows": [{"campaign_id": "c1", "buyers": 104.0}],
+    ...     "accuracy": {"row_half_widths": [{"buyers": 8.0}]}})
+    >>> layout.key_columns, layout.value_columns, layout.row_half_widths[0]["buyers"]
+    (('campaign_id',), ('buyers',), 8.0)
+    """
+    columns = list(report.get("columns") or [])
+    rows = list(report.get("rows") or [])
+    widths = _row_half_widths(report)
+    measured = _measured_columns(columns, rows, widths, report)
+    return ReportLayout(
+        tuple(c for c in columns if c not in measured),
+        tuple(c for c in columns if c in measured),
+        tuple(widths),
+    )
+
+
+def _row_half_widths(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    accuracy = report.get("accuracy") or {}
+    rows = accuracy.get("row_half_widths")
+    if isinstance(rows, list) and len(rows) == len(report.get("rows") or []):
+        return rows
+    # Older reports: one half-width per measured column, the same for every row.
+    flat = accuracy.get("half_widths") or {}
+    return [flat for _ in report.get("rows") or []]
+
+
+def _measured_columns(
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    widths: Sequence[Mapping[str, Any]],
+    report: Mapping[str, Any],
+) -> set[str]:
+    """The non-key outputs: those with an interval somewhere, or numbers without any (an
+    unbounded derived output). A column listed without any interval whose values are text is a
+    group key."""
+    flat = set((report.get("accuracy") or {}).get("half_widths") or {})
+    measured = set(flat)
+    for column in columns:
+        listed = [w[column] for w in widths if column in w]
+        if not listed:
+            continue
+        textual = any(isinstance(r.get(column), str) for r in rows)
+        if any(v is not None for v in listed) or not textual:
+            measured.add(column)
+    return measured
 
 
 def render_report(report: dict[str, Any], fmt: str) -> bytes:

@@ -145,19 +145,28 @@ class AuditMixin(StoreBase):
             return append_in_session(session, collaboration_id, event, self.now())[0]
 
     def list_audit(
-        self, collaboration_id: str, after_seq: int = 0, limit: int = 100
+        self,
+        collaboration_id: str,
+        after_seq: int = 0,
+        limit: int = 100,
+        *,
+        name: str | None = None,
+        before_seq: int | None = None,
+        newest_first: bool = False,
     ) -> list[AuditRecord]:
-        """Events with ``seq > after_seq`` in order, at most ``limit`` (page with the last seq)."""
+        """Events with ``after_seq < seq`` (and ``seq < before_seq`` when given) in order, at most
+        ``limit`` (page with the last seq); only events called ``name`` when given; the newest
+        first with ``newest_first``."""
+        query = select(AuditEventRow).where(
+            AuditEventRow.collaboration_id == collaboration_id, AuditEventRow.seq > after_seq
+        )
+        if before_seq is not None:
+            query = query.where(AuditEventRow.seq < before_seq)
+        if name is not None:
+            query = query.where(AuditEventRow.name == name)
+        order = AuditEventRow.seq.desc() if newest_first else AuditEventRow.seq
         with self._read() as session:
-            found = session.scalars(
-                select(AuditEventRow)
-                .where(
-                    AuditEventRow.collaboration_id == collaboration_id,
-                    AuditEventRow.seq > after_seq,
-                )
-                .order_by(AuditEventRow.seq)
-                .limit(max(0, limit))
-            ).all()
+            found = session.scalars(query.order_by(order).limit(max(0, limit))).all()
             return [rows.audit_record(r) for r in found]
 
     def verify_audit(self, collaboration_id: str) -> AuditVerification:
