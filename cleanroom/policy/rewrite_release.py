@@ -17,7 +17,6 @@ from cleanroom.policy.rewrite_datasets import keyed_hash
 from cleanroom.policy.values import NUMBER, TIME
 
 PARTIAL, CAPPED, SHUFFLED = "cr_partial", "cr_capped", "cr_shuffled"
-COUNTS, SIZED, RANKED = "cr_counts", "cr_sized", "cr_ranked"
 
 
 def _number(value: float) -> exp.Expr:
@@ -131,103 +130,6 @@ def clamped_partial(m: MeasurementSpec) -> exp.Expr:
     return exp.Round(this=bounded) if m.integer and m.kind == "sum" else bounded
 
 
-def _select(columns: list[exp.Expr], source: exp.Expr, where: exp.Expr | None = None) -> exp.Select:
-    select = exp.Select(expressions=columns)
-    select.set("from_", source if isinstance(source, exp.From) else exp.From(this=source))
-    if where is not None:
-        select.set("where", exp.Where(this=where))
-    return select
-
-
-def _cte(name: str, query: exp.Query) -> exp.CTE:
-    return exp.CTE(this=query, alias=exp.TableAlias(this=exp.to_identifier(name)))
-
-
-def _subquery(query: exp.Select, name: str) -> exp.Subquery:
-    return exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(name)))
-
-
-def group_cap(
-    key_cols: list[str], measures: list[str], seed: int, max_groups: int
-) -> list[exp.CTE]:
-    """The CTEs that keep at most ``max_groups`` of each person's partial groups (``cr_capped``).
-
-    A person with at most ``max_groups`` groups keeps them all; only the others are ranked, by the
-    keyed hash of the run's ``seed``, the person and the group, and keep their smallest. Counting
-    groups per person is a hash aggregate and a join, so the window's sort runs only over the
-    people the cap binds for (the same result as ranking everyone: the choice depends on that
-    person alone).
-    """
-    cap = exp.Literal.number(int(max_groups))
-    kept = [*key_cols, *measures]
-    counts = _select(
-        [
-            exp.alias_(exp.column("cr_pid", table=PARTIAL), "cr_pid", copy=False),
-            exp.alias_(exp.Count(this=exp.Star()), "cr_n", copy=False),
-        ],
-        _table(PARTIAL),
-    )
-    counts.set("group", exp.Group(expressions=[exp.column("cr_pid", table=PARTIAL)]))
-    sized = _select(
-        [
-            *(exp.column(c, table=PARTIAL) for c in (*key_cols, "cr_pid", *measures)),
-            exp.column("cr_n", table=COUNTS),
-        ],
-        _table(PARTIAL),
-    )
-    sized.set(
-        "joins",
-        [
-            exp.Join(
-                this=exp.Table(this=exp.to_identifier(COUNTS)),
-                on=exp.EQ(
-                    this=exp.column("cr_pid", table=PARTIAL),
-                    expression=exp.column("cr_pid", table=COUNTS),
-                ),
-            )
-        ],
-    )
-    few = _select(
-        [exp.column(c) for c in kept],
-        _table(SIZED),
-        exp.LTE(this=exp.column("cr_n"), expression=cap.copy()),
-    )
-    shuffled = _select(
-        [
-            *(exp.column(c) for c in (*key_cols, "cr_pid", *measures)),
-            exp.alias_(
-                keyed_hash(seed, exp.column("cr_pid"), *(exp.column(c) for c in key_cols)),
-                "cr_rand",
-                copy=False,
-            ),
-        ],
-        _table(SIZED),
-        exp.GT(this=exp.column("cr_n"), expression=cap.copy()),
-    )
-    ranked = _select(
-        [
-            *(exp.column(c) for c in kept),
-            exp.alias_(
-                exp.Window(
-                    this=exp.RowNumber(),
-                    partition_by=[exp.column("cr_pid")],
-                    order=exp.Order(expressions=[exp.Ordered(this=exp.column("cr_rand"))]),
-                ),
-                "cr_group_rank",
-                copy=False,
-            ),
-        ],
-        _subquery(shuffled, SHUFFLED),
-    )
-    many = _select(
-        [exp.column(c) for c in kept],
-        _subquery(ranked, RANKED),
-        exp.LTE(this=exp.column("cr_group_rank"), expression=cap.copy()),
-    )
-    capped = exp.Union(this=few, expression=many, distinct=False)
-    return [_cte(COUNTS, counts), _cte(SIZED, sized), _cte(CAPPED, capped)]
-
-
 def split_release(
     select: exp.Select, spec: ReleaseSpec, max_groups: int, seed: int = 0
 ) -> exp.Select:
@@ -266,7 +168,40 @@ def split_release(
     ctes.append(exp.CTE(this=partial, alias=exp.TableAlias(this=exp.to_identifier(PARTIAL))))
     source = PARTIAL
     if spec.keys and max_groups >= 1 and not groups_bounded(spec, max_groups):
-        ctes += group_cap(key_cols, measures, seed, max_groups)
+        shuffled = exp.Select(
+            expressions=[
+                *(exp.column(c) for c in (*key_cols, "cr_pid", *measures)),
+                exp.alias_(
+                    keyed_hash(seed, exp.column("cr_pid"), *(exp.column(c) for c in key_cols)),
+                    "cr_rand",
+                    copy=False,
+                ),
+            ]
+        )
+        shuffled.set("from_", _table(PARTIAL))
+        ranked = exp.Select(
+            expressions=[
+                *(exp.column(c) for c in (*key_cols, *measures)),
+                exp.alias_(
+                    exp.Window(
+                        this=exp.RowNumber(),
+                        partition_by=[exp.column("cr_pid")],
+                        order=exp.Order(expressions=[exp.Ordered(this=exp.column("cr_rand"))]),
+                    ),
+                    "cr_group_rank",
+                    copy=False,
+                ),
+            ]
+        )
+        ranked.set(
+            "from_",
+            exp.From(
+                this=exp.Subquery(
+                    this=shuffled, alias=exp.TableAlias(this=exp.to_identifier(SHUFFLED))
+                )
+            ),
+        )
+        ctes.append(exp.CTE(this=ranked, alias=exp.TableAlias(this=exp.to_identifier(CAPPED))))
         source = CAPPED
     final = exp.Select(
         expressions=[
@@ -287,6 +222,11 @@ def split_release(
         ]
     )
     final.set("from_", _table(source))
+    if source == CAPPED:
+        rank_ok = exp.LTE(
+            this=exp.column("cr_group_rank"), expression=exp.Literal.number(int(max_groups))
+        )
+        final.set("where", exp.Where(this=rank_ok))
     if spec.keys:
         final.set("group", exp.Group(expressions=[exp.column(c) for c in key_cols]))
     final.set("with_", exp.With(expressions=ctes))

@@ -47,13 +47,8 @@ def _ctes_in_scope(node: exp.Expr) -> dict[str, exp.Expr]:
 
 
 def _projections(query: exp.Expr) -> list[str]:
-    """Output column names of ``query``; a UNION ALL's are its left side's, and only when both
-    sides project the same names (the rewrite's group cap is the one union the verifier sees)."""
     if isinstance(query, exp.Select):
         return [e.alias_or_name.lower() for e in query.expressions]
-    if isinstance(query, exp.Union):
-        left, right = _projections(query.this), _projections(query.expression)
-        return left if left == right else []
     return []
 
 
