@@ -15,6 +15,7 @@ Order of operations (docs/template-language.md, "What the engine runs"; docs/pri
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,18 +87,24 @@ def release(
     table: pa.Table,
     loss: PrivacyLoss,
     *,
-    noise: str = "laplace",
+    noise: str = "auto",
+    weights: Mapping[str, float] | None = None,
     delta_budget_for_selection: float | None = None,
 ) -> Release:
     """Release ``plan``'s outputs from the engine's exact per-group ``table`` under ``loss``.
 
     ``table`` has the group key columns (named as ``plan.group_keys``) and one column per
-    measurement, already bounded per person by the rewrite. ``noise`` is ``"laplace"`` or
-    ``"gaussian"``; ``delta_budget_for_selection`` is the delta the service grants partition
+    measurement, already bounded per person by the rewrite. ``noise`` is ``"auto"``,
+    ``"laplace"`` or ``"gaussian"`` and ``weights`` the per-output weights (see
+    :mod:`cleanroom.dp.split`); ``delta_budget_for_selection`` is the delta the service grants partition
     selection (see :mod:`cleanroom.dp.split`). Noise is drawn here, once: persist the result.
     """
     calibration = calibrate_release(
-        plan, loss, noise=noise, delta_budget_for_selection=delta_budget_for_selection
+        plan,
+        loss,
+        noise=noise,
+        weights=weights,
+        delta_budget_for_selection=delta_budget_for_selection,
     )
     groups, noisy = _noise(calibration, candidates(plan, table))
     key_names = [k.name for k in plan.group_keys]
