@@ -23,7 +23,9 @@ from cleanroom.errors import InternalError
 
 @functools.lru_cache(maxsize=1)
 def _unit_gaussian() -> Any:
-    return dp.m.make_gaussian(dp.atom_domain(T=float, nan=False), dp.absolute_distance(T=float), 1.0)
+    return dp.m.make_gaussian(
+        dp.atom_domain(T=float, nan=False), dp.absolute_distance(T=float), 1.0
+    )
 
 
 @functools.lru_cache(maxsize=64)

@@ -147,7 +147,9 @@ def calibrate_release(
         options = [(), tuple(aggregates)]
     else:
         options = [
-            combo for r in range(len(aggregates) + 1) for combo in itertools.combinations(aggregates, r)
+            combo
+            for r in range(len(aggregates) + 1)
+            for combo in itertools.combinations(aggregates, r)
         ]
     tried = {
         combo: _calibrate(plan, loss, combo, weights, delta_budget_for_selection)

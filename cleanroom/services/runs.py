@@ -213,9 +213,7 @@ def _release(svc: Services, run: Run, plan: RunPlan) -> str:
         sql = compiled.spark_sql if svc.settings.engine == "spark" else compiled.duckdb_sql
         engine = svc.engine()
         table = engine.execute(sql, views, suppressed, on_progress=_progress_reporter(svc, run))
-        result = release(
-            compiled.plan, table, plan.loss, noise=plan.noise, weights=plan.weights
-        )
+        result = release(compiled.plan, table, plan.loss, noise=plan.noise, weights=plan.weights)
         report = build_report(run, plan, result.to_dict(), svc.store.now().isoformat())
         return json.dumps(report, sort_keys=True, allow_nan=False)
     except CleanroomError as exc:  # our own text is safe for the log, but not for the partner
