@@ -107,8 +107,8 @@ def release(
     ``table`` has the group key columns (named as ``plan.group_keys``) and one column per
     measurement, already bounded per person by the rewrite. ``noise`` is ``"auto"``,
     ``"laplace"`` or ``"gaussian"`` and ``weights`` the per-output weights (see
-    :mod:`cleanroom.dp.split`); ``delta_budget_for_selection`` is the delta the service grants partition
-    selection (see :mod:`cleanroom.dp.split`). Noise is drawn here, once: persist the result.
+    :mod:`cleanroom.dp.split`); ``delta_budget_for_selection`` is the delta the service
+    grants partition selection. Noise is drawn here, once: persist the result.
     """
     calibration = calibrate_release(
         plan,

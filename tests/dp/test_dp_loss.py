@@ -121,7 +121,8 @@ def test_split_with_a_delta_granted_for_selection() -> None:
         plan, PrivacyLoss(1.0, 2e-7), noise="gaussian", delta_budget_for_selection=1e-7
     )
     assert gaussian.part("buyers").delta == 1e-7
-    assert gaussian.pool is not None and gaussian.pool.delta == 2e-7
+    assert gaussian.pool is not None
+    assert gaussian.pool.delta == 2e-7
     assert gaussian.total == PrivacyLoss(1.0, 3e-7)
     # Keys with public domains need no selection: the granted delta is neither used nor charged.
     public = split_loss(attribution_plan(), PrivacyLoss(1.0), delta_budget_for_selection=1e-7)

@@ -32,8 +32,10 @@ REPORT = {
 def test_csv_appends_lo_and_hi_for_every_non_key_column() -> None:
     rows = list(csv.DictReader(io.StringIO(report_csv(REPORT))))
     assert list(rows[0])[:4] == REPORT["columns"]
-    assert rows[0]["attributed_sales_lo"] == "4700" and rows[0]["attributed_sales_hi"] == "5300"
-    assert rows[0]["roas_lo"] == "4.7" and rows[1]["roas_lo"] == ""
+    assert rows[0]["attributed_sales_lo"] == "4700"
+    assert rows[0]["attributed_sales_hi"] == "5300"
+    assert rows[0]["roas_lo"] == "4.7"
+    assert rows[1]["roas_lo"] == ""
     assert "campaign_id_lo" not in rows[0]
 
 
@@ -48,5 +50,8 @@ def test_csv_of_a_report_without_stored_intervals_uses_the_half_widths() -> None
 
 def test_cli_table_shows_plus_minus_for_derived_columns_and_units() -> None:
     text = report_text(REPORT)
-    assert "±0.3" in text and "±?" in text and "±300" in text
-    assert "cents" in text and "sampling" in text
+    assert "±0.3" in text
+    assert "±?" in text
+    assert "±300" in text
+    assert "cents" in text
+    assert "sampling" in text
