@@ -151,7 +151,11 @@ def _draws(
 ) -> dict[str, tuple[float, float, int, float]]:
     """Output -> (median relative half-width, coverage, cells compared, coverage of the exact
     clamped value, for outputs that are a measurement as is)."""
-    keys = [k.name for k in plan.group_keys]
+    # Group keys by their output names (the plan's own key names are internal, e.g. cr_key0).
+    named = {
+        o.expr.name: o.name for o in plan.outputs if o.is_group_key and isinstance(o.expr, Col)
+    }
+    keys = [named.get(k.name, k.name) for k in plan.group_keys]
     truth = {tuple(r.get(k) for k in keys): r for r in truth_rows}
     found = candidates(plan, table)
     clamped = {g: {c: v[i] for c, v in found.exact.items()} for i, g in enumerate(found.groups)}
