@@ -19,7 +19,7 @@ from benchmarks.common import REPO, SIZES, SPARK_ONLY_ROWS, CaseFailed, Size, Ta
 from benchmarks.doc import write_tables
 from benchmarks.machine import machine_table
 
-FIGURES = ("ingest", "validate", "runs", "server", "ledger", "console", "spark")
+FIGURES = ("ingest", "validate", "runs", "server", "ledger", "console", "utility", "spark")
 
 
 def _figure(name: str, size: Size, only: bool) -> Callable[[Size, int, Path], list[Table]]:
@@ -47,6 +47,10 @@ def _figure(name: str, size: Size, only: bool) -> Callable[[Size, int, Path], li
         from benchmarks.fig_console import console_figure
 
         return console_figure
+    if name == "utility":
+        from benchmarks.fig_utility import utility_figure
+
+        return utility_figure
     from benchmarks.fig_spark import spark_figure
 
     rows = size.spark_rows or (SPARK_ONLY_ROWS if only else ())

@@ -116,9 +116,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "noise",
         str,
-        "laplace",
-        "Noise family for runs: laplace (pure DP) or gaussian (zCDP, needs delta).",
-        ("laplace", "gaussian"),
+        "auto",
+        "Noise for runs: auto (per measurement, discrete Laplace or zCDP-composed discrete "
+        "Gaussian, whichever is tighter; Laplace when no delta is spent), laplace (pure DP), "
+        "or gaussian (zCDP, needs delta).",
+        ("auto", "laplace", "gaussian"),
     ),
 )
 

@@ -401,6 +401,9 @@ class Measurement:
     upper: float
     integer: bool  # integer-valued: discrete noise
     max_groups: int  # groups a person may touch (max_groups_per_user, 1 for a single group)
+    # No FILTER: a row count and a person count that are both unconditional count the same
+    # people's rows, so the row count is never below the person count (post-processing uses it).
+    unconditional: bool = False
 
     @property
     def bound(self) -> float:

@@ -14,12 +14,15 @@ from cleanroom.client import REPORT_FORMATS
 
 
 def report_text(report: dict[str, Any]) -> str:
-    """The released rows with each measured column's 95% half-width, for a terminal."""
-    half = (report.get("accuracy") or {}).get("half_widths") or {}
+    """The released rows with every non-key cell's 95% half-width, for a terminal."""
+    accuracy = report.get("accuracy") or {}
+    half = accuracy.get("half_widths") or {}
     columns = list(report.get("columns") or [])
+    released = report.get("rows") or []
+    per_row = accuracy.get("row_half_widths") or [{} for _ in released]
     rows = [
-        {c: cell_text(r.get(c)) + (f" ±{half[c]:.4g}" if c in half else "") for c in columns}
-        for r in report.get("rows") or []
+        {c: cell_text(r.get(c)) + _plus_minus(c, cells, half) for c in columns}
+        for r, cells in zip(released, per_row, strict=False)
     ]
     template = report.get("template") or {}
     loss = report.get("privacy_loss") or {}
@@ -28,7 +31,18 @@ def report_text(report: dict[str, Any]) -> str:
         f"epsilon={loss.get('epsilon')} delta={loss.get('delta')}"
     )
     body = format_table(rows, columns) if rows else "(no rows released)"
-    return f"{head}\n{body}\n(± is the 95% interval half-width)"
+    note = (
+        "(± is the 95% interval half-width of the DP noise, not of sampling error or clamping; "
+        "money is in cents; ±? means no finite interval)"
+    )
+    return f"{head}\n{body}\n{note}"
+
+
+def _plus_minus(column: str, cells: dict[str, Any], half: dict[str, Any]) -> str:
+    if column in cells:
+        width = cells[column]
+        return " ±?" if width is None else f" ±{width:.4g}"
+    return f" ±{half[column]:.4g}" if column in half else ""
 
 
 @click.group("report")

@@ -50,6 +50,7 @@ class NoiseMechanism:
     epsilon: float
     delta: float
     integer: bool
+    rho: float = 0.0  # > 0: a zCDP mechanism, composed with the run's others (see split)
 
     def sample(self, values: Sequence[Number]) -> list[Number]:
         """Add fresh noise to each value (one OpenDP invocation on the whole vector)."""
@@ -58,7 +59,7 @@ class NoiseMechanism:
         if self.scale == 0:  # zero sensitivity: the value cannot depend on any person
             return list(values)
         data: list[Any] = [int(v) for v in values] if self.integer else [float(v) for v in values]
-        measurement = _measurement(self.mechanism, self.scale, self.delta)
+        measurement = _sampler(self.mechanism, self.scale)
         noisy: list[Number] = measurement(data)
         return noisy
 
@@ -72,8 +73,11 @@ class NoiseMechanism:
             "mechanism": self.mechanism,
             "scale": self.scale,
             "sensitivity": self.sensitivity,
-            "epsilon": self.epsilon,
         }
+        if self.rho > 0:
+            out["rho"] = self.rho
+        else:
+            out["epsilon"] = self.epsilon
         if self.delta > 0:
             out["delta"] = self.delta
         return out
@@ -88,6 +92,39 @@ def check_scale(column: str, scale: float) -> None:
             f"the noise for '{column}' would exceed a scale of {MAX_NOISE_SCALE:g}: request a "
             "larger epsilon (or a smaller delta share), or declare narrower bounds"
         )
+
+
+def calibrate_zcdp(m: Measurement, *, rho: float) -> NoiseMechanism:
+    """The discrete Gaussian (Gaussian for floats) on ``m`` spending at most ``rho`` (zCDP).
+
+    L2 sensitivity ``sqrt(max_groups) * bound``; scale ``sensitivity / sqrt(2 rho)``, nudged up
+    until OpenDP's own zCDP map at the sensitivity is within ``rho``."""
+    name = "discrete_gaussian" if m.integer else "gaussian"
+    sensitivity = float(m.l2_sensitivity)
+    scale = _zcdp_scale(name, sensitivity, rho)
+    check_scale(m.column, scale)
+    return NoiseMechanism(m.column, name, scale, sensitivity, 0.0, 0.0, m.integer, rho)
+
+
+def zcdp_rho(mechanism: NoiseMechanism) -> float:
+    """OpenDP's rho for a zCDP mechanism at its sensitivity (what the accounting sums)."""
+    if mechanism.scale == 0:
+        return 0.0
+    return float(_sampler(mechanism.mechanism, mechanism.scale).map(mechanism.sensitivity))
+
+
+@functools.lru_cache(maxsize=1024)
+def _zcdp_scale(mechanism: str, sensitivity: float, rho: float) -> float:
+    if sensitivity == 0:
+        return 0.0
+    if rho <= 0:
+        raise InternalError("a zCDP mechanism needs rho > 0; this is a bug")
+    scale = sensitivity / math.sqrt(2.0 * rho)
+    for _ in range(64):
+        if _sampler(mechanism, scale).map(sensitivity) <= rho:
+            return scale
+        scale = math.nextafter(scale, math.inf)
+    raise InternalError("could not calibrate the zCDP Gaussian mechanism; this is a bug")
 
 
 def calibrate(m: Measurement, *, epsilon: float, delta: float, noise: str) -> NoiseMechanism:
@@ -136,6 +173,15 @@ def _input_space(mechanism: str) -> tuple[Any, Any]:
     )
     metric = dp.l2_distance(T=float) if mechanism.endswith("gaussian") else dp.l1_distance(T=float)
     return dp.vector_domain(atom), metric
+
+
+@functools.lru_cache(maxsize=1024)
+def _sampler(mechanism: str, scale: float) -> Any:
+    """The OpenDP measurement that draws the noise: pure DP (Laplace) or zCDP (Gaussian)."""
+    domain, metric = _input_space(mechanism)
+    if mechanism.endswith("gaussian"):
+        return dp.m.make_gaussian(domain, metric, scale)
+    return dp.m.make_laplace(domain, metric, scale)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,8 @@ def preview(
     plan: ReleasePlan,
     loss: PrivacyLoss,
     *,
-    noise: str = "laplace",
+    noise: str = "auto",
+    weights: Mapping[str, float] | None = None,
     delta_budget_for_selection: float | None = None,
 ) -> Preview:
     """The cost and expected accuracy :func:`~cleanroom.dp.release` would have for ``plan``.
@@ -68,7 +70,11 @@ def preview(
     reported per row by the release only.
     """
     calibration = calibrate_release(
-        plan, loss, noise=noise, delta_budget_for_selection=delta_budget_for_selection
+        plan,
+        loss,
+        noise=noise,
+        weights=weights,
+        delta_budget_for_selection=delta_budget_for_selection,
     )
     return Preview(
         loss_split=calibration.split,

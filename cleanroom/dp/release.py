@@ -7,14 +7,17 @@ Order of operations (docs/template-language.md, "What the engine runs"; docs/pri
 3. noise each measurement's vector over the candidates; with non-public keys, OpenDP's Laplace
    threshold on the person count picks the groups that appear (its noisy counts are the released
    person counts);
-4. clip noisy values at zero where the bounds say the exact one cannot be negative;
+4. clip noisy values at zero where the bounds say the exact one cannot be negative, and raise an
+   unconditional row count to the unconditional person count where it fell below (every person
+   counted has at least one row: impressions >= reach);
 5. drop rows whose noisy person count is under ``min_users_per_row`` (reported as suppressed);
-6. outputs, HAVING, ORDER BY, LIMIT on noisy values; half-widths per cell.
+6. outputs, HAVING, ORDER BY, LIMIT on noisy values; half-widths and 95% intervals per cell.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +34,13 @@ from cleanroom.types import Col, Output, ReleasePlan
 
 DERIVED_METHOD = (
     "interval arithmetic over Bonferroni-adjusted intervals of the noisy measurements an "
-    "output reads (each at 1 - 0.05/k for k measurements); null when unbounded"
+    "output reads (each at 1 - 0.05/k for k measurements, clipped to the sign the bounds imply); "
+    "an output reading one noisy measurement (ROAS over a public spend) is exact, not "
+    "Bonferroni-widened; null when unbounded"
+)
+COVERS = (
+    "the intervals cover the DP noise only: not sampling error, and not the bias of clamping "
+    "each person's contribution to the declared bounds"
 )
 
 
@@ -44,6 +53,7 @@ class Release:
     half_widths: dict[str, float]  # output columns that are measurements as is (API.md)
     measurement_half_widths: dict[str, float]  # every measurement, an added person count too
     row_half_widths: tuple[dict[str, float | None], ...]  # parallel to rows, non-key outputs
+    row_intervals: tuple[dict[str, list[float] | None], ...]  # parallel to rows: [lo, hi]
     mechanisms: tuple[dict[str, Any], ...]
     partition_selection: dict[str, Any]
     suppressed_by_policy: tuple[dict[str, Value], ...]  # group keys of rows under the minimum
@@ -67,7 +77,9 @@ class Release:
                 "half_widths": dict(self.half_widths),
                 "measurement_half_widths": dict(self.measurement_half_widths),
                 "row_half_widths": [dict(r) for r in self.row_half_widths],
+                "row_intervals": [dict(r) for r in self.row_intervals],
                 "derived_method": DERIVED_METHOD,
+                "covers": COVERS,
             },
             "mechanisms": [dict(m) for m in self.mechanisms],
             "noise": self.noise,
@@ -86,18 +98,24 @@ def release(
     table: pa.Table,
     loss: PrivacyLoss,
     *,
-    noise: str = "laplace",
+    noise: str = "auto",
+    weights: Mapping[str, float] | None = None,
     delta_budget_for_selection: float | None = None,
 ) -> Release:
     """Release ``plan``'s outputs from the engine's exact per-group ``table`` under ``loss``.
 
     ``table`` has the group key columns (named as ``plan.group_keys``) and one column per
-    measurement, already bounded per person by the rewrite. ``noise`` is ``"laplace"`` or
-    ``"gaussian"``; ``delta_budget_for_selection`` is the delta the service grants partition
-    selection (see :mod:`cleanroom.dp.split`). Noise is drawn here, once: persist the result.
+    measurement, already bounded per person by the rewrite. ``noise`` is ``"auto"``,
+    ``"laplace"`` or ``"gaussian"`` and ``weights`` the per-output weights (see
+    :mod:`cleanroom.dp.split`); ``delta_budget_for_selection`` is the delta the service
+    grants partition selection. Noise is drawn here, once: persist the result.
     """
     calibration = calibrate_release(
-        plan, loss, noise=noise, delta_budget_for_selection=delta_budget_for_selection
+        plan,
+        loss,
+        noise=noise,
+        weights=weights,
+        delta_budget_for_selection=delta_budget_for_selection,
     )
     groups, noisy = _noise(calibration, candidates(plan, table))
     key_names = [k.name for k in plan.group_keys]
@@ -113,12 +131,14 @@ def release(
 
     rows, kept = _post_process(plan, envs)
     hw = _RowAccuracy(calibration)
+    cells = [hw.for_row(env, row) for env, row in zip(kept, rows, strict=True)]
     return Release(
         columns=tuple(o.name for o in plan.outputs),
         rows=tuple(rows),
         half_widths=calibration.output_half_widths(),
         measurement_half_widths=calibration.measurement_half_widths(),
-        row_half_widths=tuple(hw.for_row(env, row) for env, row in zip(kept, rows, strict=True)),
+        row_half_widths=tuple({k: v[0] for k, v in c.items()} for c in cells),
+        row_intervals=tuple({k: v[1] for k, v in c.items()} for c in cells),
         mechanisms=tuple(calibration.mechanism_dicts()),
         partition_selection=calibration.partition_selection_dict(),
         suppressed_by_policy=tuple(suppressed),
@@ -148,6 +168,13 @@ def _noise(
             noisy[m.column] = [max(v, zero) for v in noisy[m.column]]
         elif m.upper <= 0:
             noisy[m.column] = [min(v, zero) for v in noisy[m.column]]
+    people = next(
+        m for m in calibration.plan.measurements if m.column == calibration.plan.person_count
+    )
+    for m in calibration.plan.measurements:
+        if m.kind == "row_count" and m.unconditional and people.unconditional and m.lower >= 0:
+            floor = noisy[people.column]
+            noisy[m.column] = [max(v, p) for v, p in zip(noisy[m.column], floor, strict=True)]
     return groups, noisy
 
 
@@ -190,24 +217,37 @@ class _RowAccuracy:
             self._widths[column, parts] = self.calibration.half_width(column, ALPHA / parts)
         return self._widths[column, parts]
 
-    def for_row(self, env: Env, row: dict[str, Value]) -> dict[str, float | None]:
+    def for_row(
+        self, env: Env, row: dict[str, Value]
+    ) -> dict[str, tuple[float | None, list[float] | None]]:
         return {
             o.name: self._cell(o, env, row[o.name])
             for o in self.calibration.plan.outputs
             if not o.is_group_key
         }
 
-    def _cell(self, output: Output, env: Env, value: Value) -> float | None:
+    def _cell(
+        self, output: Output, env: Env, value: Value
+    ) -> tuple[float | None, list[float] | None]:
         if not is_number(value):
-            return None
+            return None, None
+        v = float(value)  # type: ignore[arg-type]
         expr = output.expr
         if isinstance(expr, Col) and expr.name in self.measured:
-            return self.calibration.half_width(expr.name)
-        reads = noisy_columns(expr, self.measured)
-        if not reads:
-            return 0.0
-        intervals = {c: self._interval(c, env, len(reads)) for c in reads}
-        return half_width(value, interval(expr, env, intervals))
+            bounds: Interval | None = self._interval(expr.name, env, 1)
+        else:
+            reads = noisy_columns(expr, self.measured)
+            if not reads:
+                return 0.0, [v, v]
+            intervals = {c: self._interval(c, env, len(reads)) for c in reads}
+            bounds = interval(expr, env, intervals)
+        if bounds is None:
+            return None, None
+        # The released value is always inside its interval (post-processing may move it).
+        lo, hi = min(bounds.lo, v), max(bounds.hi, v)
+        if isinstance(expr, Col) and expr.name in self.measured:
+            return self.calibration.half_width(expr.name), [lo, hi]
+        return half_width(value, Interval(lo, hi)), [lo, hi]
 
     def _interval(self, column: str, env: Env, parts: int) -> Interval:
         value = env[column]

@@ -20,7 +20,7 @@ from cleanroom.errors import TemplateRejected, Violation
 from cleanroom.policy.params import check_param_value
 from cleanroom.types import NAME_RE, PARAM_TYPES, ParamSpec
 
-HEADER_KEYS = ("name", "description", "purpose", "param", "bounds")
+HEADER_KEYS = ("name", "description", "purpose", "param", "bounds", "weight")
 _HEADER_LINE = re.compile(r"^--\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s?(.*)$")
 _PARAM = re.compile(r"^([a-z][a-z0-9_]*)\s+(list\[(?:str|int)\]|[a-z]+)\s*(?:=\s*(.+))?$")
 
@@ -40,6 +40,9 @@ class TemplateSource:
     purpose: str | None = None
     parameters: tuple[ParamSpec, ...] = ()
     bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    # ``-- weight: sales 3``: an output's share of the run's loss relative to the others (noise
+    # allocation only; the guarantee does not depend on it).
+    weights: Mapping[str, float] = field(default_factory=dict)
     has_header: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,6 +52,7 @@ class TemplateSource:
             "purpose": self.purpose,
             "parameters": [p.to_dict() for p in self.parameters],
             "bounds": {k: list(v) for k, v in self.bounds.items()},
+            "weights": dict(self.weights),
         }
 
 
@@ -87,6 +91,19 @@ def _parse_bounds(value: str) -> tuple[str, tuple[float, float]]:
     return parts[0].lower(), (lo, hi)
 
 
+def _parse_weight(value: str) -> tuple[str, float]:
+    parts = value.split()
+    if len(parts) != 2:
+        raise ValueError("a weight line is 'output weight', e.g. 'sales 3'")
+    try:
+        weight = float(parts[1])
+    except ValueError:
+        raise ValueError("a weight must be a number") from None
+    if not (math.isfinite(weight) and 0 < weight <= 1000):
+        raise ValueError("a weight must be greater than 0 and at most 1000")
+    return parts[0].lower(), weight
+
+
 def parse_template_file(text: str) -> TemplateSource:
     """Split a template file into header fields and SQL body (TemplateRejected on a bad header)."""
     lines = text.split("\n")
@@ -94,6 +111,7 @@ def parse_template_file(text: str) -> TemplateSource:
     fields: dict[str, str] = {}
     params: list[ParamSpec] = []
     bounds: dict[str, tuple[float, float]] = {}
+    weights: dict[str, float] = {}
     body_start = 0
     for index, line in enumerate(lines):
         stripped = line.strip()
@@ -117,6 +135,9 @@ def parse_template_file(text: str) -> TemplateSource:
             elif key == "bounds":
                 name, pair = _parse_bounds(value)
                 bounds[name] = pair
+            elif key == "weight":
+                name, weight = _parse_weight(value)
+                weights[name] = weight
             elif key in fields:
                 raise ValueError(f"header key '{key}' appears twice")
             else:
@@ -125,7 +146,7 @@ def parse_template_file(text: str) -> TemplateSource:
             violations.append(Violation("bad_header", str(err), lineno, 1))
     if violations:
         raise TemplateRejected(violations)
-    has_header = bool(fields or params or bounds)
+    has_header = bool(fields or params or bounds or weights)
     return TemplateSource(
         sql="\n".join(lines[body_start:]),
         line_offset=body_start,
@@ -134,5 +155,6 @@ def parse_template_file(text: str) -> TemplateSource:
         purpose=fields.get("purpose"),
         parameters=tuple(params),
         bounds=bounds,
+        weights=weights,
         has_header=has_header,
     )

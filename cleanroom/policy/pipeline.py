@@ -167,7 +167,7 @@ def build_plan(job: Job) -> None:
             for k in spec.keys
         ),
         measurements=tuple(
-            Measurement(m.column, m.kind, m.lower, m.upper, m.integer, max_groups)  # type: ignore[arg-type]
+            Measurement(m.column, m.kind, m.lower, m.upper, m.integer, max_groups, m.unconditional)  # type: ignore[arg-type]
             for m in spec.measurements
         ),
         person_count=spec.person_count,

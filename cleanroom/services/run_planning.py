@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.budget import fits
-from cleanroom.dp import LossSplit, Preview, PrivacyLoss, preview
+from cleanroom.dp import LossSplit, PrivacyLoss
+from cleanroom.dp.calibration import calibrate_release
+from cleanroom.dp.split import check_weights
 from cleanroom.errors import Conflict, InvalidRequest, NotFound, TemplateNotApproved
 from cleanroom.policy import compile_template
 from cleanroom.ranges import DELTA, EPSILON_PER_RUN
@@ -32,7 +34,7 @@ class RunPlan:
     versions: Mapping[str, DatasetVersion]  # dataset name -> the version the run reads
     split: LossSplit
     noise: str
-    expected: Preview  # the calibration (mechanisms, half-widths): refuses absurd noise scales
+    weights: Mapping[str, float]  # per output or measurement, from the template's header
 
     @property
     def loss(self) -> PrivacyLoss:
@@ -121,7 +123,12 @@ def plan_run(
     now = svc.store.now()
     versions = {name: require_current(usable[name], now) for name in compiled.datasets}
     noise = svc.settings.noise
-    needs_delta = noise == "gaussian" or not compiled.plan.keys_are_public
+    # A delta is spent by default when partition selection needs one, or when the
+    # collaboration has a delta budget and Gaussian noise may be chosen.
+    may_pool = noise == "gaussian" or (noise == "auto" and policy.delta_budget > 0)
+    needs_delta = may_pool or not compiled.plan.keys_are_public
     loss = requested_loss(privacy_loss, policy, needs_delta)
-    expected = preview(compiled.plan, loss, noise=noise)
-    return RunPlan(template, policy, compiled, versions, expected.loss_split, noise, expected)
+    chosen = check_weights(text.source.weights, "the template's weights")
+    # The same calibration the release does (data-independent): what is charged is what it uses.
+    split = calibrate_release(compiled.plan, loss, noise=noise, weights=chosen).split
+    return RunPlan(template, policy, compiled, versions, split, noise, chosen)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from cleanroom.dp import release
+from cleanroom.dp import preview, release
 from cleanroom.errors import CleanroomError, InvalidRequest
 from cleanroom.events import AuditEvent
 from cleanroom.services.access import authorize, can_see, require_visible
@@ -48,7 +48,7 @@ def preview_run(
     require_can_run(collab, who.org, svc.store.now())
     template_id, parameters, loss = _body(body)
     plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org)
-    expected = plan.expected
+    expected = preview(plan.compiled.plan, plan.loss, noise=plan.noise, weights=plan.weights)
     line = svc.store.get_budget_line(collab.id, who.org)
     return {
         "template": {"id": plan.template.id, "name": plan.template.name},
@@ -212,7 +212,7 @@ def _release(svc: Services, run: Run, plan: RunPlan) -> str:
         sql = compiled.spark_sql if svc.settings.engine == "spark" else compiled.duckdb_sql
         engine = svc.engine()
         table = engine.execute(sql, views, suppressed, on_progress=_progress_reporter(svc, run))
-        result = release(compiled.plan, table, plan.loss, noise=plan.noise)
+        result = release(compiled.plan, table, plan.loss, noise=plan.noise, weights=plan.weights)
         report = build_report(run, plan, result.to_dict(), svc.store.now().isoformat())
         return json.dumps(report, sort_keys=True, allow_nan=False)
     except CleanroomError as exc:  # our own text is safe for the log, but not for the partner

@@ -93,16 +93,23 @@ def test_split_sums_to_the_requested_loss(
     loss = PrivacyLoss(0.7, 3e-7)
     split = split_loss(plan, loss, noise=noise)
     assert [p.column for p in split.parts] == [m.column for m in plan.measurements]
-    shares = {p.epsilon for p in split.parts}
-    assert len(shares) == 1  # equal epsilon shares
+    # Epsilon in proportion to the weights: 1 per count, 3 per sum.
+    weights = {"buyers": 1.0, "sales": 3.0, "spend": 3.0}
+    total_weight = sum(weights[p.column] for p in split.parts)
+    for p in split.parts:
+        assert p.weight == weights[p.column]
+        assert p.epsilon == pytest.approx(loss.epsilon * p.weight / total_weight, rel=1e-12)
     if public and noise == "laplace":
-        assert split.total == PrivacyLoss(0.7, 0.0)  # no mechanism uses delta: not charged
+        _assert_sums_to(split.total, PrivacyLoss(0.7, 0.0))  # no mechanism uses delta: not charged
     else:
         _assert_sums_to(split.total, loss)
     roles = {p.column: p.role for p in split.parts}
     assert roles["buyers"] == ("aggregate" if public else "partition_selection")
-    if noise == "laplace":
-        assert all(p.delta == 0 for p in split.parts if p.role == "aggregate")
+    assert all(p.delta == 0 for p in split.parts if p.role == "aggregate")
+    if noise == "gaussian" and len(measurements) > (0 if public else 1):
+        assert split.pool is not None
+        assert all(p.rho > 0 for p in split.parts if p.role == "aggregate")
+        assert split.pool.epsilon_used <= split.pool.epsilon
 
 
 def test_split_with_a_delta_granted_for_selection() -> None:
@@ -114,7 +121,9 @@ def test_split_with_a_delta_granted_for_selection() -> None:
         plan, PrivacyLoss(1.0, 2e-7), noise="gaussian", delta_budget_for_selection=1e-7
     )
     assert gaussian.part("buyers").delta == 1e-7
-    assert gaussian.part("sales").delta == 2e-7
+    assert gaussian.pool is not None
+    assert gaussian.pool.delta == 2e-7
+    assert gaussian.total == PrivacyLoss(1.0, 3e-7)
     # Keys with public domains need no selection: the granted delta is neither used nor charged.
     public = split_loss(attribution_plan(), PrivacyLoss(1.0), delta_budget_for_selection=1e-7)
     assert public.total == PrivacyLoss(1.0)
@@ -138,7 +147,17 @@ def test_split_to_dict_is_shown_in_reports() -> None:
     assert data["parts"][0] == {
         "column": "buyers",
         "role": "partition_selection",
-        "epsilon": 0.5,
+        "weight": 1.0,
+        "composition": "approx",
+        "epsilon": 0.25,
         "delta": 1e-6,
     }
-    assert "epsilon divided equally" in data["rule"]
+    assert "epsilon divided by weight" in data["rule"]
+
+
+def test_weights_by_output_name_and_refused_for_unknown_names() -> None:
+    plan = attribution_plan(measurements=(BUYERS, SALES))
+    split = split_loss(plan, PrivacyLoss(1.0), weights={"buyers": 4.0, "sales": 1.0})
+    assert split.part("buyers").epsilon == pytest.approx(0.8)
+    with pytest.raises(InvalidRequest, match="not a measured output"):
+        split_loss(plan, PrivacyLoss(1.0), weights={"roas": 1.0})

@@ -257,3 +257,37 @@ def test_bad_requests_are_refused_before_any_noise() -> None:
     )
     with pytest.raises(InvalidRequest, match="more than the"):
         preview(huge, PrivacyLoss(1.0))
+
+
+def test_unconditional_row_counts_never_fall_below_the_person_count() -> None:
+    # reach_frequency's shape: impressions (COUNT(*)) and reach (COUNT(DISTINCT pid)), no FILTER.
+    from cleanroom.types import Measurement
+
+    reach = Measurement("buyers", "person_count", 0, 1, True, 1, unconditional=True)
+    impressions = Measurement("impressions", "row_count", 0, 30, True, 1, unconditional=True)
+    plan = attribution_plan(("c1",), measurements=(reach, impressions), min_users=0)
+    # Exact impressions equal reach; impressions' noise (bound 30) is far larger than reach's,
+    # so without the constraint about half the draws would put impressions below reach.
+    for _ in range(40):
+        result = release(plan, table(["c1"], buyers=[500], impressions=[500]), PrivacyLoss(1.0))
+        row, cells = result.rows[0], result.row_intervals[0]
+        assert row["impressions"] >= row["buyers"]  # type: ignore[operator]
+        lo, hi = cells["impressions"]  # type: ignore[misc]
+        assert 0 <= lo <= row["impressions"] <= hi  # type: ignore[operator]
+
+
+def test_every_released_cell_lies_in_its_interval_and_intervals_respect_signs() -> None:
+    plan = attribution_plan(
+        ("c1", "c2"), min_users=0, extra_outputs=(out("aov", ratio("sales", "buyers")),)
+    )
+    result = release(plan, table(["c1", "c2"], buyers=[3, 400], sales=[0, 40000]), PrivacyLoss(0.5))
+    for row, cells, widths in zip(
+        result.rows, result.row_intervals, result.row_half_widths, strict=True
+    ):
+        for column in ("buyers", "sales"):
+            lo, hi = cells[column]  # type: ignore[misc]
+            assert 0 <= lo <= row[column] <= hi  # type: ignore[operator]
+            assert widths[column] is not None
+        if cells["aov"] is not None:
+            lo, hi = cells["aov"]
+            assert lo <= row["aov"] <= hi  # type: ignore[operator]

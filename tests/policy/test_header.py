@@ -41,6 +41,11 @@ def test_header_fields_and_offset() -> None:
     assert source.sql.startswith("SELECT")
 
 
+def test_weight_lines_reach_the_source() -> None:
+    source = parse_template_file("-- weight: Sales 4\n-- weight: buyers 0.5\nSELECT 1")
+    assert source.weights == {"sales": 4.0, "buyers": 0.5}
+
+
 @pytest.mark.parametrize(
     "line",
     [
@@ -48,6 +53,9 @@ def test_header_fields_and_offset() -> None:
         "-- param: x int = 'a'",
         "-- param: x money",
         "-- bounds: sales 10 1",
+        "-- weight: sales 0",
+        "-- weight: sales lots",
+        "-- weight: sales 3 4",
         "-- param: x int\n-- param: x int",
     ],
 )
