@@ -102,6 +102,24 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest accepted upload; larger ones get payload_too_large.",
     ),
     Setting(
+        "max_row_bytes",
+        int,
+        1024**2,
+        "Longest accepted CSV row in bytes; a longer one is refused, naming the row.",
+    ),
+    Setting(
+        "max_decompressed_bytes",
+        int,
+        2 * 1024**3,
+        "Largest a gzipped CSV may be once decompressed; larger ones get payload_too_large.",
+    ),
+    Setting(
+        "ingest_memory_limit",
+        str,
+        "4GB",
+        "Memory limit of the DuckDB connection that reads one upload.",
+    ),
+    Setting(
         "worker_threads",
         int,
         2,
@@ -147,6 +165,9 @@ class Settings:
     spark_executor_memory: str
     spark_data_uri: str
     max_upload_bytes: int
+    max_row_bytes: int
+    max_decompressed_bytes: int
+    ingest_memory_limit: str
     worker_threads: int
     host: str
     port: int
