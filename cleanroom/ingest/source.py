@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Literal
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from cleanroom.errors import DatasetInvalid, PayloadTooLarge
 from cleanroom.ingest.identifiers import literal
@@ -29,6 +31,7 @@ _PARQUET_MAGIC = b"PAR1"
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_HEADER_CHARS = 1 << 20
 _DELIMITERS = (",", ";", "\t", "|")
+_QUOTED = re.compile(r'"(?:[^"]|"")*"?')
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 _CSV_COUNTS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 _CSV_LINE_SIZE = "Maximum line size"
@@ -154,17 +157,32 @@ def _csv_header(path: Path, gzipped: bool) -> tuple[list[str], str]:
         raise DatasetInvalid("the CSV file has no header row")
     if len(first) >= _MAX_HEADER_CHARS:
         raise DatasetInvalid("the CSV header row is too long (is this a CSV file?)")
-    delimiter = max(_DELIMITERS, key=first.count) if any(d in first for d in _DELIMITERS) else ","
+    # Counted outside quotes: a quoted name may hold any candidate ("a;b",c,d is comma-separated).
+    bare = _QUOTED.sub("", first)
+    delimiter = max(_DELIMITERS, key=bare.count) if any(d in bare for d in _DELIMITERS) else ","
     header = next(csv.reader([first], delimiter=delimiter))
     names = [h.strip() for h in header]
     if any(not n for n in names):
         raise DatasetInvalid("the CSV header has an empty column name")
+    _refuse_duplicates(names, "the CSV header")
+    return names, delimiter
+
+
+def _refuse_duplicates(names: list[str], where: str) -> None:
+    """DatasetInvalid naming a column that appears twice (case-insensitively): which one a
+    declared name meant would be a guess (DuckDB renames the second of a Parquet file's)."""
     seen: set[str] = set()
     for n in names:
-        if n.lower() in seen:
-            raise DatasetInvalid(f"column '{n}' appears more than once in the CSV header")
-        seen.add(n.lower())
-    return names, delimiter
+        if n.strip().lower() in seen:
+            raise DatasetInvalid(f"column '{n}' appears more than once in {where}")
+        seen.add(n.strip().lower())
+
+
+def _parquet_names(path: Path) -> list[str]:
+    try:
+        return list(pq.read_schema(path).names)
+    except (pa.ArrowException, OSError):
+        raise DatasetInvalid("the file could not be read as Parquet (is it complete?)") from None
 
 
 def open_source(path: Path, file_format: FileFormat, limits: ReadLimits = DEFAULT_LIMITS) -> Source:
@@ -194,6 +212,7 @@ def open_source(path: Path, file_format: FileFormat, limits: ReadLimits = DEFAUL
                 f"compression = {literal('gzip' if gzipped else 'none')})"
             )
         else:
+            _refuse_duplicates(_parquet_names(path), "the Parquet file")
             reader = f"read_parquet({literal(str(path))})"
         con.execute(f"CREATE VIEW src AS SELECT * FROM {reader}")
         described = con.sql("DESCRIBE SELECT * FROM src").fetchall()
