@@ -80,6 +80,12 @@ SETTINGS: tuple[Setting, ...] = (
         "engine", str, "duckdb", "Query engine: duckdb (embedded) or spark.", ("duckdb", "spark")
     ),
     Setting("engine_memory_limit", str, "4GB", "Memory limit of each DuckDB run."),
+    Setting(
+        "engine_spill_limit",
+        str,
+        "8GB",
+        "Most a DuckDB run may spill to disk; a run that needs more fails (execution_failed).",
+    ),
     Setting("engine_threads", int, 2, "Threads of each DuckDB run."),
     Setting(
         "engine_timeout_seconds", int, 600, "A run's query is interrupted after this many seconds."
@@ -158,6 +164,7 @@ class Settings:
     jwt_leeway_seconds: int
     engine: str
     engine_memory_limit: str
+    engine_spill_limit: str
     engine_threads: int
     engine_timeout_seconds: int
     spark_master: str
