@@ -131,6 +131,12 @@ SETTINGS: tuple[Setting, ...] = (
         2,
         "Run-executing threads inside each server process (0: use `cleanroom worker`).",
     ),
+    Setting(
+        "run_heartbeat_seconds",
+        int,
+        5,
+        "A running run's heartbeat period; a run silent for four periods lost its worker.",
+    ),
     Setting("host", str, "127.0.0.1", "Address `cleanroom serve` binds."),
     Setting("port", int, 8000, "Port `cleanroom serve` binds."),
     Setting("gunicorn_workers", int, 2, "gunicorn worker processes for `cleanroom serve`."),
@@ -176,6 +182,7 @@ class Settings:
     max_decompressed_bytes: int
     ingest_memory_limit: str
     worker_threads: int
+    run_heartbeat_seconds: int
     host: str
     port: int
     gunicorn_workers: int

@@ -40,6 +40,7 @@ from cleanroom.engine.base import (
     suppression_table,
 )
 from cleanroom.errors import ConfigError, ExecutionFailed
+from cleanroom.scratch import held
 from cleanroom.types import PID, SUPPRESSION_VIEW
 
 DENIED_FUNCTIONS = frozenset(
@@ -282,7 +283,8 @@ class DuckDBEngine:
         path = self.data_dir / "tmp" / f"duckdb-{uuid.uuid4().hex}"
         path.mkdir(parents=True)
         try:
-            yield path
+            with held(path):  # a crash leaves it unheld: the next sweep removes it
+                yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
 

@@ -13,6 +13,7 @@ from flask import request
 from werkzeug.datastructures import FileStorage
 
 from cleanroom.errors import InvalidRequest, UnsupportedMediaType
+from cleanroom.scratch import held
 from cleanroom.web.parsing import strict_json
 from cleanroom.web.state import current_settings
 
@@ -67,7 +68,8 @@ def saved_upload(storage: FileStorage) -> Iterator[Path]:
     os.close(handle)
     path = Path(name)
     try:
-        storage.save(path)
-        yield path
+        with held(path):  # a crash leaves it unheld: the next sweep removes it
+            storage.save(path)
+            yield path
     finally:
         path.unlink(missing_ok=True)
