@@ -52,7 +52,9 @@ def test_a_crashed_processs_scratch_is_swept_and_a_live_ones_is_kept(svc: Servic
     _age(upload, spill, partial, live, kept)
     with held(live):
         assert recover_orphaned_runs(svc) == 0
-        assert not upload.exists() and not spill.exists() and not partial.exists()
+        assert not upload.exists()
+        assert not spill.exists()
+        assert not partial.exists()
         assert live.exists()  # held by a live process
         assert fresh.exists()  # within the grace period: perhaps not locked yet
         assert kept.exists()  # not scratch
