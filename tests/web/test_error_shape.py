@@ -117,6 +117,13 @@ def test_413_a_json_body_over_the_route_limit_is_refused_unread(
     assert_problem(response, 413, "payload_too_large")
 
 
+def test_503_a_full_disk_is_an_outage_with_retry_after(client: FlaskClient) -> None:
+    response = client.get("/v1/_test/disk-full")
+    body = assert_problem(response, 503, "service_unavailable")
+    assert response.headers["Retry-After"] == "30"
+    assert "out of disk space" in body["detail"]
+
+
 def test_400_deeply_nested_json(make_app: Callable[..., Flask]) -> None:
     client = install_sample_routes(make_app()).test_client()
     deep = "[" * 100_000 + "]" * 100_000
