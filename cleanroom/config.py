@@ -80,6 +80,12 @@ SETTINGS: tuple[Setting, ...] = (
         "engine", str, "duckdb", "Query engine: duckdb (embedded) or spark.", ("duckdb", "spark")
     ),
     Setting("engine_memory_limit", str, "4GB", "Memory limit of each DuckDB run."),
+    Setting(
+        "engine_spill_limit",
+        str,
+        "8GB",
+        "Most a DuckDB run may spill to disk; a run that needs more fails (execution_failed).",
+    ),
     Setting("engine_threads", int, 2, "Threads of each DuckDB run."),
     Setting(
         "engine_timeout_seconds", int, 600, "A run's query is interrupted after this many seconds."
@@ -102,10 +108,34 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest accepted upload; larger ones get payload_too_large.",
     ),
     Setting(
+        "max_row_bytes",
+        int,
+        1024**2,
+        "Longest accepted CSV row in bytes; a longer one is refused, naming the row.",
+    ),
+    Setting(
+        "max_decompressed_bytes",
+        int,
+        2 * 1024**3,
+        "Largest a gzipped CSV may be once decompressed; larger ones get payload_too_large.",
+    ),
+    Setting(
+        "ingest_memory_limit",
+        str,
+        "4GB",
+        "Memory limit of the DuckDB connection that reads one upload.",
+    ),
+    Setting(
         "worker_threads",
         int,
         2,
         "Run-executing threads inside each server process (0: use `cleanroom worker`).",
+    ),
+    Setting(
+        "run_heartbeat_seconds",
+        int,
+        5,
+        "A running run's heartbeat period; a run silent for four periods lost its worker.",
     ),
     Setting("host", str, "127.0.0.1", "Address `cleanroom serve` binds."),
     Setting("port", int, 8000, "Port `cleanroom serve` binds."),
@@ -142,6 +172,7 @@ class Settings:
     jwt_leeway_seconds: int
     engine: str
     engine_memory_limit: str
+    engine_spill_limit: str
     engine_threads: int
     engine_timeout_seconds: int
     spark_master: str
@@ -149,7 +180,11 @@ class Settings:
     spark_executor_memory: str
     spark_data_uri: str
     max_upload_bytes: int
+    max_row_bytes: int
+    max_decompressed_bytes: int
+    ingest_memory_limit: str
     worker_threads: int
+    run_heartbeat_seconds: int
     host: str
     port: int
     gunicorn_workers: int

@@ -140,6 +140,10 @@ class PayloadTooLarge(CleanroomError):
     status, code, title = 413, "payload_too_large", "Payload too large"
 
 
+class UnsupportedMediaType(CleanroomError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
 class DatasetInvalid(CleanroomError):
     status, code, title = 422, "dataset_invalid", "Dataset is invalid"
 

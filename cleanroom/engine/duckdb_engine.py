@@ -5,7 +5,8 @@ them):
 
 1. the run's dataset files become views (``read_parquet`` of a checked, quoted path) and the
    suppression keys a temporary table, while external access is still on;
-2. resource limits (threads, memory, a per-run spill directory), UTC, no Python replacement scans,
+2. resource limits (threads, memory, a per-run spill directory capped at ``engine_spill_limit``),
+   UTC, no Python replacement scans,
    no extension auto-install/auto-load, no remote file systems;
 3. ``allowed_paths`` / ``allowed_directories``: exactly this run's dataset files (not the whole data
    directory, which holds other collaborations' data);
@@ -39,6 +40,7 @@ from cleanroom.engine.base import (
     suppression_table,
 )
 from cleanroom.errors import ConfigError, ExecutionFailed
+from cleanroom.scratch import held
 from cleanroom.types import PID, SUPPRESSION_VIEW
 
 DENIED_FUNCTIONS = frozenset(
@@ -53,6 +55,7 @@ DENIED_PREFIXES = (
     "mysql_", "json_execute", "load_", "install_",
 )  # fmt: skip
 _NAME_TOKENS = (duckdb.token_type.identifier, duckdb.token_type.keyword)
+_SPILL_SETTING = "max_temp_directory_size"  # named in DuckDB's error when the spill cap is hit
 
 _self_test_lock = threading.Lock()
 _self_test_passed = False
@@ -105,6 +108,7 @@ def sandboxed_connection(
     temp_dir: Path | None,
     threads: int,
     memory: str,
+    spill: str = "0B",
     progress: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """A locked in-memory connection with ``locations`` (view -> checked Parquet file or
@@ -138,6 +142,7 @@ def sandboxed_connection(
             temp_dir=temp_dir,
             threads=threads,
             memory=memory,
+            spill=spill,
         )
     except BaseException:
         conn.close()
@@ -241,6 +246,7 @@ class DuckDBEngine:
                     temp_dir=temp_dir,
                     threads=self.settings.engine_threads,
                     memory=self.settings.engine_memory_limit,
+                    spill=self.settings.engine_spill_limit,
                     progress=on_progress is not None,
                 )
             except duckdb.Error as exc:
@@ -264,9 +270,7 @@ class DuckDBEngine:
             except duckdb.Error as exc:
                 watch.check()
                 log_failure("duckdb", exc)
-                raise ExecutionFailed(
-                    "the engine could not run the query; details are in the server log"
-                ) from None
+                raise ExecutionFailed(_failure(exc, self.settings)) from None
             finally:
                 conn.close()
         watch.check()
@@ -279,9 +283,22 @@ class DuckDBEngine:
         path = self.data_dir / "tmp" / f"duckdb-{uuid.uuid4().hex}"
         path.mkdir(parents=True)
         try:
-            yield path
+            with held(path):  # a crash leaves it unheld: the next sweep removes it
+                yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _failure(exc: duckdb.Error, settings: Settings) -> str:
+    """What stopped a run, for the server log (a run's API error is the same whatever it was)."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        if _SPILL_SETTING in str(exc):
+            return (
+                f"the run would spill more than engine_spill_limit "
+                f"({settings.engine_spill_limit}) to disk"
+            )
+        return f"the run needed more than engine_memory_limit ({settings.engine_memory_limit})"
+    return "the engine could not run the query; details are in the server log"
 
 
 def _progress(conn: duckdb.DuckDBPyConnection) -> float | None:
@@ -297,6 +314,7 @@ def _lock_down(
     temp_dir: Path | None,
     threads: int,
     memory: str,
+    spill: str,
 ) -> None:
     """Apply the sandbox settings; the order matters (see the module docstring)."""
     statements = [
@@ -309,6 +327,7 @@ def _lock_down(
         "SET allow_community_extensions = false",
         "SET disabled_filesystems = 'HTTPFileSystem,S3FileSystem'",
         f"SET temp_directory = {sql_string(str(temp_dir) if temp_dir is not None else '')}",
+        f"SET max_temp_directory_size = {sql_string(spill if temp_dir is not None else '0B')}",
         f"SET allowed_paths = {_sql_list([str(f) for f in files])}",
         f"SET allowed_directories = {_sql_list([str(d) + '/' for d in directories])}",
         "SET enable_external_access = false",

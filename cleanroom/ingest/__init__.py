@@ -2,8 +2,8 @@
 
 Server side: :func:`ingest_dataset` (datasets), :func:`rekey_identifiers` and
 :func:`rekey_identifier_file` (suppression lists), :func:`collaboration_key` and
-:func:`pid_for_digest` (DESIGN.md section 5). Client side: :func:`hash_csv_file` and the
-``normalize_*`` functions behind ``cleanroom hash``.
+:func:`pid_for_digest`; :class:`ReadLimits` bounds what one ingestion may use. Client side:
+:func:`hash_csv_file` and the ``normalize_*`` functions behind ``cleanroom hash``.
 """
 
 from cleanroom.ingest.atomic_parquet import ProgressHook
@@ -11,6 +11,7 @@ from cleanroom.ingest.dataset import PID_TYPE, IngestResult, ingest_dataset
 from cleanroom.ingest.hash_file import HashStats, hash_csv_file
 from cleanroom.ingest.keys import collaboration_key, pid_for_digest
 from cleanroom.ingest.normalize import hash_normalized, normalize_email, normalize_phone
+from cleanroom.ingest.source import ReadLimits
 from cleanroom.ingest.suppressions import rekey_identifier_file, rekey_identifiers
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "HashStats",
     "IngestResult",
     "ProgressHook",
+    "ReadLimits",
     "collaboration_key",
     "hash_csv_file",
     "hash_normalized",

@@ -17,6 +17,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cleanroom.scratch import held
+
 ProgressHook = Callable[[int], None]
 """Called with the number of rows written so far after each row group (progress bars; tests
 raise from it to simulate a crash in the middle of a write)."""
@@ -60,22 +62,24 @@ def write_parquet_atomically(
     # pyarrow accepts a list of the columns to dictionary-encode; its stubs say bool only.
     dictionary: Any = [n for n in schema.names if n not in plain] if plain else True
     try:
-        writer = pq.ParquetWriter(
-            str(tmp),
-            schema.with_metadata(metadata) if metadata else schema,
-            compression="zstd",
-            use_dictionary=dictionary,
-        )
-        try:
-            for batch in batches:
-                writer.write_batch(batch)
-                rows += batch.num_rows
-                if progress is not None:
-                    progress(rows)
-        finally:
-            writer.close()
-        _fsync(tmp)
-        os.replace(tmp, dest)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        with held(tmp):  # a crash leaves it unheld: the next sweep removes it
+            writer = pq.ParquetWriter(
+                str(tmp),
+                schema.with_metadata(metadata) if metadata else schema,
+                compression="zstd",
+                use_dictionary=dictionary,
+            )
+            try:
+                for batch in batches:
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
+                    if progress is not None:
+                        progress(rows)
+            finally:
+                writer.close()
+            _fsync(tmp)
+            os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -8,7 +8,9 @@ flag per row that says whether anything in it could not be stored. Arrow batches
 in a thread (``prefetch``), stream into ``write_parquet_atomically`` (``pid`` as
 FIXED_LEN_BYTE_ARRAY(32)). The first flagged row aborts the write (no file remains) and
 ``validate`` then names every failing column and its first bad row. Valid files, the common
-case, are read once (very large ones: the identifier column twice, see ``scan_query``).
+case, are read once (very large ones: the identifier column twice, see ``scan_query``). A CSV's
+rows are counted beforehand without DuckDB (``records``), and the stored rows must add up to that
+count before the file is committed.
 
 Text metrics are stored as BIGINT when the first rows are all integers; a later non-integer is
 flagged too and the ingestion restarts with DOUBLE for that column (rare, costs one more scan).
@@ -37,7 +39,15 @@ from cleanroom.ingest.keys import collaboration_key
 from cleanroom.ingest.prefetch import prefetched
 from cleanroom.ingest.scan_query import PID_TYPE as PID_TYPE  # re-exported
 from cleanroom.ingest.scan_query import ROWS_COLUMN, ScanQuery, fixed_pids
-from cleanroom.ingest.source import FileFormat, Source, check_size, detect_format, open_source
+from cleanroom.ingest.source import (
+    DEFAULT_LIMITS,
+    FileFormat,
+    ReadLimits,
+    Source,
+    check_size,
+    detect_format,
+    open_source,
+)
 from cleanroom.ingest.source import read_error as source_read_error
 from cleanroom.ingest.validate import raise_problems
 from cleanroom.types import PID, DatasetSpec
@@ -48,7 +58,6 @@ DEFAULT_BATCH_ROWS = 1 << 17
 # ~200 bytes a row measured: 2 GB at 1e7 rows, 0.45 GB at 1e6); above it they stream and the
 # identifier column is read a second time (1e7 Parquet rows: ~15% more CPU, 0.8 GB peak).
 MATERIALIZE_MAX_ROWS = 10_000_000
-_CSV_SAMPLE_BYTES = 1 << 20
 _TYPE_NAMES = {"int64": "BIGINT", "double": "DOUBLE", "string": "VARCHAR", "bool": "BOOLEAN"}
 
 
@@ -133,7 +142,7 @@ def _stored_batches(
     schema: pa.Schema,
     personal: bool,
     tally: _Tally,
-    fmt: FileFormat,
+    opened: Source,
 ) -> Iterator[pa.RecordBatch]:
     """The stored part of each result batch; raises _BadRow on a flagged row."""
     while True:
@@ -144,7 +153,7 @@ def _stored_batches(
         except (duckdb.Error, pa.ArrowException, OSError) as exc:
             # Engine errors arrive through the Arrow stream (e.g. a ragged CSV row far into
             # the file); their text quotes the offending line, so only numbers are kept.
-            raise source_read_error(exc, fmt) from None
+            raise source_read_error(exc, opened.file_format) from None
         if pc.any(batch.column(query.stored)).as_py():
             raise _BadRow
         columns = batch.columns[: query.stored]
@@ -161,25 +170,12 @@ def _stored_batches(
         for name, column in zip(schema.names, columns, strict=True):
             tally.nulls[name] = tally.nulls.get(name, 0) + column.null_count
         yield pa.RecordBatch.from_arrays(columns, schema=schema)
+    # Before the last row group is committed: a file DuckDB read short is never stored.
+    opened.confirm_rows(tally.rows)
     if tally.rows == 0:
         raise DatasetInvalid("the file has no data rows")
     if tally.rows == tally.blank:
         raise DatasetInvalid("every row has a blank identifier")
-
-
-def _estimated_rows(opened: Source, path: Path, source_bytes: int) -> int:
-    """The row count: exact for Parquet (its footer); for CSV the size over the mean length
-    of the first lines (a gzipped CSV: its size over 45 bytes, the shortest possible row,
-    times ten for the compression — a deliberate overestimate)."""
-    if opened.file_format == "parquet":
-        (count,) = opened.con.sql("SELECT count(*) FROM src").fetchall()[0]
-        return int(count)
-    if opened.gzipped:
-        return source_bytes * 10 // 45
-    with path.open("rb") as fh:
-        head = fh.read(_CSV_SAMPLE_BYTES)
-    lines = head.count(b"\n")
-    return source_bytes if lines == 0 else source_bytes * lines // len(head)
 
 
 def _write_once(
@@ -201,7 +197,7 @@ def _write_once(
     metadata = {b"cleanroom.dataset": spec_name.encode(), b"cleanroom.pid": b"hmac-sha256 v1"}
     stream = prefetched(reader)
     try:
-        batches = _stored_batches(stream, query, schema, personal, tally, opened.file_format)
+        batches = _stored_batches(stream, query, schema, personal, tally, opened)
         write_parquet_atomically(
             dest,
             schema,
@@ -235,14 +231,16 @@ def ingest_dataset(
     file_name: str | None = None,
     progress: ProgressHook | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> IngestResult:
     """Validate ``source`` against ``spec`` and store it as ``dest_dir / file_name``.
 
     ``file_name`` defaults to ``<spec.name>-<random>.parquet``; an existing file is never
     overwritten. ``progress`` is called with the rows written so far after each row group of
     ``batch_rows`` rows; an exception it raises aborts the ingestion and leaves no file.
-    Raises PayloadTooLarge (file over ``max_bytes``) or DatasetInvalid (message names the
-    column and first bad row, never a value).
+    Raises PayloadTooLarge (file over ``max_bytes``, or a gzipped CSV over
+    ``limits.max_csv_bytes`` decompressed) or DatasetInvalid (message names the column and
+    first bad row, never a value; or the row longer than ``limits.max_row_bytes``).
     """
     source = Path(source).resolve()
     source_bytes = check_size(source, max_bytes)
@@ -254,14 +252,11 @@ def ingest_dataset(
     if dest.exists():
         raise InvalidRequest(f"a dataset file named {name} already exists")
     key = collaboration_key(secret_key, collaboration_id) if spec.is_personal else None
-    opened = open_source(source, fmt)
+    opened = open_source(source, fmt, limits)
     try:
         identifier, plans = _plans(spec, opened)
         try:
-            materialize = (
-                spec.is_personal
-                and _estimated_rows(opened, source, source_bytes) <= MATERIALIZE_MAX_ROWS
-            )
+            materialize = spec.is_personal and opened.records.rows <= MATERIALIZE_MAX_ROWS
             query = ScanQuery.build(identifier, plans, key, materialize=materialize)
             try:
                 schema, tally = _write_once(

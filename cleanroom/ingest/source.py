@@ -1,9 +1,11 @@
 """Opening an uploaded file in a fresh, sandboxed in-memory DuckDB.
 
 Each ingestion gets its own connection that may read exactly one file (``allowed_paths``, then
-``enable_external_access = false``), never installs or loads extensions, never spills to disk and
-works in UTC. The file is exposed as the view ``src``; every column of a CSV is text (typing is
-ours, so a bad value is located and named instead of failing the whole read with engine text).
+``enable_external_access = false``), never installs or loads extensions, never spills to disk,
+has a memory limit (``ReadLimits``) and works in UTC. The file is exposed as the view ``src``;
+every column of a CSV is text (typing is ours, so a bad value is located and named instead of
+failing the whole read with engine text). A CSV's records are counted first, independently of
+DuckDB (``records``): the rows read must match (``Source.confirm_rows``).
 """
 
 from __future__ import annotations
@@ -17,17 +19,38 @@ from pathlib import Path
 from typing import Literal
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from cleanroom.errors import DatasetInvalid, PayloadTooLarge
 from cleanroom.ingest.identifiers import literal
+from cleanroom.ingest.records import RecordCount, count_records, exact_count
 
 FileFormat = Literal["csv", "parquet"]
 _PARQUET_MAGIC = b"PAR1"
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_HEADER_CHARS = 1 << 20
 _DELIMITERS = (",", ";", "\t", "|")
+_QUOTED = re.compile(r'"(?:[^"]|"")*"?')
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 _CSV_COUNTS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+_CSV_LINE_SIZE = "Maximum line size"
+# DuckDB's CSV buffer: at least its default, and room for any row the record count lets through
+# (it measures characters where it falls back to Python's reader: up to 4 UTF-8 bytes each).
+_MIN_CSV_BUFFER = 32 << 20
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one ingestion may use: the longest CSV row, the largest CSV after decompression
+    (None: no limit beyond the upload's size) and the DuckDB connection's memory."""
+
+    max_row_bytes: int = 1 << 20
+    max_csv_bytes: int | None = None
+    memory_limit: str = "4GB"
+
+
+DEFAULT_LIMITS = ReadLimits()
 
 
 @dataclass(frozen=True)
@@ -37,7 +60,26 @@ class Source:
     con: duckdb.DuckDBPyConnection
     file_format: FileFormat
     columns: dict[str, str]  # name in the file -> DuckDB type
-    gzipped: bool = False  # a gzip-compressed CSV
+    gzipped: bool  # a gzip-compressed CSV
+    # The data rows the file holds: a CSV's counted without DuckDB, a Parquet file's footer.
+    records: RecordCount
+    path: Path
+    limits: ReadLimits
+
+    def confirm_rows(self, read: int) -> None:
+        """DatasetInvalid unless ``read`` rows are all the file holds (a CSV recounted
+        quote-aware first when the fast count may be off)."""
+        expected = self.records.rows
+        if read != expected and not self.records.exact:
+            expected = exact_count(
+                self.path, gzipped=self.gzipped, max_row_bytes=self.limits.max_row_bytes
+            ).rows
+        if read != expected:
+            raise DatasetInvalid(
+                f"the file holds {expected} data rows but {read} could be read; nothing was "
+                "stored (is the file complete, and every row shorter than "
+                f"{self.limits.max_row_bytes} bytes?)"
+            )
 
     def find(self, name: str) -> str | None:
         """The file's column for a declared name: exact, else one case-insensitive match."""
@@ -82,7 +124,9 @@ def detect_format(path: Path, declared: FileFormat | None) -> FileFormat:
     return declared
 
 
-def sandboxed_connection(readable: Path) -> duckdb.DuckDBPyConnection:
+def sandboxed_connection(
+    readable: Path, memory_limit: str = ReadLimits.memory_limit
+) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB that can read ``readable`` and nothing else."""
     con = duckdb.connect(
         ":memory:",
@@ -90,6 +134,7 @@ def sandboxed_connection(readable: Path) -> duckdb.DuckDBPyConnection:
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
             "temp_directory": "",
+            "memory_limit": memory_limit,
         },
     )
     con.execute(f"SET allowed_paths = [{literal(str(readable))}]")
@@ -112,46 +157,76 @@ def _csv_header(path: Path, gzipped: bool) -> tuple[list[str], str]:
         raise DatasetInvalid("the CSV file has no header row")
     if len(first) >= _MAX_HEADER_CHARS:
         raise DatasetInvalid("the CSV header row is too long (is this a CSV file?)")
-    delimiter = max(_DELIMITERS, key=first.count) if any(d in first for d in _DELIMITERS) else ","
+    # Counted outside quotes: a quoted name may hold any candidate ("a;b",c,d is comma-separated).
+    bare = _QUOTED.sub("", first)
+    delimiter = max(_DELIMITERS, key=bare.count) if any(d in bare for d in _DELIMITERS) else ","
     header = next(csv.reader([first], delimiter=delimiter))
     names = [h.strip() for h in header]
     if any(not n for n in names):
         raise DatasetInvalid("the CSV header has an empty column name")
-    seen: set[str] = set()
-    for n in names:
-        if n.lower() in seen:
-            raise DatasetInvalid(f"column '{n}' appears more than once in the CSV header")
-        seen.add(n.lower())
+    _refuse_duplicates(names, "the CSV header")
     return names, delimiter
 
 
-def open_source(path: Path, file_format: FileFormat) -> Source:
+def _refuse_duplicates(names: list[str], where: str) -> None:
+    """DatasetInvalid naming a column that appears twice (case-insensitively): which one a
+    declared name meant would be a guess (DuckDB renames the second of a Parquet file's)."""
+    seen: set[str] = set()
+    for n in names:
+        if n.strip().lower() in seen:
+            raise DatasetInvalid(f"column '{n}' appears more than once in {where}")
+        seen.add(n.strip().lower())
+
+
+def _parquet_names(path: Path) -> list[str]:
+    try:
+        return list(pq.read_schema(path).names)
+    except (pa.ArrowException, OSError):
+        raise DatasetInvalid("the file could not be read as Parquet (is it complete?)") from None
+
+
+def open_source(path: Path, file_format: FileFormat, limits: ReadLimits = DEFAULT_LIMITS) -> Source:
     """Open ``path`` as the view ``src`` of a new sandboxed connection."""
-    con = sandboxed_connection(path)
     gzipped = False
+    records = None
+    if file_format == "csv":
+        with path.open("rb") as fh:
+            gzipped = fh.read(2) == _GZIP_MAGIC
+        names, delimiter = _csv_header(path, gzipped)
+        records = count_records(
+            path,
+            gzipped=gzipped,
+            max_row_bytes=limits.max_row_bytes,
+            max_bytes=limits.max_csv_bytes,
+        )
+    con = sandboxed_connection(path, limits.memory_limit)
     try:
         if file_format == "csv":
-            with path.open("rb") as fh:
-                gzipped = fh.read(2) == _GZIP_MAGIC
-            names, delimiter = _csv_header(path, gzipped)
             columns = ", ".join(f"{literal(n)}: 'VARCHAR'" for n in names)
+            buffer = max(_MIN_CSV_BUFFER, 8 * limits.max_row_bytes)
             reader = (
                 f"read_csv({literal(str(path))}, header = true, auto_detect = false, "
                 f"columns = {{{columns}}}, delim = {literal(delimiter)}, quote = '\"', "
                 f"escape = '\"', strict_mode = true, null_padding = false, "
+                f"max_line_size = {limits.max_row_bytes}, buffer_size = {buffer}, "
                 f"compression = {literal('gzip' if gzipped else 'none')})"
             )
         else:
+            _refuse_duplicates(_parquet_names(path), "the Parquet file")
             reader = f"read_parquet({literal(str(path))})"
         con.execute(f"CREATE VIEW src AS SELECT * FROM {reader}")
         described = con.sql("DESCRIBE SELECT * FROM src").fetchall()
+        if records is None:  # Parquet: the footer's count
+            (count,) = con.sql("SELECT count(*) FROM src").fetchall()[0]
+            records = RecordCount(int(count), path.stat().st_size, exact=True)
     except duckdb.Error as exc:
         con.close()
         raise read_error(exc, file_format) from None
     except BaseException:
         con.close()
         raise
-    return Source(con, file_format, {str(r[0]): str(r[1]) for r in described}, gzipped)
+    columns_found = {str(r[0]): str(r[1]) for r in described}
+    return Source(con, file_format, columns_found, gzipped, records, path, limits)
 
 
 def read_error(exc: Exception, file_format: FileFormat) -> DatasetInvalid:
@@ -167,6 +242,8 @@ def read_error(exc: Exception, file_format: FileFormat) -> DatasetInvalid:
     line = _CSV_LINE.search(text)
     counts = _CSV_COUNTS.search(text)
     where = f" at line {line.group(1)} of the file" if line else ""
+    if _CSV_LINE_SIZE in text:
+        return DatasetInvalid(f"the CSV file has a row longer than this server accepts{where}")
     if counts:
         return DatasetInvalid(
             f"the CSV file has a row with {counts.group(2)} fields{where}; the header has "

@@ -16,7 +16,14 @@ import pyarrow as pa
 from cleanroom.errors import DatasetInvalid, InvalidRequest
 from cleanroom.ingest.identifiers import identifier_sql, pid_sql, quote
 from cleanroom.ingest.keys import collaboration_key, hmac_pads
-from cleanroom.ingest.source import check_size, detect_format, open_source, read_error
+from cleanroom.ingest.source import (
+    DEFAULT_LIMITS,
+    ReadLimits,
+    check_size,
+    detect_format,
+    open_source,
+    read_error,
+)
 from cleanroom.ingest.validate import raise_problems
 
 _PREFERRED_COLUMNS = ("identifier", "email_sha256", "phone_sha256", "sha256", "hash")
@@ -66,6 +73,7 @@ def rekey_identifier_file(
     secret_key: str | bytes,
     collaboration_id: str,
     column: str | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[bytes]:
     """Distinct pids (sorted) of the hashed identifiers in a CSV (or Parquet) file.
 
@@ -76,7 +84,7 @@ def rekey_identifier_file(
     check_size(path, None)
     fmt = detect_format(path, None)
     key = collaboration_key(secret_key, collaboration_id)
-    opened = open_source(path, fmt)
+    opened = open_source(path, fmt, limits)
     try:
         names = list(opened.columns)
         if column is not None:

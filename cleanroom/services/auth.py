@@ -34,6 +34,7 @@ MAX_TOKEN_BYTES = 8 * 1024
 MAX_IDENTITY_CHARS = 200
 MIN_HS256_SECRET_BYTES = 32  # RFC 7518 section 3.2: an HS256 key at least as long as the hash
 REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub", "org", "role")
+_TIME_CLAIMS = ("exp", "nbf", "iat")
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
 # We implement no JWS extension, so a token marking one critical is refused (RFC 7515 4.1.11).
 _REFUSED_HEADERS = ("crit", "b64")
@@ -127,6 +128,11 @@ def verify_token(settings: Settings, token: str) -> Principal:
         raise InvalidToken("the token is not valid yet ('nbf' or 'iat' in the future)") from None
     except jwt.PyJWTError:
         raise InvalidToken("the bearer token is not a valid JWT") from None
+    for name in _TIME_CLAIMS:
+        value = claims.get(name)
+        # PyJWT compares a numeric string ("9999999999") as a number; RFC 7519 says a number.
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise InvalidToken(f"the token's '{name}' claim must be a number (seconds since 1970)")
     return _principal(claims)
 
 

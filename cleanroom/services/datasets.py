@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cleanroom import visibility
+from cleanroom.config import Settings
 from cleanroom.errors import Conflict, DatasetExpired, NotFound
 from cleanroom.events import AuditEvent
-from cleanroom.ingest import ingest_dataset
+from cleanroom.ingest import ReadLimits, ingest_dataset
 from cleanroom.services.access import (
     authorize,
     can_see,
@@ -41,6 +42,15 @@ from cleanroom.types import DatasetSpec, Principal
 
 def dataset_dir(svc: Services, collaboration_id: str) -> Path:
     return svc.settings.datasets_dir / collaboration_id
+
+
+def read_limits(settings: Settings) -> ReadLimits:
+    """What reading one upload may use, from the settings."""
+    return ReadLimits(
+        max_row_bytes=settings.max_row_bytes,
+        max_csv_bytes=settings.max_decompressed_bytes,
+        memory_limit=settings.ingest_memory_limit,
+    )
 
 
 def register_dataset(
@@ -72,6 +82,7 @@ def register_dataset(
         dest_dir=dataset_dir(svc, collab.id),
         file_format=file_format,
         max_bytes=svc.settings.max_upload_bytes,
+        limits=read_limits(svc.settings),
     )
     try:
         expires = svc.store.now() + retention if retention is not None else None

@@ -17,9 +17,11 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+from cleanroom.config import Settings
 from cleanroom.dp import preview, release
 from cleanroom.errors import CleanroomError, InvalidRequest
 from cleanroom.events import AuditEvent
+from cleanroom.scratch import sweep_data_dir
 from cleanroom.services.access import authorize, can_see, require_visible
 from cleanroom.services.context import Services
 from cleanroom.services.lifecycle import require_can_run
@@ -29,8 +31,12 @@ from cleanroom.types import SUPPRESSION_VIEW, Principal, dataset_view
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.5
-HEARTBEAT_SECONDS = 10.0
-HEARTBEAT_TIMEOUT = timedelta(seconds=120)  # a run silent this long lost its worker
+HEARTBEATS_MISSED = 4  # a run silent for this many heartbeat periods lost its worker
+
+
+def heartbeat_timeout(settings: Settings) -> timedelta:
+    """How long a running run may stay silent before it is taken for orphaned."""
+    return timedelta(seconds=HEARTBEATS_MISSED * settings.run_heartbeat_seconds)
 
 
 def _body(body: Mapping[str, Any]) -> tuple[Any, Any, Any]:
@@ -163,7 +169,7 @@ def _heartbeat(svc: Services, run: Run) -> Iterator[None]:
     stop = threading.Event()
 
     def beat() -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
+        while not stop.wait(svc.settings.run_heartbeat_seconds):
             try:
                 svc.store.set_progress(run.id, svc.store.get_run(run.id).progress)
             except CleanroomError:
@@ -299,9 +305,10 @@ class RunWorker:
         last_recovery = time.monotonic()
         while not self._stop.is_set():
             try:
-                if time.monotonic() - last_recovery > HEARTBEAT_TIMEOUT.total_seconds() / 2:
+                if time.monotonic() - last_recovery > self.svc.settings.run_heartbeat_seconds:
                     last_recovery = time.monotonic()
-                    self.svc.store.recover_orphaned_runs(HEARTBEAT_TIMEOUT)
+                    self.svc.store.recover_orphaned_runs(heartbeat_timeout(self.svc.settings))
+                    sweep_data_dir(self.svc.settings.data_dir)
                 if self.run_pending() == 0:
                     self.svc.run_queued.wait(self.poll)
                     self.svc.run_queued.clear()

@@ -10,6 +10,7 @@ from cleanroom.events import AuditEvent
 from cleanroom.ingest import rekey_identifier_file, rekey_identifiers
 from cleanroom.services.access import authorize
 from cleanroom.services.context import Services
+from cleanroom.services.datasets import read_limits
 from cleanroom.types import Principal
 
 MAX_INLINE = 100_000
@@ -36,7 +37,7 @@ def add_suppressions(
         pids = rekey_identifiers(identifiers, **key)
     else:
         assert upload is not None
-        pids = rekey_identifier_file(upload, **key)
+        pids = rekey_identifier_file(upload, **key, limits=read_limits(svc.settings))
     added = svc.store.add_suppressions(
         collab.id,
         list(pids),

@@ -9,6 +9,7 @@ request id; the exception itself is logged server-side under that id.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import secrets
@@ -22,6 +23,8 @@ from cleanroom.errors import CleanroomError, InternalError
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://cleanroom.dev/problems/"
 REQUEST_ID_HEADER = "X-Request-ID"
+RETRY_AFTER_SECONDS = 30
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 _log = logging.getLogger("cleanroom.web")
 
 
@@ -125,8 +128,19 @@ def handle_http_exception(exc: HTTPException) -> Response:
 
 
 def handle_unexpected(exc: BaseException) -> Response:
-    """Anything else: logged with the request id; the client learns only that id."""
+    """Anything else: logged with the request id; the client learns only that id. A full disk
+    is an outage, not a bug: ``503 service_unavailable`` with ``Retry-After``."""
     rid = request_id()
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        _log.error("request %s failed: no space left on the data volume", rid)
+        return problem_response(
+            503,
+            ServiceUnavailable.code,
+            ServiceUnavailable.title,
+            "the server is out of disk space; nothing was stored, retry later",
+            {"request_id": rid},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     _log.error("request %s failed with an unexpected error", rid, exc_info=exc)
     generic = InternalError(f"the server failed to handle this request (request id {rid})")
     return problem_response(

@@ -150,7 +150,7 @@ def _operation(
     if spec.request_schema is not None or parameters:
         error_statuses.add(400)
     if spec.request_schema is not None:
-        error_statuses.add(413)
+        error_statuses.update((413, 415))
     for status in sorted(error_statuses):
         operation["responses"].setdefault(str(status), {"$ref": "#/components/responses/Problem"})
     return operation

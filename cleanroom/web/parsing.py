@@ -1,4 +1,5 @@
-"""Reading a request's input: JSON bodies, the ``Idempotency-Key`` header, pagination.
+"""Reading a request's input: JSON bodies (and their size), the ``Idempotency-Key`` header,
+pagination.
 
 Each reader raises :class:`cleanroom.errors.InvalidRequest` with a message saying what to send
 instead; none quotes what was sent.
@@ -13,7 +14,7 @@ from typing import Any
 
 from flask import g, request
 
-from cleanroom.errors import InvalidRequest
+from cleanroom.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from cleanroom.ranges import MAX_JSON_INT
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
@@ -23,6 +24,22 @@ MAX_PAGE_LIMIT = 1000
 MAX_CURSOR_CHARS = 200
 CURSOR_PATTERN = f"^[A-Za-z0-9._~=-]{{1,{MAX_CURSOR_CHARS}}}$"
 _CURSOR = re.compile(CURSOR_PATTERN)
+# A JSON body is parsed into memory whole (about ten times its size in Python objects), so each
+# route takes only what it needs; uploads are streamed to disk instead (max_upload_bytes).
+DEFAULT_JSON_BODY_BYTES = 1 << 20
+
+
+def limit_body(max_bytes: int) -> None:
+    """Refuse (413) a body whose ``Content-Length`` exceeds ``max_bytes`` before a byte of it is
+    read, and cap the stream there (a chunked body has no ``Content-Length``)."""
+    app_limit = request.max_content_length
+    limit = max_bytes if app_limit is None else min(max_bytes, app_limit)
+    request.max_content_length = limit
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(
+            f"the body is {length} bytes; this route accepts at most {limit} bytes"
+        )
 
 
 def _refuse_constant(name: str) -> Any:
@@ -50,7 +67,9 @@ def json_object_body() -> dict[str, Any]:
     if isinstance(cached, dict):
         return cached
     if not request.is_json:
-        raise InvalidRequest("the body must be JSON: send 'Content-Type: application/json'")
+        if not request.mimetype and not request.content_length:
+            raise InvalidRequest("the body is empty; send a JSON object")
+        raise UnsupportedMediaType("the body must be JSON: send 'Content-Type: application/json'")
     raw = request.get_data(cache=True)
     if not raw:
         raise InvalidRequest("the body is empty; send a JSON object")

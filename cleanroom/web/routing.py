@@ -1,6 +1,6 @@
 """Declaring a route once: URL rule, auth, body schema and responses, for Flask and for OpenAPI.
 
->>> from flask import Blueprint
+>>> from flask import Blueprint, request
 >>> bp = Blueprint("examples", __name__, url_prefix="/v1")
 >>> NEW_THING = NamedSchema("NewThing", {"type": "object", "required": ["name"],
 ...     "properties": {"name": {"type": "string", "minLength": 1}}, "additionalProperties": False})
@@ -23,12 +23,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Blueprint
+from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
 from cleanroom.errors import InvalidRequest
 from cleanroom.web.auth import require_principal
-from cleanroom.web.parsing import json_object_body
+from cleanroom.web.parsing import DEFAULT_JSON_BODY_BYTES, json_object_body, limit_body
 from cleanroom.web.schema import NamedSchema, SchemaLike, check_declared_schema, schema_violations
 
 __all__ = ["NamedSchema", "ResponseDoc", "RouteSpec", "json_object_body", "route", "route_spec"]
@@ -69,6 +69,7 @@ class RouteSpec:
     headers: tuple[Mapping[str, Any], ...]
     paginated: bool
     idempotent: bool
+    max_body_bytes: int  # of a JSON body
 
 
 def route(
@@ -89,6 +90,7 @@ def route(
     paginated: bool = False,
     idempotent: bool = False,
     endpoint: str | None = None,
+    max_body_bytes: int = DEFAULT_JSON_BODY_BYTES,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Register a view on ``bp`` and record its documentation.
 
@@ -97,6 +99,8 @@ def route(
     lists the error statuses the view can produce beyond the automatic ones (401 with auth, 400
     with a body or query, 500 always). ``query``/``headers`` are OpenAPI parameter objects;
     ``paginated`` adds ``limit``/``cursor`` and ``idempotent`` the ``Idempotency-Key`` header.
+    A JSON body (on any route) larger than ``max_body_bytes`` is ``413 payload_too_large``
+    before it is read; other bodies (uploads) are bounded by ``max_upload_bytes`` only.
     """
     if request_schema is not None:
         check_declared_schema(request_schema, f"{rule} request")
@@ -122,10 +126,13 @@ def route(
             headers=tuple(headers),
             paginated=paginated,
             idempotent=idempotent,
+            max_body_bytes=max_body_bytes,
         )
 
         @functools.wraps(view)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            if request_media_type == JSON or request.is_json:
+                limit_body(max_body_bytes)
             if auth:
                 require_principal()
             if enforce_json and request_schema is not None:

@@ -113,3 +113,17 @@ def test_make_engine_chooses_by_setting(settings: Settings) -> None:
     duck = make_engine(settings)
     duck.check_ready()
     duck.close()
+
+
+def test_a_run_that_would_spill_past_the_limit_fails(
+    settings: Settings, datasets: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Without a cap DuckDB spills up to 90% of the free disk; this sort spills about 30 MB.
+    sql = "SELECT range % 1000003 AS k, count(*) AS n FROM range(3000000) GROUP BY k ORDER BY k"
+    tight = settings.replace(engine_memory_limit="30MB", engine_threads=1)
+    assert DuckDBEngine(tight.replace(engine_spill_limit="1GB")).execute(sql, datasets, []).num_rows
+    engine = DuckDBEngine(tight.replace(engine_spill_limit="1MB"))
+    with pytest.raises(ExecutionFailed, match="spill more than engine_spill_limit") as caught:
+        engine.execute(sql, datasets, [])
+    assert caught.value.code == "execution_failed"
+    assert list((settings.data_dir / "tmp").iterdir()) == []

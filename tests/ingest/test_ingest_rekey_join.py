@@ -121,19 +121,18 @@ def test_prefetched_passes_errors_and_stops_early() -> None:
     reader.close()
 
 
-def test_row_estimate_picks_the_shape(write_csv: WriteCsv, tmp_path: Path) -> None:
-    from cleanroom.ingest.dataset import _estimated_rows
+def test_the_row_count_that_picks_the_shape_is_exact(write_csv: WriteCsv, tmp_path: Path) -> None:
     from cleanroom.ingest.source import open_source
 
     path = write_csv([row(f"u{i}@x.com") for i in range(300)])
     opened = open_source(path, "csv")
     try:
-        assert 295 <= _estimated_rows(opened, path, path.stat().st_size) <= 305
+        assert opened.records.rows == 300
     finally:
         opened.con.close()
     pq.write_table(pa.table({"x": list(range(7))}), tmp_path / "t.parquet")
     opened = open_source(tmp_path / "t.parquet", "parquet")
     try:
-        assert _estimated_rows(opened, tmp_path / "t.parquet", 1) == 7
+        assert opened.records.rows == 7
     finally:
         opened.con.close()

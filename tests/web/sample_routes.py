@@ -58,6 +58,13 @@ def sample_blueprint() -> Blueprint:
     def boom() -> Response:
         raise RuntimeError(SECRET_MESSAGE)
 
+    @route(bp, "/disk-full", summary="Write to a full device", auth=False, responses={})
+    def disk_full() -> Response:
+        with open("/dev/full", "wb") as device:  # the kernel's always-full device: ENOSPC
+            device.write(b"x")
+            device.flush()
+        return jsonify({})
+
     @route(bp, "/raise/<code>", summary="Raise a chosen error", auth=False, responses={})
     def raise_error(code: str) -> Response:
         raise RAISABLE[code]

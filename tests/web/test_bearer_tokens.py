@@ -109,6 +109,18 @@ def test_expiry_and_leeway(settings: Settings) -> None:
     refused(settings, hs256_token(settings, iat=now + 3600), "not valid yet")
 
 
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("kind", ["numeric string", "boolean"])
+def test_time_claims_must_be_numbers(settings: Settings, claim: str, kind: str) -> None:
+    # PyJWT reads "9999999999" as a number; RFC 7519's NumericDate is a JSON number.
+    value: Any = str(int(time.time()) + 600) if kind == "numeric string" else True
+    if claim != "exp":
+        value = str(int(time.time()) - 60) if kind == "numeric string" else True
+    # (True as exp is also read as 1, long expired: refused either way)
+    fragment = "" if value is True and claim == "exp" else f"'{claim}' claim must be a number"
+    refused(settings, hs256_token(settings, **{claim: value}), fragment)
+
+
 def test_wrong_issuer_or_audience(settings: Settings) -> None:
     refused(settings, hs256_token(settings, iss="someone-else"), "issuer")
     refused(settings, hs256_token(settings, aud="another-api"), "audience")

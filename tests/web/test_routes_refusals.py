@@ -148,13 +148,22 @@ def test_raw_emails_are_refused_and_nothing_is_stored(
     assert "dataset.registered" not in audit_names(api, cid)
 
 
-def test_bad_uploads_are_400_or_422(api: RouteApi, tmp_path: Path) -> None:
+def test_bad_uploads_are_400_415_or_422(api: RouteApi, tmp_path: Path) -> None:
     cid = api.open_collaboration()
     path = f"/v1/collaborations/{cid}/datasets"
-    no_file = api.call("POST", path, ADVERTISER, "advertiser", data={"spec": "{}"})
+    no_file = api.call(
+        "POST",
+        path,
+        ADVERTISER,
+        "advertiser",
+        data={"spec": "{}"},
+        content_type="multipart/form-data",
+    )
     assert_problem(no_file, 400, "invalid_request")
+    as_form = api.call("POST", path, ADVERTISER, "advertiser", data={"spec": "{}"})
+    assert_problem(as_form, 415, "unsupported_media_type")
     as_json = api.call("POST", path, ADVERTISER, "advertiser", json={"spec": {}})
-    assert_problem(as_json, 400, "invalid_request")
+    assert_problem(as_json, 415, "unsupported_media_type")
     bad_spec = {"file": (io.BytesIO(b"a\n1\n"), "x.csv"), "spec": "{not json"}
     assert_problem(
         api.call("POST", path, ADVERTISER, "advertiser", data=bad_spec), 400, "invalid_request"

@@ -60,6 +60,8 @@ ADDED = record(
     request_media_type="multipart/form-data",
     responses={202: ResponseDoc("How many identifiers were newly suppressed.", ADDED)},
     errors=[403, 404, 413, 422],
+    # A hashed identifier is at most 64 hex characters; quoted and separated, 80 bytes is ample.
+    max_body_bytes=MAX_INLINE * 80 + 4096,
 )
 def add_suppressions(cid: str) -> tuple[dict[str, Any], int]:
     """Re-key and add hashed identifiers; the next run excludes them."""

@@ -12,7 +12,8 @@ from typing import Any, Literal
 from flask import request
 from werkzeug.datastructures import FileStorage
 
-from cleanroom.errors import InvalidRequest
+from cleanroom.errors import InvalidRequest, UnsupportedMediaType
+from cleanroom.scratch import held
 from cleanroom.web.parsing import strict_json
 from cleanroom.web.state import current_settings
 
@@ -28,7 +29,7 @@ UPLOAD_FORM: dict[str, Any] = {
 def upload_part(name: str = "file") -> FileStorage:
     """The multipart file part ``name``, or ``invalid_request`` saying how to send it."""
     if not request.mimetype.startswith("multipart/form-data"):
-        raise InvalidRequest(f"send a multipart/form-data body with a '{name}' part")
+        raise UnsupportedMediaType(f"send a multipart/form-data body with a '{name}' part")
     storage = request.files.get(name)
     if storage is None:
         raise InvalidRequest(f"the multipart body needs a '{name}' part holding the file")
@@ -67,7 +68,8 @@ def saved_upload(storage: FileStorage) -> Iterator[Path]:
     os.close(handle)
     path = Path(name)
     try:
-        storage.save(path)
-        yield path
+        with held(path):  # a crash leaves it unheld: the next sweep removes it
+            storage.save(path)
+            yield path
     finally:
         path.unlink(missing_ok=True)
