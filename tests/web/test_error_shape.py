@@ -47,7 +47,10 @@ def test_401_before_body_validation(client: FlaskClient) -> None:
 
 def test_404_unknown_route(client: FlaskClient) -> None:
     assert_problem(client.get("/v1/no-such-thing"), 404, "not_found")
-    assert_problem(client.get("/"), 404, "not_found")
+    assert_problem(client.get("/no-such-page"), 404, "not_found")
+    front = client.get("/")  # the front door is the console's
+    assert front.status_code in (302, 303, 308)
+    assert front.headers["Location"].endswith("/console/")
 
 
 def test_405_keeps_allow_header(client: FlaskClient) -> None:
