@@ -12,8 +12,8 @@ case, are read once (very large ones: the identifier column twice, see ``scan_qu
 rows are counted beforehand without DuckDB (``records``), and the stored rows must add up to that
 count before the file is committed.
 
-Text metrics are stored as BIGINT when the first rows are all integers; a later non-integer is
-flagged too and the ingestion restarts with DOUBLE for that column (rare, costs one more scan).
+A metric is stored by its declared type (BIGINT for ``integer``, DOUBLE for ``number``), never by
+the values: a value the type cannot hold is a bad row like any other (``ingest.columns``).
 
 Rows with a blank identifier are dropped and counted: they could never join. The uploaded hash is
 never written anywhere.
