@@ -118,8 +118,10 @@ class ReleaseCalibration:
         }
 
 
-# Beyond this many aggregates, only "all Laplace" and "all Gaussian" are compared (2^k otherwise).
-MAX_ENUMERATED = 8
+# Up to this many aggregates every Laplace/Gaussian assignment is compared (2^k calibrations, each
+# a few OpenDP maps: about 0.1 s). Beyond it, all Laplace, all Gaussian and each "all Gaussian but
+# one" are compared (k + 2), so a preview stays interactive for wide templates.
+MAX_ENUMERATED = 3
 
 
 def calibrate_release(
@@ -132,8 +134,9 @@ def calibrate_release(
 ) -> ReleaseCalibration:
     """Split ``loss`` and calibrate every mechanism of ``plan`` (no data involved).
 
-    ``noise="auto"`` with a delta to spend tries every assignment of discrete Laplace (pure DP)
-    or discrete Gaussian (zCDP pool) to the aggregates and keeps the one with the smallest
+    ``noise="auto"`` with a delta to spend tries the assignments of discrete Laplace (pure DP)
+    or discrete Gaussian (zCDP pool) to the aggregates (every one up to ``MAX_ENUMERATED``
+    aggregates) and keeps the one with the smallest
     weighted mean log half-width (:meth:`ReleaseCalibration.score`); without delta it is Laplace.
     The choice depends only on the plan and the loss, never on data."""
     check_noise(noise)
@@ -144,7 +147,8 @@ def calibrate_release(
     elif noise == "gaussian":
         options = [tuple(aggregates)]
     elif len(aggregates) > MAX_ENUMERATED:
-        options = [(), tuple(aggregates)]
+        everything = tuple(aggregates)
+        options = [(), everything, *(tuple(a for a in everything if a != c) for c in everything)]
     else:
         options = [
             combo
@@ -176,7 +180,7 @@ def _why(
     chosen = tried[best]
     out: dict[str, Any] = {
         "reason": "smallest half-widths for the loss charged (weighted mean of log half-widths "
-        "over the measurements, every Laplace/Gaussian assignment compared)",
+        "over the measurements, the Laplace/Gaussian assignments compared)",
         "half_width": chosen.half_width(column),
     }
     if alternative is not None:
