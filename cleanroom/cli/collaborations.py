@@ -40,7 +40,7 @@ def collaborations() -> None:
     "--policy",
     "policy_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Collaboration policy JSON (API.md); default: the server's default policy.",
+    help="Collaboration policy JSON (docs/specs.md); default: the server's default policy.",
 )
 @client_options
 @client_command

@@ -46,7 +46,7 @@ def datasets() -> None:
     "spec_path",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Dataset spec JSON (API.md, Dataset spec).",
+    help="Dataset spec JSON (docs/specs.md).",
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @client_options

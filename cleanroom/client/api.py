@@ -1,4 +1,4 @@
-"""``ApiClient``: one typed method per route of the cleanroom HTTP API (API.md, Routes).
+"""``ApiClient``: one typed method per route of the cleanroom HTTP API (docs/api.md).
 
 Answers are the server's JSON documents (``dict``), lists are followed across pages, and every
 non-2xx answer raises :class:`ApiError` carrying the problem document's ``code`` and ``detail``.
@@ -421,7 +421,7 @@ class ApiClient:
             delay = min(poll, delay * 2)  # quick runs answer quickly, long ones are not hammered
 
     def get_report(self, collaboration_id: str, run_id: str) -> dict[str, Any]:
-        """The report document (API.md, Report); ``ApiError`` 409 until the run succeeded."""
+        """The report document (docs/specs.md, Report); ``ApiError`` 409 until the run succeeded."""
         return self._object(
             "GET",
             self._collab(collaboration_id, f"/runs/{_seg(run_id)}/report"),

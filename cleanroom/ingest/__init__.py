@@ -2,7 +2,7 @@
 
 Server side: :func:`ingest_dataset` (datasets), :func:`rekey_identifiers` and
 :func:`rekey_identifier_file` (suppression lists), :func:`collaboration_key` and
-:func:`pid_for_digest` (DESIGN.md section 5). Client side: :func:`hash_csv_file` and the
+:func:`pid_for_digest` (docs/privacy.md). Client side: :func:`hash_csv_file` and the
 ``normalize_*`` functions behind ``cleanroom hash``.
 """
 

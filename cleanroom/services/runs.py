@@ -240,7 +240,7 @@ def _progress_reporter(svc: Services, run: Run) -> Any:
 def build_report(
     run: Run, plan: RunPlan, released: Mapping[str, Any], created_at: str
 ) -> dict[str, Any]:
-    """The report document (API.md, Report) around a release."""
+    """The report document (docs/specs.md, Report) around a release."""
     return {
         "run_id": run.id,
         "collaboration_id": run.collaboration_id,

@@ -18,7 +18,7 @@ bp = Blueprint("collaborations", __name__)
 
 POLICY: dict[str, Any] = {
     "type": "object",
-    "description": "The collaboration policy (API.md); omitted members take their defaults.",
+    "description": "The collaboration policy (docs/specs.md); omitted members take their defaults.",
     "properties": {
         "epsilon_budget": {"type": "number"},
         "delta_budget": {"type": "number"},
