@@ -56,6 +56,20 @@ class InvalidRequest(CleanroomError):
     status, code, title = 400, "invalid_request", "Invalid request"
 
 
+class InvalidParameter(CleanroomError):
+    """A run's parameter values do not fit the template's declared parameters (the template
+    itself is fine)."""
+
+    status, code, title = 400, "invalid_parameter", "Invalid parameter"
+
+    def __init__(self, problems: list[str], detail: str | None = None) -> None:
+        self.problems = list(problems)
+        super().__init__(detail or "; ".join(self.problems))
+
+    def extra(self) -> dict[str, Any]:
+        return {"problems": self.problems}
+
+
 class InvalidToken(CleanroomError):
     status, code, title = 401, "invalid_token", "Invalid or missing token"
 

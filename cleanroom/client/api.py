@@ -272,7 +272,30 @@ class ApiClient:
         identifiers: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """Add hashed opted-out identifiers, from a CSV ``file`` or an ``identifiers`` list."""
-        path = self._collab(collaboration_id, "/suppressions")
+        return self._suppressions(collaboration_id, "", file, identifiers)
+
+    def remove_suppressions(
+        self,
+        collaboration_id: str,
+        *,
+        file: Path | str | None = None,
+        identifiers: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Take hashed identifiers off the suppression list: ``{"removed": n}``."""
+        return self._suppressions(collaboration_id, "/remove", file, identifiers)
+
+    def count_suppressions(self, collaboration_id: str) -> dict[str, Any]:
+        """``{"count": n}``: the size of the suppression list (retailer admin)."""
+        return self._object("GET", self._collab(collaboration_id, "/suppressions"))
+
+    def _suppressions(
+        self,
+        collaboration_id: str,
+        rest: str,
+        file: Path | str | None,
+        identifiers: Sequence[str] | None,
+    ) -> dict[str, Any]:
+        path = self._collab(collaboration_id, "/suppressions" + rest)
         if (file is None) == (identifiers is None):
             raise ValueError("give either file or identifiers")
         if identifiers is not None:
@@ -395,6 +418,11 @@ class ApiClient:
 
     def get_run(self, collaboration_id: str, run_id: str) -> dict[str, Any]:
         return self._object("GET", self._collab(collaboration_id, f"/runs/{_seg(run_id)}"))
+
+    def cancel_run(self, collaboration_id: str, run_id: str) -> dict[str, Any]:
+        """Cancel a queued or running run (its charge is kept); ``ApiError`` 409 once finished."""
+        path = self._collab(collaboration_id, f"/runs/{_seg(run_id)}/cancel")
+        return self._object("POST", path, json_body={})
 
     def wait_for_run(
         self,

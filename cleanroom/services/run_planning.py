@@ -12,8 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.dp import LossSplit, PrivacyLoss, split_loss
-from cleanroom.errors import Conflict, InvalidRequest, NotFound, TemplateNotApproved
-from cleanroom.policy import compile_template
+from cleanroom.errors import (
+    Conflict,
+    InvalidParameter,
+    InvalidRequest,
+    NotFound,
+    TemplateNotApproved,
+)
+from cleanroom.policy import compile_template, parameter_problems
 from cleanroom.services.collaborations import policy_of
 from cleanroom.services.context import Services
 from cleanroom.services.datasets import require_current, usable_datasets
@@ -86,6 +92,9 @@ def plan_run(
     usable = usable_datasets(svc, collab.id, (collab.retailer_org, org))
     specs = {name: DatasetSpec.from_dict(d.spec) for name, d in usable.items()}
     text = template_text(template)
+    problems = parameter_problems(text.parameters, parameters)
+    if problems:  # the values are wrong, not the template: say so before compiling
+        raise InvalidParameter(problems)
     # The version each dataset's rows come from; used for the rewrite's row-cap facts, and
     # checked for expiry below for the datasets the template actually reads.
     current = {name: d.current for name, d in usable.items() if d.current is not None}
