@@ -1,7 +1,7 @@
 """The one exception hierarchy of cleanroom.
 
 Every error a client can see is a :class:`CleanroomError` with an HTTP ``status`` and a stable
-``code`` (docs/api.md, Errors). ``web`` maps them to RFC 9457 problem documents in exactly one place;
+``code`` (docs/api.md). ``web`` maps them to RFC 9457 problem documents in exactly one place;
 ``cli`` prints ``code: detail``. Messages are written for a person to act on and never quote data
 values, SQL or engine messages.
 

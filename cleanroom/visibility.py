@@ -87,7 +87,9 @@ RESOURCES: Mapping[str, Visibility] = MappingProxyType(
             DATASET_FIGURES,
         ),
         "suppression_list": _v(
-            "the retailer", "opt-outs: written, never read back (the owner reads its size)", {OWNER: FULL, PARTNER: HIDDEN}
+            "the retailer",
+            "opt-outs: written, never read back (the owner reads its size)",
+            {OWNER: FULL, PARTNER: HIDDEN},
         ),
         "template": _v(
             "the partner that submitted it",

@@ -10,9 +10,6 @@ from typing import Any
 import click
 
 from cleanroom.cli import exits
-from cleanroom.errors import CleanroomError
-from cleanroom.services.spec_draft import draft_spec
-
 from cleanroom.cli.output import emit
 from cleanroom.cli.remote import (
     STDIO,
@@ -23,6 +20,8 @@ from cleanroom.cli.remote import (
     read_json_file,
     write_output,
 )
+from cleanroom.errors import CleanroomError
+from cleanroom.services.spec_draft import draft_spec
 
 # Shown instead of the row count of another org's dataset: the server sends it to the owner only.
 OWNER_ONLY = "(owner only)"
@@ -132,8 +131,13 @@ def delete(
 @datasets.command("init-spec")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", help="The dataset's name (default: FILE's stem).")
-@click.option("--kind", type=click.Choice(["personal", "reference"]), default="personal",
-              show_default=True, help="Personal data (one identifier column) or reference data.")
+@click.option(
+    "--kind",
+    type=click.Choice(["personal", "reference"]),
+    default="personal",
+    show_default=True,
+    help="Personal data (one identifier column) or reference data.",
+)
 @click.option("-o", "--output", default=STDIO, show_default=True,
               help="Where to write the draft spec (- is standard output).")  # fmt: skip
 def init_spec(file: Path, name: str | None, kind: str, output: str) -> None:

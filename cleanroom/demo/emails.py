@@ -3,7 +3,7 @@
 The demo world stores RAW emails, as a retailer and an advertiser would hold them, so that the demo
 hashes them client side exactly like a partner (``cleanroom hash``). The same person's address is
 often typed differently on the two sides: upper case, dots and ``+tags`` in a Gmail local part.
-All such variants must normalize to the same identifier (cleanroom.ingest.normalize), so variants only
+All such variants must normalize to the same identifier (ingest.normalize), so variants only
 change what normalization removes.
 
 >>> import numpy as np

@@ -47,7 +47,7 @@ class ReleaseCalibration:
         return {m.column: self.half_width(m.column) for m in self.plan.measurements}
 
     def output_half_widths(self) -> dict[str, float]:
-        """95% half-width per output column that is a measurement as is (the report's ``half_widths``)."""
+        """95% half-width per output column that is a measurement as is (report ``half_widths``)."""
         measured = {m.column for m in self.plan.measurements}
         return {
             o.name: self.half_width(o.expr.name)

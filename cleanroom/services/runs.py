@@ -129,8 +129,8 @@ CANCELLED = ("cancelled", "the run was cancelled before it released anything")
 def cancel_run(svc: Services, who: Principal, collaboration_id: str, run_id: str) -> Run:
     """Cancel a ``queued`` or ``running`` run: it fails with code ``cancelled`` and releases
     nothing; its charge is kept, like any run that failed after it was queued. A run in progress
-    is interrupted at its next progress report. Its org's advertisers may cancel it, and the retailer admin
-    any run; ``Conflict`` once it finished."""
+    is interrupted at its next progress report. Its org's advertisers may cancel it, and the
+    retailer admin any run; ``Conflict`` once it finished."""
     collab = authorize(svc, who, collaboration_id, "run.cancel")
     run = visible_run(svc, who, collab, run_id)
     return svc.store.fail_run(

