@@ -79,7 +79,7 @@ def test_parameters_are_typed_and_a_bad_one_is_a_bad_parameter(
 
 
 def test_everyday_commands(server_url: str, cli_settings: Settings, inputs: Path) -> None:
-    cid, tid, paths = _collaboration(server_url, cli_settings, inputs)
+    cid, tid, _ = _collaboration(server_url, cli_settings, inputs)
     admin = _as(cli_settings, server_url, "shopco", "retailer_admin")
     advertiser = _as(cli_settings, server_url, "acme", "advertiser")
     assert advertiser.json("whoami")["org"] == "acme"
