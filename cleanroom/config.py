@@ -157,6 +157,7 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 ENV_PREFIX = "CLEANROOM_"
 SECRET_SETTINGS = ("secret_key", "jwt_secret")
+MIN_SECRET_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -291,6 +292,13 @@ def load_settings(
             )
         values[name] = _development_secret(values["data_dir"], name)
         generated.append(name)
+    if values["mode"] == "production":
+        for name in SECRET_SETTINGS:
+            if values[name] and len(values[name].encode("utf-8")) < MIN_SECRET_BYTES:
+                raise ConfigError(
+                    f"production mode needs a {name} of at least {MIN_SECRET_BYTES} bytes "
+                    f"(set {ENV_PREFIX}{name.upper()} to a long random value)"
+                )
     return Settings(**values, generated_secrets=tuple(generated))
 
 
@@ -316,8 +324,25 @@ def _development_secret(data_dir: Path, name: str) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
-def warn_generated_secrets(settings: Settings) -> None:
-    """Say, once, that this process is running with ephemeral development secrets."""
+WARNED_MARKER = "warned"  # in <data_dir>/dev-secrets: the warning was shown once already
+
+
+def warn_generated_secrets(settings: Settings, every_time: bool = False) -> None:
+    """Say that this data directory runs on generated development secrets: once per data
+    directory for short commands (``cleanroom token``, ``init-db``), on every start for the
+    server (``every_time``), whose log is where an operator looks."""
+    if not settings.generated_secrets:
+        return
+    marker = settings.data_dir / "dev-secrets" / WARNED_MARKER
+    if not every_time:
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        except OSError:
+            pass  # an unwritable marker: warn every time rather than never
+        else:
+            os.close(fd)
     if settings.generated_secrets:
         print(
             "cleanroom: development mode: using generated development "

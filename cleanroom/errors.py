@@ -1,7 +1,7 @@
 """The one exception hierarchy of cleanroom.
 
 Every error a client can see is a :class:`CleanroomError` with an HTTP ``status`` and a stable
-``code`` (API.md, Errors). ``web`` maps them to RFC 9457 problem documents in exactly one place;
+``code`` (docs/api.md). ``web`` maps them to RFC 9457 problem documents in exactly one place;
 ``cli`` prints ``code: detail``. Messages are written for a person to act on and never quote data
 values, SQL or engine messages.
 
@@ -56,6 +56,20 @@ class CleanroomError(Exception):
 
 class InvalidRequest(CleanroomError):
     status, code, title = 400, "invalid_request", "Invalid request"
+
+
+class InvalidParameter(CleanroomError):
+    """A run's parameter values do not fit the template's declared parameters (the template
+    itself is fine)."""
+
+    status, code, title = 400, "invalid_parameter", "Invalid parameter"
+
+    def __init__(self, problems: list[str], detail: str | None = None) -> None:
+        self.problems = list(problems)
+        super().__init__(detail or "; ".join(self.problems))
+
+    def extra(self) -> dict[str, Any]:
+        return {"problems": self.problems}
 
 
 class InvalidToken(CleanroomError):

@@ -29,6 +29,8 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
         "dataset.read": _MEMBERS_READ,
         "dataset.delete": frozenset({"retailer_admin", "advertiser"}),  # owner org only
         "suppression.add": frozenset({"retailer_admin"}),
+        "suppression.remove": frozenset({"retailer_admin"}),
+        "suppression.count": frozenset({"retailer_admin"}),  # its size; never the identifiers
         "template.submit": frozenset({"advertiser"}),
         "template.read": _ALL,  # partners: their own org's only (cleanroom.visibility)
         "template.approve": frozenset({"retailer_admin"}),
@@ -39,6 +41,7 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
         "template.reject_as_owner": frozenset({"advertiser"}),
         "run.preview": frozenset({"advertiser"}),
         "run.create": frozenset({"advertiser"}),
+        "run.cancel": frozenset({"retailer_admin", "advertiser"}),  # own org's runs; admin: any
         "run.read": frozenset({"retailer_admin", "advertiser", "partner_viewer"}),  # own org's runs
         "report.read": frozenset({"retailer_admin", "advertiser", "partner_viewer"}),  # own org's
         "budget.read": _ALL,  # partners see their own org's line only (cleanroom.visibility)

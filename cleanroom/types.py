@@ -77,7 +77,7 @@ def _in_range(data: Mapping[str, Any], key: str, default: Any, allowed: ranges.R
 
 @dataclass(frozen=True)
 class CollaborationPolicy:
-    """Rules of one collaboration (API.md, Collaboration policy)."""
+    """Rules of one collaboration (docs/specs.md, Collaboration policy)."""
 
     epsilon_budget: float = 10.0
     delta_budget: float = 1e-6
@@ -147,7 +147,7 @@ class CollaborationPolicy:
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """One declared column of a dataset (API.md, Dataset spec)."""
+    """One declared column of a dataset (docs/specs.md, Dataset spec)."""
 
     name: str
     role: str
@@ -253,7 +253,7 @@ def _column_from_dict(name: str, data: Any, kind: str) -> ColumnSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """What a dataset holds and how it may be used (API.md, Dataset spec)."""
+    """What a dataset holds and how it may be used (docs/specs.md, Dataset spec)."""
 
     name: str
     kind: str

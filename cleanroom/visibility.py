@@ -87,7 +87,9 @@ RESOURCES: Mapping[str, Visibility] = MappingProxyType(
             DATASET_FIGURES,
         ),
         "suppression_list": _v(
-            "the retailer", "opt-outs: written, never read back", {OWNER: FULL, PARTNER: HIDDEN}
+            "the retailer",
+            "opt-outs: written, never read back (the owner reads its size)",
+            {OWNER: FULL, PARTNER: HIDDEN},
         ),
         "template": _v(
             "the partner that submitted it",
@@ -135,6 +137,7 @@ AUDIT_EVENTS: Mapping[str, EventVisibility] = MappingProxyType(
         "dataset.deleted": EventVisibility("dataset"),
         "dataset.expired": EventVisibility("dataset"),
         "suppression.added": EventVisibility("suppression_list"),
+        "suppression.removed": EventVisibility("suppression_list"),
         "template.submitted": EventVisibility("template"),
         "template.approved": EventVisibility("template", TEMPLATE_ORG),
         "template.rejected": EventVisibility("template", TEMPLATE_ORG),
@@ -144,6 +147,7 @@ AUDIT_EVENTS: Mapping[str, EventVisibility] = MappingProxyType(
         "run.started": EventVisibility("run"),
         "run.succeeded": EventVisibility("run"),
         "run.failed": EventVisibility("run"),
+        "run.cancelled": EventVisibility("run"),
         "report.downloaded": EventVisibility("report", RUN_ORG),
         "budget.charged": EventVisibility("budget_line"),
         "budget.raised": EventVisibility("budget_line", PARTNER_ORG),

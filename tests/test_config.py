@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from cleanroom.config import SETTINGS, load_settings
+from cleanroom.config import SETTINGS, load_settings, warn_generated_secrets
 from cleanroom.errors import ConfigError
 
 
@@ -45,6 +45,26 @@ def test_production_refuses_to_start_without_secret(tmp_path: Path) -> None:
             env={"CLEANROOM_MODE": "production", "CLEANROOM_DATA_DIR": str(tmp_path)},
             config_file=None,
         )
+
+
+@pytest.mark.parametrize("short", ["secret_key", "jwt_secret"])
+def test_production_refuses_secrets_shorter_than_32_bytes(tmp_path: Path, short: str) -> None:
+    secrets = {"secret_key": "s" * 32, "jwt_secret": "j" * 32, short: "x" * 31}
+    with pytest.raises(ConfigError, match=f"needs a {short} of at least 32 bytes"):
+        load_settings(env={}, config_file=None, mode="production", data_dir=tmp_path, **secrets)
+    secrets[short] = "x" * 32
+    assert load_settings(env={}, config_file=None, mode="production", data_dir=tmp_path, **secrets)
+
+
+def test_development_warning_is_shown_once_per_data_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_settings(env={"CLEANROOM_DATA_DIR": str(tmp_path)}, config_file=None)
+    for _ in range(3):
+        warn_generated_secrets(settings)
+    assert capsys.readouterr().err.count("development mode") == 1
+    warn_generated_secrets(settings, every_time=True)  # the server says it on every start
+    assert capsys.readouterr().err.count("development mode") == 1
 
 
 def test_development_generates_secrets_once_per_data_dir(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from werkzeug.routing import MapAdapter
 
 from cleanroom import errors
 from cleanroom.cli.main import cli
+from cleanroom.cli.reference import HEADING, reference_markdown
 from cleanroom.config import SETTINGS, load_settings
 from cleanroom.web.app import create_app
 
@@ -87,9 +88,15 @@ def test_every_setting_is_documented() -> None:
         assert f"`CLEANROOM_{setting.name.upper()}`" in text, setting.name
 
 
+def _subcommands(group: click.Group) -> dict[str, click.Command]:
+    ctx = click.Context(group)
+    found = {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
+    return {name: command for name, command in found.items() if command is not None}
+
+
 def _all_commands(group: click.Group, prefix: str = "cleanroom") -> dict[str, click.Command]:
     out: dict[str, click.Command] = {}
-    for name, command in group.commands.items():
+    for name, command in _subcommands(group).items():
         path = f"{prefix} {name}"
         out[path] = command
         if isinstance(command, click.Group):
@@ -113,8 +120,8 @@ def test_every_error_code_is_documented() -> None:
 def _resolve(tokens: list[str]) -> tuple[click.Command, list[str]]:
     command: click.Command = cli
     rest = tokens[1:]
-    while isinstance(command, click.Group) and rest and rest[0] in command.commands:
-        command = command.commands[rest[0]]
+    while isinstance(command, click.Group) and rest and rest[0] in _subcommands(command):
+        command = _subcommands(command)[rest[0]]
         rest = rest[1:]
     return command, rest
 
@@ -193,3 +200,10 @@ def test_cli_reference_lists_every_command_and_option() -> None:
         for param in command.params:
             if isinstance(param, click.Option):
                 assert param.opts[0] in section, f"{path} {param.opts[0]}"
+
+
+def test_cli_reference_is_generated_from_the_commands() -> None:
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert text.split(HEADING, 1)[1] == reference_markdown().split(HEADING, 1)[1], (
+        "docs/cli.md's reference is stale: python -m cleanroom.cli.reference"
+    )

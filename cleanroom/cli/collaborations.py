@@ -39,15 +39,16 @@ def collaborations() -> None:
 @click.option(
     "--policy",
     "policy_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Collaboration policy JSON (API.md); default: the server's default policy.",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+    help="Collaboration policy JSON (docs/specs.md; - reads standard input); default: the "
+    "server's default policy.",
 )
 @client_options
 @client_command
 def create(
     name: str,
     partners: tuple[str, ...],
-    policy_path: Path | None,
+    policy_path: str | None,
     url: str | None,
     token: str | None,
     timeout: float,

@@ -1,20 +1,27 @@
-"""``cleanroom datasets add|list``: register (upload) and list a collaboration's datasets."""
+"""``cleanroom datasets add|list|show|delete``: register (upload), read and purge a
+collaboration's datasets; ``datasets init-spec``: draft a spec from a file's header (local)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import click
 
+from cleanroom.cli import exits
 from cleanroom.cli.output import emit
 from cleanroom.cli.remote import (
+    STDIO,
     client_command,
     client_options,
     collaboration_option,
     make_client,
     read_json_file,
+    write_output,
 )
+from cleanroom.errors import CleanroomError
+from cleanroom.services.spec_draft import draft_spec
 
 # Shown instead of the row count of another org's dataset: the server sends it to the owner only.
 OWNER_ONLY = "(owner only)"
@@ -36,7 +43,7 @@ def _summary(dataset: dict[str, Any]) -> dict[str, Any]:
 
 @click.group("datasets")
 def datasets() -> None:
-    """Register and list a collaboration's datasets."""
+    """Register, read and purge a collaboration's datasets; draft a spec."""
 
 
 @datasets.command("add")
@@ -45,15 +52,15 @@ def datasets() -> None:
     "--spec",
     "spec_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Dataset spec JSON (API.md, Dataset spec).",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+    help="Dataset spec JSON (docs/specs.md); - reads standard input.",
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @client_options
 @client_command
 def add(
     collaboration_id: str,
-    spec_path: Path,
+    spec_path: str,
     file: Path,
     url: str | None,
     token: str | None,
@@ -84,3 +91,67 @@ def list_(
     """The collaboration's datasets: schema and policy, never rows; sizes of your own org's only."""
     found = make_client(url, token, timeout).list_datasets(collaboration_id)
     emit(found if as_json else [_summary(d) for d in found], as_json)
+
+
+@datasets.command("show")
+@collaboration_option
+@click.argument("dataset_id")
+@client_options
+@client_command
+def show(
+    collaboration_id: str, dataset_id: str, url: str | None, token: str | None, timeout: float,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """One dataset: its spec and versions (figures only for your own org's)."""
+    dataset = make_client(url, token, timeout).get_dataset(collaboration_id, dataset_id)
+    if as_json:
+        emit(dataset, True)
+        return
+    emit(_summary(dataset), False)
+    click.echo(json.dumps(dataset.get("spec") or {}, indent=2))
+
+
+@datasets.command("delete")
+@collaboration_option
+@click.argument("dataset_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@client_options
+@client_command
+def delete(
+    collaboration_id: str, dataset_id: str, yes: bool, url: str | None, token: str | None,
+    timeout: float, as_json: bool,
+) -> None:  # fmt: skip
+    """Purge every version of one of your org's datasets (runs that need it then fail)."""
+    if not yes:
+        click.confirm(f"purge every version of dataset {dataset_id}?", abort=True, err=True)
+    make_client(url, token, timeout).delete_dataset(collaboration_id, dataset_id)
+    emit({"id": dataset_id, "deleted": True}, as_json)
+
+
+@datasets.command("init-spec")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", help="The dataset's name (default: FILE's stem).")
+@click.option(
+    "--kind",
+    type=click.Choice(["personal", "reference"]),
+    default="personal",
+    show_default=True,
+    help="Personal data (one identifier column) or reference data.",
+)
+@click.option("-o", "--output", default=STDIO, show_default=True,
+              help="Where to write the draft spec (- is standard output).")  # fmt: skip
+def init_spec(file: Path, name: str | None, kind: str, output: str) -> None:
+    """Draft a dataset spec from the header of FILE (CSV or Parquet).
+
+    Every column gets a proposed role and the reason in the draft's "review" list, which the
+    server refuses until you delete it: check each role, set every metric's bounds, then upload.
+    Problems of the header are all reported at once (exit 1, nothing written)."""
+    try:
+        draft = draft_spec(file, name, kind)
+    except CleanroomError as err:
+        raise click.BadParameter(err.detail, param_hint="FILE") from None
+    if draft.problems:
+        for problem in draft.problems:
+            click.echo(f"problem: {problem}", err=True)
+        raise SystemExit(exits.FAILED)
+    write_output(output, (json.dumps(draft.spec, indent=2) + "\n").encode())

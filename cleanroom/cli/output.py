@@ -41,8 +41,23 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> s
     return "\n".join(lines)
 
 
+QUIET = "cleanroom.quiet"  # the context key ``--quiet`` sets
+
+
+def quiet() -> bool:
+    """True when the current command was given ``--quiet``."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get(QUIET))
+
+
 def emit(data: Any, as_json: bool, columns: Sequence[str] | None = None) -> None:
-    """Print ``data``: JSON for scripts, else a table (lists) or ``key: value`` lines."""
+    """Print ``data``: JSON for scripts, only the id(s) with ``--quiet``, else a table (lists) or
+    ``key: value`` lines."""
+    if quiet() and not as_json:
+        for item in data if isinstance(data, list) else [data]:
+            if isinstance(item, Mapping) and item.get("id") is not None:
+                click.echo(str(item["id"]))
+        return
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
         return

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
 from cleanroom.cli.output import cell_text, emit, format_table
-from cleanroom.cli.remote import client_command, client_options, collaboration_option, make_client
+from cleanroom.cli.remote import (
+    client_command,
+    client_options,
+    collaboration_option,
+    make_client,
+    write_output,
+)
 from cleanroom.client import REPORT_FORMATS
 
 
@@ -55,15 +60,15 @@ def report() -> None:
 @click.argument("run_id")
 @click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS),
               help="File format (default: json with -o, else a table).")  # fmt: skip
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report to this file.")  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the report to this file (- is standard output).")  # fmt: skip
 @client_options
 @client_command
 def get(
     collaboration_id: str,
     run_id: str,
     fmt: str | None,
-    output: Path | None,
+    output: str | None,
     url: str | None,
     token: str | None,
     timeout: float,
@@ -79,8 +84,7 @@ def get(
                 raise click.UsageError("--format parquet needs -o FILE")
             click.echo(body.decode("utf-8"), nl=False)
             return
-        output.write_bytes(body)
-        click.echo(f"wrote {output} ({len(body)} bytes)", err=True)
+        write_output(output, body)
         return
     document = client.get_report(collaboration_id, run_id)
     if as_json or fmt == "json":

@@ -1,48 +1,51 @@
 """``cleanroom run``: preview or start a run of an approved template, optionally waiting for it
-with a progress bar."""
+with a progress bar; ``cleanroom runs list|get|cancel``: the runs of a collaboration."""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 
+from cleanroom.cli import exits
 from cleanroom.cli.output import emit
+from cleanroom.cli.params import BadParameters, parse_params
 from cleanroom.cli.remote import (
     client_command,
     client_options,
     collaboration_option,
     fail,
+    fail_with,
     make_client,
 )
+from cleanroom.client import ApiClient
 
 RUN_COLUMNS = ["id", "template_id", "status", "progress", "privacy_loss", "error"]
+LIST_COLUMNS = ["id", "template_id", "status", "progress", "privacy_loss", "created_at"]
 
 
-def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``k=v`` pairs; each value is read as JSON when it parses (``14``, ``["c1"]``), else text.
-
-    >>> parse_params(("window_days=14", "brand=acme", 'ids=["c1","c2"]'))
-    {'window_days': 14, 'brand': 'acme', 'ids': ['c1', 'c2']}
-    """
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--param")
-        try:
-            out[name.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[name.strip()] = raw
-    return out
+def _parameters(
+    client: ApiClient, collaboration_id: str, template_id: str, pairs: tuple[str, ...],
+    as_json: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """The ``--param`` pairs typed by the template's declarations; a bad one exits 5."""
+    if not pairs:
+        return {}
+    declared = client.get_template(collaboration_id, template_id).get("parameters") or []
+    try:
+        return parse_params(pairs, declared)
+    except BadParameters as bad:
+        problem = {"status": 400, "code": "invalid_parameter", "detail": str(bad),
+                   "problems": bad.problems}  # fmt: skip
+        fail_with(problem, f"invalid_parameter: {bad}", exits.BAD_PARAMETER, as_json)
 
 
 @click.command("run")
 @collaboration_option
 @click.option("--template", "template_id", required=True, help="The approved template's id.")
-@click.option("--param", "params", multiple=True, help="Parameter NAME=VALUE (repeatable).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A parameter value (repeatable); lists as a,b,c (or JSON).")  # fmt: skip
 @click.option("--epsilon", type=click.FloatRange(min=0.0, min_open=True), default=1.0,
               show_default=True, help="Privacy loss epsilon charged for this run.")  # fmt: skip
 @click.option("--delta", type=click.FloatRange(min=0.0, max=1.0), help="Privacy loss delta.")
@@ -70,7 +73,7 @@ def run(
 ) -> None:
     """Run an approved template (its privacy loss is charged when the run is queued)."""
     client = make_client(url, token, timeout)
-    parameters = parse_params(params)
+    parameters = _parameters(client, collaboration_id, template_id, params, as_json)
     if preview:
         emit(client.preview_run(collaboration_id, template_id, parameters, epsilon, delta), as_json)
         return
@@ -100,3 +103,47 @@ def _wait(client: Any, collaboration_id: str, run_id: str, wait_timeout: float) 
             collaboration_id, run_id, timeout=wait_timeout, on_progress=show
         )
     return final
+
+
+@click.group("runs")
+def runs() -> None:
+    """List, inspect and cancel runs (your org's; the retailer admin sees every partner's)."""
+
+
+@runs.command("list")
+@collaboration_option
+@client_options
+@client_command
+def list_(
+    collaboration_id: str, url: str | None, token: str | None, timeout: float, as_json: bool
+) -> None:
+    """The collaboration's runs you may see, oldest first."""
+    emit(make_client(url, token, timeout).list_runs(collaboration_id), as_json, LIST_COLUMNS)
+
+
+@runs.command("get")
+@collaboration_option
+@click.argument("run_id")
+@client_options
+@client_command
+def get(
+    collaboration_id: str, run_id: str, url: str | None, token: str | None, timeout: float,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """One run: status, progress, privacy loss and, when it failed, why."""
+    emit(make_client(url, token, timeout).get_run(collaboration_id, run_id), as_json)
+
+
+@runs.command("cancel")
+@collaboration_option
+@click.argument("run_id")
+@client_options
+@client_command
+def cancel(
+    collaboration_id: str, run_id: str, url: str | None, token: str | None, timeout: float,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Cancel a queued or running run of your org: it fails with code ``cancelled``, releases
+    nothing, and keeps its charge."""
+    cancelled = make_client(url, token, timeout).cancel_run(collaboration_id, run_id)
+    emit(cancelled, as_json, None if as_json else RUN_COLUMNS)

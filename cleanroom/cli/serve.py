@@ -62,7 +62,7 @@ def serve(
         settings = load_settings()  # fail here, with a message, rather than in every worker
     except CleanroomError as err:
         raise click.ClickException(f"{err.code}: {err.detail}") from None
-    warn_generated_secrets(settings)
+    warn_generated_secrets(settings, every_time=True)
     # The embedded default must serve from a fresh data directory; migrating is idempotent (and
     # serialized by an advisory lock on PostgreSQL), so production's `init-db` step stays valid.
     try:

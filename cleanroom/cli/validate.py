@@ -1,4 +1,4 @@
-"""``cleanroom validate --spec SPEC.json FILE.sql [--json]`` (API.md, CLI).
+"""``cleanroom validate --spec SPEC.json FILE.sql [--json]`` (docs/specs.md).
 
 Exit 0 with a summary when accepted, 1 with one ``code line:column message`` line per violation
 when rejected, 2 when the spec file is unusable.

@@ -1,4 +1,4 @@
-"""``ApiClient``: one typed method per route of the cleanroom HTTP API (API.md, Routes).
+"""``ApiClient``: one typed method per route of the cleanroom HTTP API (docs/api.md).
 
 Answers are the server's JSON documents (``dict``), lists are followed across pages, and every
 non-2xx answer raises :class:`ApiError` carrying the problem document's ``code`` and ``detail``.
@@ -272,7 +272,30 @@ class ApiClient:
         identifiers: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """Add hashed opted-out identifiers, from a CSV ``file`` or an ``identifiers`` list."""
-        path = self._collab(collaboration_id, "/suppressions")
+        return self._suppressions(collaboration_id, "", file, identifiers)
+
+    def remove_suppressions(
+        self,
+        collaboration_id: str,
+        *,
+        file: Path | str | None = None,
+        identifiers: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Take hashed identifiers off the suppression list: ``{"removed": n}``."""
+        return self._suppressions(collaboration_id, "/remove", file, identifiers)
+
+    def count_suppressions(self, collaboration_id: str) -> dict[str, Any]:
+        """``{"count": n}``: the size of the suppression list (retailer admin)."""
+        return self._object("GET", self._collab(collaboration_id, "/suppressions"))
+
+    def _suppressions(
+        self,
+        collaboration_id: str,
+        rest: str,
+        file: Path | str | None,
+        identifiers: Sequence[str] | None,
+    ) -> dict[str, Any]:
+        path = self._collab(collaboration_id, "/suppressions" + rest)
         if (file is None) == (identifiers is None):
             raise ValueError("give either file or identifiers")
         if identifiers is not None:
@@ -396,6 +419,11 @@ class ApiClient:
     def get_run(self, collaboration_id: str, run_id: str) -> dict[str, Any]:
         return self._object("GET", self._collab(collaboration_id, f"/runs/{_seg(run_id)}"))
 
+    def cancel_run(self, collaboration_id: str, run_id: str) -> dict[str, Any]:
+        """Cancel a queued or running run (its charge is kept); ``ApiError`` 409 once finished."""
+        path = self._collab(collaboration_id, f"/runs/{_seg(run_id)}/cancel")
+        return self._object("POST", path, json_body={})
+
     def wait_for_run(
         self,
         collaboration_id: str,
@@ -421,7 +449,7 @@ class ApiClient:
             delay = min(poll, delay * 2)  # quick runs answer quickly, long ones are not hammered
 
     def get_report(self, collaboration_id: str, run_id: str) -> dict[str, Any]:
-        """The report document (API.md, Report); ``ApiError`` 409 until the run succeeded."""
+        """The report document (docs/specs.md, Report); ``ApiError`` 409 until the run succeeded."""
         return self._object(
             "GET",
             self._collab(collaboration_id, f"/runs/{_seg(run_id)}/report"),

@@ -26,7 +26,7 @@ _KEPT_ROLES = ("dimension", "metric", "timestamp")
 
 
 def person_key(email: str) -> str:
-    """SHA-256 hex of the normalized email (DESIGN.md section 5)."""
+    """SHA-256 hex of the normalized email (cleanroom.ingest.normalize)."""
     return hashlib.sha256(identity_key(email).encode("utf-8")).hexdigest()
 
 

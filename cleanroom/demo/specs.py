@@ -1,4 +1,4 @@
-"""The demo collaboration: its policy, the six dataset specs (API.md format) and who owns each.
+"""The demo collaboration: its policy, the six dataset specs (docs/specs.md) and who owns each.
 
 Bounds are chosen so they rarely bind on the demo world, so that a report's noisy numbers can be
 compared with the plain (unbounded) exact answer: amounts per person per group up to 200,000 cents,
@@ -143,7 +143,7 @@ _SPECS: dict[str, dict[str, Any]] = {
 
 
 def demo_dataset_specs() -> dict[str, dict[str, Any]]:
-    """Dataset name -> spec (a fresh copy, API.md format; the identifier column is ``email``)."""
+    """Dataset name -> spec (a fresh copy, docs/specs.md; the identifier column is ``email``)."""
     return copy.deepcopy(_SPECS)
 
 

@@ -48,7 +48,7 @@ class World:
     brand: str
     campaigns: tuple[Campaign, ...]
     files: Mapping[str, Path]  # dataset name -> CSV file
-    spec_files: Mapping[str, Path]  # dataset name -> dataset spec JSON (API.md format)
+    spec_files: Mapping[str, Path]  # dataset name -> dataset spec JSON (docs/specs.md)
     row_counts: Mapping[str, int]
     owners: Mapping[str, str]  # dataset name -> owning org
 

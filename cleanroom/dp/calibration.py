@@ -59,7 +59,7 @@ class ReleaseCalibration:
         return {m.column: self.half_width(m.column) for m in self.plan.measurements}
 
     def output_half_widths(self) -> dict[str, float]:
-        """95% half-width per output column that is a measurement as is (API.md ``half_widths``)."""
+        """95% half-width per output column that is a measurement as is (report ``half_widths``)."""
         measured = {m.column for m in self.plan.measurements}
         return {
             o.name: self.half_width(o.expr.name)
@@ -68,7 +68,7 @@ class ReleaseCalibration:
         }
 
     def mechanism_dicts(self) -> list[dict[str, Any]]:
-        """API.md ``mechanisms``: one entry per measurement, in the plan's order, with the
+        """The report's ``mechanisms``: one entry per measurement, in the plan's order, with the
         95% half-width and, for aggregates, why the mechanism was chosen."""
         out = []
         for m in self.plan.measurements:

@@ -90,7 +90,7 @@ def compose(losses: Iterable[PrivacyLoss]) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class BudgetBalance:
-    """A privacy budget and what has been spent from it (API.md ``budget`` shape).
+    """A privacy budget and what has been spent from it (the API's ``budget`` shape).
 
     Remaining = total - spent, each coordinate, with a relative float tolerance so that a budget
     can be spent exactly (and never negative).

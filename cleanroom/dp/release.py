@@ -50,7 +50,7 @@ class Release:
 
     columns: tuple[str, ...]
     rows: tuple[dict[str, Value], ...]
-    half_widths: dict[str, float]  # output columns that are measurements as is (API.md)
+    half_widths: dict[str, float]  # output columns that are measurements as is (the report)
     measurement_half_widths: dict[str, float]  # every measurement, an added person count too
     row_half_widths: tuple[dict[str, float | None], ...]  # parallel to rows, non-key outputs
     row_intervals: tuple[dict[str, list[float] | None], ...]  # parallel to rows: [lo, hi]

@@ -2,8 +2,8 @@
 
 Server side: :func:`ingest_dataset` (datasets), :func:`rekey_identifiers` and
 :func:`rekey_identifier_file` (suppression lists), :func:`collaboration_key` and
-:func:`pid_for_digest`; :class:`ReadLimits` bounds what one ingestion may use. Client side:
-:func:`hash_csv_file` and the ``normalize_*`` functions behind ``cleanroom hash``.
+:func:`pid_for_digest` (docs/privacy.md); :class:`ReadLimits` bounds what one ingestion may use.
+Client side: :func:`hash_csv_file` and the ``normalize_*`` functions behind ``cleanroom hash``.
 """
 
 from cleanroom.ingest.atomic_parquet import ProgressHook

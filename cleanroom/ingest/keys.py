@@ -1,4 +1,4 @@
-"""Collaboration-scoped identifier keys (DESIGN.md section 5).
+"""Collaboration-scoped identifier keys (docs/privacy.md).
 
 ``K_collab = HKDF-SHA256(server secret, salt = collaboration id, info = "cleanroom pid v1")`` and
 ``pid = HMAC-SHA256(K_collab, digest bytes)``. The same digest in two collaborations gives

@@ -1,7 +1,7 @@
 """Client-side normalization and hashing of emails and phone numbers (``cleanroom hash``).
 
 The rules follow UID2's published "Normalization and Encoding" so that our digests match
-theirs (DESIGN.md section 5):
+theirs (docs/privacy.md):
 
 - email: remove all whitespace, lower-case, exactly one ``@`` with non-empty parts; for
   ``gmail.com`` and ``googlemail.com`` also drop dots and any ``+tag`` from the local part;

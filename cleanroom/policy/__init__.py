@@ -7,6 +7,7 @@ every violation code.
 
 from cleanroom.policy.analysis import Analysis
 from cleanroom.policy.api import analyze_template, compile_template
+from cleanroom.policy.bind import parameter_problems
 from cleanroom.policy.header import TemplateSource, parse_template_file
 from cleanroom.policy.parse import MAX_TEXT as MAX_SQL_CHARS
 from cleanroom.policy.pin import template_pin
@@ -19,6 +20,7 @@ __all__ = [
     "analyze_template",
     "bind_template_sql",
     "compile_template",
+    "parameter_problems",
     "parse_template_file",
     "template_pin",
 ]

@@ -46,6 +46,25 @@ def resolve_values(
     return resolved
 
 
+def parameter_problems(parameters: Sequence[ParamSpec], values: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a run's parameter values (unknown names, values of the wrong type,
+    declared parameters without a value or default), one phrase each; empty when they fit.
+
+    >>> parameter_problems([ParamSpec("n", "int"), ParamSpec("ids", "list[str]", ["a"], True)],
+    ...                    {"n": "14", "x": 1})
+    ["parameter 'x' is not declared", "parameter 'n' must be an integer"]
+    """
+    collector = ViolationCollector("")
+    resolve_values(parameters, values, collector)
+    problems = [v.message for v in collector.violations]
+    problems += [
+        f"parameter '{p.name}' has no value and no default"
+        for p in parameters
+        if p.name not in values and not p.has_default
+    ]
+    return problems
+
+
 def bind_parameters(
     tree: exp.Expr,
     parameters: Sequence[ParamSpec],

@@ -1,4 +1,4 @@
-"""Template files: a header of ``-- key: value`` lines, then one SELECT (API.md, Template files).
+"""Template files: a header of ``-- key: value`` lines, then one SELECT (docs/template-language.md).
 
 >>> src = parse_template_file(
 ...     "-- name: reach\\n-- purpose: measurement\\n-- param: days int = 14\\n"

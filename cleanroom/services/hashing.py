@@ -1,5 +1,5 @@
 """Client-side identifier hashing (``cleanroom hash``, the demo): normalize and SHA-256 a CSV
-column before the file leaves its owner (DESIGN.md section 5). A thin use case over ``ingest``
+column before the file leaves its owner (docs/privacy.md). A thin use case over ``ingest``
 so that the CLI and the demo hash with exactly the same code."""
 
 from __future__ import annotations

@@ -15,8 +15,14 @@ from cleanroom.budget import fits
 from cleanroom.dp import LossSplit, PrivacyLoss
 from cleanroom.dp.calibration import calibrate_release
 from cleanroom.dp.split import check_weights
-from cleanroom.errors import Conflict, InvalidRequest, NotFound, TemplateNotApproved
-from cleanroom.policy import compile_template
+from cleanroom.errors import (
+    Conflict,
+    InvalidParameter,
+    InvalidRequest,
+    NotFound,
+    TemplateNotApproved,
+)
+from cleanroom.policy import compile_template, parameter_problems
 from cleanroom.ranges import DELTA, EPSILON_PER_RUN
 from cleanroom.services.collaborations import policy_of
 from cleanroom.services.context import Services
@@ -93,6 +99,9 @@ def plan_run(
     usable = usable_datasets(svc, collab.id, (collab.retailer_org, org))
     specs = {name: DatasetSpec.from_dict(d.spec) for name, d in usable.items()}
     text = template_text(template)
+    problems = parameter_problems(text.parameters, parameters)
+    if problems:  # the values are wrong, not the template: say so before compiling
+        raise InvalidParameter(problems)
     # The version each dataset's rows come from; used for the rewrite's row-cap facts, and
     # checked for expiry below for the datasets the template actually reads.
     current = {name: d.current for name, d in usable.items() if d.current is not None}

@@ -19,7 +19,7 @@ from typing import Any
 
 from cleanroom.config import Settings
 from cleanroom.dp import preview, release
-from cleanroom.errors import CleanroomError, InvalidRequest
+from cleanroom.errors import CleanroomError, Conflict, InvalidRequest
 from cleanroom.events import AuditEvent
 from cleanroom.scratch import sweep_data_dir
 from cleanroom.services.access import authorize, can_see, require_visible
@@ -128,6 +128,23 @@ def list_runs(svc: Services, who: Principal, collaboration_id: str) -> list[Run]
     return [r for r in svc.store.list_runs(collab.id, org) if can_see(who, collab, "run", r.org)]
 
 
+CANCELLED = ("cancelled", "the run was cancelled before it released anything")
+
+
+def cancel_run(svc: Services, who: Principal, collaboration_id: str, run_id: str) -> Run:
+    """Cancel a ``queued`` or ``running`` run: it fails with code ``cancelled`` and releases
+    nothing; its charge is kept, like any run that failed after it was queued. A run in progress
+    is interrupted at its next progress report. Its org's advertisers may cancel it, and the
+    retailer admin any run; ``Conflict`` once it finished."""
+    collab = authorize(svc, who, collaboration_id, "run.cancel")
+    run = visible_run(svc, who, collab, run_id)
+    return svc.store.fail_run(
+        run.id,
+        *CANCELLED,
+        audit=AuditEvent("run.cancelled", who.sub, run.org, {"run_id": run.id}),
+    )
+
+
 class _DataFailure(Exception):
     """The run failed after the engine started reading data; the cause is in the server log."""
 
@@ -146,21 +163,33 @@ def execute_run(svc: Services, run: Run, worker_id: str) -> None:
             plan = _plan(svc, run)
             report_json = _release(svc, run, plan)
     except _DataFailure:
-        _fail(svc, run, *EXECUTION_FAILED)
+        if not _finished_meanwhile(svc, run):
+            _fail(svc, run, *EXECUTION_FAILED)
         return
     except CleanroomError as exc:
         # Our own errors carry safe messages; for 5xx ones only the generic title is kept.
-        _fail(svc, run, exc.code, exc.detail if exc.status < 500 else exc.title)
+        if not _finished_meanwhile(svc, run):
+            _fail(svc, run, exc.code, exc.detail if exc.status < 500 else exc.title)
         return
     except Exception:  # before any data was read, so nothing here depends on it
         log.exception("run %s failed unexpectedly", run.id)
         _fail(svc, run, "internal_error", "the run failed; this is a bug")
         return
-    svc.store.complete_run(
-        run.id,
-        report_json,
-        audit=AuditEvent("run.succeeded", worker_id, run.org, {"run_id": run.id}),
-    )
+    try:
+        svc.store.complete_run(
+            run.id,
+            report_json,
+            audit=AuditEvent("run.succeeded", worker_id, run.org, {"run_id": run.id}),
+        )
+    except Conflict:
+        if not _finished_meanwhile(svc, run):
+            raise
+        log.info("run %s was cancelled while it executed; its report is discarded", run.id)
+
+
+def _finished_meanwhile(svc: Services, run: Run) -> bool:
+    """True when the run was moved out of ``running`` (cancelled) while it executed."""
+    return svc.store.get_run(run.id).status != "running"
 
 
 @contextmanager
@@ -217,7 +246,10 @@ def _release(svc: Services, run: Run, plan: RunPlan) -> str:
         compiled = plan.compiled
         sql = compiled.spark_sql if svc.settings.engine == "spark" else compiled.duckdb_sql
         engine = svc.engine()
-        table = engine.execute(sql, views, suppressed, on_progress=_progress_reporter(svc, run))
+        cancel = threading.Event()
+        table = engine.execute(
+            sql, views, suppressed, on_progress=_progress_reporter(svc, run, cancel), cancel=cancel
+        )
         result = release(compiled.plan, table, plan.loss, noise=plan.noise, weights=plan.weights)
         report = build_report(run, plan, result.to_dict(), svc.store.now().isoformat())
         return json.dumps(report, sort_keys=True, allow_nan=False)
@@ -229,7 +261,9 @@ def _release(svc: Services, run: Run, plan: RunPlan) -> str:
         raise _DataFailure from None
 
 
-def _progress_reporter(svc: Services, run: Run) -> Any:
+def _progress_reporter(svc: Services, run: Run, cancel: threading.Event) -> Any:
+    """Record the engine's progress; a run no longer ``running`` (cancelled) sets ``cancel``,
+    which interrupts the engine."""
     last = [0.0]
 
     def report(fraction: float) -> None:
@@ -237,7 +271,10 @@ def _progress_reporter(svc: Services, run: Run) -> Any:
         if now - last[0] >= PROGRESS_INTERVAL_SECONDS:
             last[0] = now
             # The engine's share of the run is 10%..90%; noise and persisting take the rest.
-            svc.store.set_progress(run.id, round(0.1 + 0.8 * max(0.0, min(1.0, fraction)), 3))
+            try:
+                svc.store.set_progress(run.id, round(0.1 + 0.8 * max(0.0, min(1.0, fraction)), 3))
+            except Conflict:
+                cancel.set()
 
     return report
 
@@ -245,7 +282,7 @@ def _progress_reporter(svc: Services, run: Run) -> Any:
 def build_report(
     run: Run, plan: RunPlan, released: Mapping[str, Any], created_at: str
 ) -> dict[str, Any]:
-    """The report document (API.md, Report) around a release."""
+    """The report document (docs/specs.md, Report) around a release."""
     return {
         "run_id": run.id,
         "collaboration_id": run.collaboration_id,

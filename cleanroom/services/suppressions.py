@@ -16,6 +16,51 @@ from cleanroom.types import Principal
 MAX_INLINE = 100_000
 
 
+def _pids(
+    svc: Services,
+    collaboration_id: str,
+    identifiers: Sequence[str] | None,
+    upload: Path | None,
+) -> list[bytes]:
+    if (identifiers is None) == (upload is None):
+        raise InvalidRequest('send either a file or a JSON body {"identifiers": [...]}')
+    key = {"secret_key": svc.settings.secret_key, "collaboration_id": collaboration_id}
+    if identifiers is not None:
+        if not isinstance(identifiers, list) or not all(isinstance(i, str) for i in identifiers):
+            raise InvalidRequest("identifiers must be a list of hashed identifiers (strings)")
+        if len(identifiers) > MAX_INLINE:
+            raise InvalidRequest(f"send more than {MAX_INLINE} identifiers as a file")
+        return list(rekey_identifiers(identifiers, **key))
+    assert upload is not None
+    return list(rekey_identifier_file(upload, **key, limits=read_limits(svc.settings)))
+
+
+def remove_suppressions(
+    svc: Services,
+    who: Principal,
+    collaboration_id: str,
+    *,
+    identifiers: Sequence[str] | None = None,
+    upload: Path | None = None,
+) -> dict[str, int]:
+    """Take hashed identifiers off the list (a person who opted back in): ``{"removed": n}``."""
+    collab = authorize(svc, who, collaboration_id, "suppression.remove")
+    pids = _pids(svc, collab.id, identifiers, upload)
+    removed = svc.store.remove_suppressions(
+        collab.id,
+        pids,
+        audit=AuditEvent("suppression.removed", who.sub, who.org, {"received": len(pids)}),
+    )
+    return {"removed": removed}
+
+
+def count_suppressions(svc: Services, who: Principal, collaboration_id: str) -> dict[str, int]:
+    """How many people the list holds (its owner, the retailer admin): ``{"count": n}``. The
+    identifiers themselves are never read back."""
+    collab = authorize(svc, who, collaboration_id, "suppression.count")
+    return {"count": svc.store.count_suppressions(collab.id)}
+
+
 def add_suppressions(
     svc: Services,
     who: Principal,
@@ -26,18 +71,7 @@ def add_suppressions(
 ) -> dict[str, int]:
     """Re-key hashed identifiers (inline list or CSV file) and add them, idempotently."""
     collab = authorize(svc, who, collaboration_id, "suppression.add")
-    if (identifiers is None) == (upload is None):
-        raise InvalidRequest('send either a file or a JSON body {"identifiers": [...]}')
-    key = {"secret_key": svc.settings.secret_key, "collaboration_id": collab.id}
-    if identifiers is not None:
-        if not isinstance(identifiers, list) or not all(isinstance(i, str) for i in identifiers):
-            raise InvalidRequest("identifiers must be a list of hashed identifiers (strings)")
-        if len(identifiers) > MAX_INLINE:
-            raise InvalidRequest(f"send more than {MAX_INLINE} identifiers as a file")
-        pids = rekey_identifiers(identifiers, **key)
-    else:
-        assert upload is not None
-        pids = rekey_identifier_file(upload, **key, limits=read_limits(svc.settings))
+    pids = _pids(svc, collab.id, identifiers, upload)
     added = svc.store.add_suppressions(
         collab.id,
         list(pids),

@@ -26,7 +26,7 @@ class CollaborationSpec:
 
 
 def parameters_from_json(raw: Any) -> tuple[ParamSpec, ...]:
-    """Parameter declarations from JSON ``[{"name", "type", "default"?}]`` (API.md)."""
+    """Parameter declarations from JSON ``[{"name", "type", "default"?}]`` (docs/specs.md)."""
     if raw is None:
         return ()
     if not isinstance(raw, list):

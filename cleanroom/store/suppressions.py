@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from cleanroom.errors import InternalError
 from cleanroom.store.audit import append_in_session
@@ -63,3 +63,29 @@ class SuppressionsMixin(StoreBase):
                 select(func.count()).where(SuppressionRow.collaboration_id == collaboration_id)
             )
             return int(count or 0)
+
+    def remove_suppressions(
+        self, collaboration_id: str, pids: Sequence[bytes], *, audit: AuditArg = None
+    ) -> int:
+        """Take pids off the list (one transaction); returns how many were on it."""
+        unique = sorted({bytes(p) for p in pids})
+        now = self.now()
+        removed = 0
+        with self._write() as session:
+            require_collaboration(session, collaboration_id)
+            for start in range(0, len(unique), _BATCH):
+                result = session.execute(
+                    delete(SuppressionRow).where(
+                        SuppressionRow.collaboration_id == collaboration_id,
+                        SuppressionRow.pid.in_(unique[start : start + _BATCH]),
+                    )
+                )
+                removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+            append_in_session(
+                session,
+                collaboration_id,
+                audit,
+                now,
+                {"removed": removed, "submitted": len(unique)},
+            )
+        return removed

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 from werkzeug.serving import make_server
 
+from cleanroom.cli import exits
 from cleanroom.cli.main import cli
 from cleanroom.config import Settings
 from cleanroom.services.auth import mint_token
@@ -94,7 +95,7 @@ def test_submit_approve_run_and_download(
     tid = template["id"]
 
     refused = advertiser("templates", "approve", "--collaboration", cid, tid, ok=False)
-    assert refused.exit_code == 1
+    assert refused.exit_code == exits.REFUSED
     assert refused.stderr.startswith("forbidden: ")
 
     approved = admin("templates", "approve", "--collaboration", cid, tid, "--reason", "ok")
@@ -160,7 +161,7 @@ def test_a_rejected_template_prints_each_violation(
     bad = inputs / "leak.sql"
     bad.write_text("-- name: leak\n-- purpose: measurement\nSELECT pid FROM exposures\n")
     result = advertiser("templates", "submit", "--collaboration", cid, str(bad), ok=False)
-    assert result.exit_code == 1
+    assert result.exit_code == exits.REFUSED
     lines = result.stderr.splitlines()
     assert lines[0].startswith("template_rejected: ")
     assert any(line.strip().split(" ")[1].startswith("3:") for line in lines[1:])
@@ -200,13 +201,19 @@ def test_dataset_sizes_are_printed_for_the_owner_org_only(
 def test_errors_are_code_and_detail_on_stderr(server_url: str, cli_settings: Settings) -> None:
     nobody = Cli(server_url, "not-a-token")
     result = nobody("budget", "--collaboration", "col_x", ok=False)
-    assert result.exit_code == 1
+    assert result.exit_code == exits.REFUSED
     assert result.stderr.startswith("invalid_token: ")
     stranger = _as(cli_settings, server_url, "other", "advertiser")
     missing = stranger("budget", "--collaboration", "col_missing", ok=False)
+    assert missing.exit_code == exits.NOT_FOUND
     assert missing.stderr.startswith("not_found: ")
+    as_json = stranger("runs", "list", "--collaboration", "col_missing", "--json", ok=False)
+    assert as_json.exit_code == exits.NOT_FOUND
+    assert as_json.stdout == ""
+    problem = json.loads(as_json.stderr)
+    assert (problem["status"], problem["code"]) == (404, "not_found")
     unreachable = Cli("http://127.0.0.1:9", "t")("collaborations", "list", ok=False)
-    assert unreachable.exit_code == 1
+    assert unreachable.exit_code == exits.SERVER
     assert unreachable.stderr.startswith("unreachable: ")
 
 

@@ -1,4 +1,4 @@
-"""Helpers for the ingest tests: a dataset spec like API.md's, digests, CSV writing."""
+"""Helpers for the ingest tests: a dataset spec like docs/specs.md's, digests, CSV writing."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cleanroom.config import Settings
-from cleanroom.errors import BudgetExhausted, DatasetExpired, TemplateRejected
+from cleanroom.errors import BudgetExhausted, DatasetExpired, InvalidParameter, TemplateRejected
 from cleanroom.services.context import Services, build_services
 from cleanroom.services.datasets import delete_dataset, list_datasets
 from cleanroom.services.reports import download_report, get_report
@@ -103,6 +103,21 @@ def test_rejected_template_costs_nothing_and_is_audited(svc: Services, room: Roo
     events = svc.store.list_audit(room.collab.id, limit=1000)
     assert events[-1].name == "request.refused"
     assert events[-1].details["code"] == "template_rejected"
+    assert _spent(svc, room) == 0.0
+
+
+def test_bad_parameter_values_are_invalid_parameter_and_cost_nothing(
+    svc: Services, room: Room
+) -> None:
+    body = _run_body(room)
+    body["parameters"] = {"window_days": "fourteen", "nope": 1}
+    for attempt in (preview_run, create_run):
+        with pytest.raises(InvalidParameter) as caught:
+            attempt(svc, ANALYST, room.collab.id, body)
+        assert caught.value.problems == [
+            "parameter 'nope' is not declared",
+            "parameter 'window_days' must be an integer",
+        ]
     assert _spent(svc, room) == 0.0
 
 

@@ -151,6 +151,10 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("POST", f"{C}/suppressions"): Route(
         _statuses(403, 403, 403, 202, 403), _json({"identifiers": [email_sha256(7)]})
     ),
+    ("POST", f"{C}/suppressions/remove"): Route(
+        _statuses(403, 403, 403, 200, 403), _json({"identifiers": [email_sha256(8)]})
+    ),
+    ("GET", f"{C}/suppressions"): Route(_statuses(403, 403, 403, 200, 403)),
     ("POST", f"{C}/templates"): Route(
         _statuses(201, 403, 403, 403, 403), _json({"sql": TEMPLATE_SQL})
     ),
@@ -164,6 +168,8 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("GET", f"{C}/runs"): Route(_statuses(200, 200, 403, 200, 403)),
     ("GET", f"{C}/runs/<rid>"): Route(_statuses(404, 404, 403, 200, 403)),
     ("GET", f"{C}/runs/<rid>/report"): Route(_statuses(404, 404, 403, 200, 403)),
+    # A's run has finished: the retailer's cancel is a 409, B never learns it exists
+    ("POST", f"{C}/runs/<rid>/cancel"): Route(_statuses(404, 403, 403, 409, 403), _json({})),
     ("GET", f"{C}/budget"): Route(_each(200)),
     ("GET", f"{C}/audit"): Route(_each(200)),
     ("GET", f"{C}/audit/verify"): Route(_each(200)),

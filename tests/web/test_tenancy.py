@@ -82,6 +82,17 @@ CASES: dict[tuple[str, str], Case] = {
         (ADVERTISER, "advertiser"),
         _json({"identifiers": [email_sha256(3)]}),
     ),
+    ("POST", "/v1/collaborations/<cid>/suppressions/remove"): Case(
+        "retailer_admin",
+        (ADVERTISER, "advertiser"),
+        _json({"identifiers": [email_sha256(3)]}),
+    ),
+    ("GET", "/v1/collaborations/<cid>/suppressions"): Case(
+        "retailer_admin", (ADVERTISER, "advertiser")
+    ),
+    ("POST", "/v1/collaborations/<cid>/runs/<rid>/cancel"): Case(
+        "advertiser", (ADVERTISER, "partner_viewer"), _json({})
+    ),
     ("POST", "/v1/collaborations/<cid>/templates"): Case(
         "advertiser", (RETAILER, "retailer_admin"), _json({"sql": TEMPLATE_SQL})
     ),

@@ -19,7 +19,7 @@ bp = Blueprint("collaborations", __name__)
 
 POLICY: dict[str, Any] = {
     "type": "object",
-    "description": "The collaboration policy (API.md); omitted members take their defaults.",
+    "description": "The collaboration policy (docs/specs.md); omitted members take their defaults.",
     "properties": {
         "epsilon_budget": ranges.EPSILON_BUDGET.schema(),
         "delta_budget": ranges.DELTA.schema(),

@@ -51,7 +51,7 @@ _DATASET_PROPERTIES: dict[str, Any] = {
     "name": {"type": "string"},
     "owner_org": {"type": "string"},
     "kind": {"type": "string", "enum": ["personal", "reference"]},
-    "spec": {"type": "object", "description": "The dataset spec (API.md)."},
+    "spec": {"type": "object", "description": "The dataset spec (docs/specs.md)."},
     "created_at": TIMESTAMP,
     "current_version": {
         "anyOf": [DATASET_VERSION, {"type": "null"}],

@@ -38,7 +38,7 @@ REPORT = record(
         "datasets": {"type": "array", "items": {"type": "object"}},
         "created_at": {"type": "string", "format": "date-time"},
     },
-    "The report (API.md, Report). CSV is its rows; Parquet the same table with the rest of "
+    "The report (docs/specs.md, Report). CSV is its rows; Parquet the same table with the rest of "
     "the report as JSON under the key-value metadata key 'cleanroom.report'.",
 )
 FORMAT_PARAMETER = {

@@ -169,3 +169,18 @@ def get_run(cid: str, rid: str) -> dict[str, Any]:
     """Poll this until ``status`` is ``succeeded`` or ``failed``."""
     found = runs.get_run(current_services(Services), current_principal(), cid, rid)
     return found.to_dict()
+
+
+@route(
+    bp,
+    "/collaborations/<cid>/runs/<rid>/cancel",
+    methods=["POST"],
+    summary="Cancel a run",
+    description="A queued or running run fails with error code `cancelled` and releases "
+    "nothing; its charge is kept. Its org's advertisers, or the retailer admin.",
+    responses={200: ResponseDoc("The cancelled run.", RUN)},
+    errors=[403, 404, 409],
+)
+def cancel_run(cid: str, rid: str) -> dict[str, Any]:
+    """Stop a run that has not finished."""
+    return runs.cancel_run(current_services(Services), current_principal(), cid, rid).to_dict()

@@ -48,6 +48,17 @@ ADDED = record(
     {"added": {"type": "integer", "description": "Identifiers not suppressed before."}},
 )
 
+REMOVED = record(
+    "SuppressionsRemoved",
+    ["removed"],
+    {"removed": {"type": "integer", "description": "Identifiers that were on the list."}},
+)
+COUNT = record(
+    "SuppressionCount",
+    ["count"],
+    {"count": {"type": "integer", "description": "Identifiers on the list."}},
+)
+
 
 @route(
     bp,
@@ -65,14 +76,49 @@ ADDED = record(
 )
 def add_suppressions(cid: str) -> tuple[dict[str, Any], int]:
     """Re-key and add hashed identifiers; the next run excludes them."""
+    return _change(cid, suppressions.add_suppressions), 202
+
+
+def _change(cid: str, change: Any) -> dict[str, Any]:
     svc, who = current_services(Services), current_principal()
     if request.is_json:
         body = json_object_body()
         problems = schema_violations(IDENTIFIERS, body)
         if problems:
             raise InvalidRequest("; ".join(problems))
-        added = suppressions.add_suppressions(svc, who, cid, identifiers=body["identifiers"])
-    else:
-        with saved_upload(upload_part()) as path:
-            added = suppressions.add_suppressions(svc, who, cid, upload=path)
-    return added, 202
+        done: dict[str, Any] = change(svc, who, cid, identifiers=body["identifiers"])
+        return done
+    with saved_upload(upload_part()) as path:
+        done = change(svc, who, cid, upload=path)
+    return done
+
+
+@route(
+    bp,
+    "/collaborations/<cid>/suppressions/remove",
+    methods=["POST"],
+    summary="Remove suppressions",
+    description="The same bodies as adding: the identifiers given are taken off the list "
+    "(people who opted back in). Retailer admin.",
+    request_schema=SUPPRESSION_UPLOAD,
+    request_media_type="multipart/form-data",
+    responses={200: ResponseDoc("How many identifiers were on the list.", REMOVED)},
+    errors=[403, 404, 413, 422],
+)
+def remove_suppressions(cid: str) -> dict[str, Any]:
+    """Re-key hashed identifiers and take them off the list."""
+    return _change(cid, suppressions.remove_suppressions)
+
+
+@route(
+    bp,
+    "/collaborations/<cid>/suppressions",
+    summary="Count suppressions",
+    description="How many people the list holds; the identifiers are never read back. "
+    "Retailer admin.",
+    responses={200: ResponseDoc("The size of the list.", COUNT)},
+    errors=[403, 404],
+)
+def count_suppressions(cid: str) -> dict[str, Any]:
+    """The size of the suppression list."""
+    return suppressions.count_suppressions(current_services(Services), current_principal(), cid)

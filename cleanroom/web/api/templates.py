@@ -32,7 +32,7 @@ NEW_TEMPLATE = NamedSchema(
     {
         "type": "object",
         "description": "A header of `-- key: value` lines in `sql` is authoritative over the "
-        "name, parameters and purpose members (API.md, Template files).",
+        "name, parameters and purpose members (docs/template-language.md).",
         "required": ["sql"],
         "additionalProperties": False,
         "properties": {
