@@ -97,7 +97,7 @@ def test_everyday_commands(server_url: str, cli_settings: Settings, inputs: Path
     assert late.exit_code == exits.REFUSED  # 409: it finished
     streamed = advertiser("report", "get", "--collaboration", cid, rid_text, "--format", "csv",
                           "-o", "-").stdout  # fmt: skip
-    assert streamed.startswith("campaign_id,reach\n")
+    assert streamed.replace("\r\n", "\n").startswith("campaign_id,reach,reach_lo,reach_hi\n")
 
     opted = inputs / "opt-outs.csv"
     opted.write_text(f"email_sha256\n{digest('person0@example.com')}\n", encoding="utf-8")
