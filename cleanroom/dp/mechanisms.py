@@ -152,8 +152,19 @@ def noise_half_width(mechanism: str, scale: float, alpha: float = ALPHA) -> floa
     return _accuracy(mechanism, float(scale), float(alpha))
 
 
+# Above this scale OpenDP's exact discrete Gaussian accuracy (a tail sum over about ``scale``
+# integers) is too slow; the bound below is used instead.
+DISCRETE_GAUSSIAN_EXACT_MAX_SCALE = 1_000.0
+
+
 @functools.lru_cache(maxsize=4096)
 def _accuracy(mechanism: str, scale: float, alpha: float) -> float:
+    if mechanism == "discrete_gaussian" and scale > DISCRETE_GAUSSIAN_EXACT_MAX_SCALE:
+        # Valid and within one unit of exact: with Z = sum_x exp(-x^2 / 2s^2) >= sqrt(2 pi) s
+        # (Poisson summation) and each term at most the integral over [x - 1, x],
+        # P(X >= t) <= P(Y >= t - 1) for Y ~ N(0, s^2); so the continuous half-width plus one
+        # bounds the discrete noise's tail at the same alpha.
+        return math.ceil(float(dp.gaussian_scale_to_accuracy(scale, alpha))) + 1.0
     functions = {
         "discrete_laplace": dp.discrete_laplacian_scale_to_accuracy,
         "laplace": dp.laplacian_scale_to_accuracy,
