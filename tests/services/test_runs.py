@@ -116,7 +116,7 @@ def test_bad_parameter_values_are_invalid_parameter_and_cost_nothing(
             attempt(svc, ANALYST, room.collab.id, body)
         assert caught.value.problems == [
             "parameter 'nope' is not declared",
-            "parameter 'window_days' must be an integer",
+            "parameter 'window_days' must be an integer from -2147483648 to 2147483647",
         ]
     assert _spent(svc, room) == 0.0
 

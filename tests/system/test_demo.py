@@ -50,7 +50,10 @@ def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path, engine: s
             assert (out / f"{name}.{suffix}").stat().st_size > 0, f"{name}.{suffix}"
         report = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
         header = (out / f"{name}.csv").read_text(encoding="utf-8").splitlines()[0]
-        assert header.split(",") == report["columns"]
+        columns = header.split(",")
+        assert columns[: len(report["columns"])] == report["columns"]
+        intervals = {f"{c}_{end}" for c in report["columns"] for end in ("lo", "hi")}
+        assert set(columns[len(report["columns"]) :]) <= intervals  # the 95% interval columns
     assert (out / "roas.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "remaining budget of acme: epsilon 20" in result.stdout
     assert "server stopped" in result.stdout

@@ -121,8 +121,9 @@ def test_an_int_parameter_beyond_32_bits_is_refused_before_any_charge(
                 "privacy_loss": {"epsilon": 1.0}}  # fmt: skip
         response = api.call("POST", f"/v1/collaborations/{cid}/runs", ADVERTISER, "advertiser",
                             json=body)  # fmt: skip
-        assert response.status_code == 422, response.get_json()
-        assert "2147483647" in json.dumps(response.get_json()["errors"])
+        problem = response.get_json()
+        assert (response.status_code, problem["code"]) == (400, "invalid_parameter"), problem
+        assert "2147483647" in json.dumps(problem["problems"])
     assert api.services().store.list_runs(cid, ADVERTISER) == []
     assert _spent(api, cid) == 0.0
 
