@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.budget import fits
-from cleanroom.dp import LossSplit, PrivacyLoss
-from cleanroom.dp.calibration import calibrate_release
+from cleanroom.dp import LossSplit, Preview, PrivacyLoss, preview
 from cleanroom.dp.split import check_weights
 from cleanroom.errors import (
     Conflict,
@@ -41,6 +40,7 @@ class RunPlan:
     split: LossSplit
     noise: str
     weights: Mapping[str, float]  # per output or measurement, from the template's header
+    expected: Preview  # the calibration (mechanisms, half-widths): what preview shows, once
 
     @property
     def loss(self) -> PrivacyLoss:
@@ -139,5 +139,6 @@ def plan_run(
     loss = requested_loss(privacy_loss, policy, needs_delta)
     chosen = check_weights(text.source.weights, "the template's weights")
     # The same calibration the release does (data-independent): what is charged is what it uses.
-    split = calibrate_release(compiled.plan, loss, noise=noise, weights=chosen).split
-    return RunPlan(template, policy, compiled, versions, split, noise, chosen)
+    expected = preview(compiled.plan, loss, noise=noise, weights=chosen)
+    split = expected.loss_split
+    return RunPlan(template, policy, compiled, versions, split, noise, chosen, expected)

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from cleanroom.config import Settings
-from cleanroom.dp import preview, release
+from cleanroom.dp import release
 from cleanroom.errors import CleanroomError, Conflict, InvalidRequest
 from cleanroom.events import AuditEvent
 from cleanroom.scratch import sweep_data_dir
@@ -54,7 +54,7 @@ def preview_run(
     require_can_run(collab, who.org, svc.store.now())
     template_id, parameters, loss = _body(body)
     plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org)
-    expected = preview(plan.compiled.plan, plan.loss, noise=plan.noise, weights=plan.weights)
+    expected = plan.expected  # calibrated once, by plan_run
     line = svc.store.get_budget_line(collab.id, who.org)
     return {
         "template": {"id": plan.template.id, "name": plan.template.name},
