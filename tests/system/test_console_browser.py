@@ -89,10 +89,19 @@ class Console:
 
     def wait_for(self, needle: str) -> None:
         """Until the page (which reloads itself while a run is under way) shows ``needle``."""
+        from selenium.common.exceptions import StaleElementReferenceException
+
         deadline = time.monotonic() + WAIT_SECONDS
-        while needle not in self.text():
+        seen = ""
+        while True:
+            try:
+                seen = self.text()
+            except StaleElementReferenceException:  # the page reloaded between find and read
+                seen = ""
+            if needle in seen:
+                return
             if time.monotonic() > deadline:
-                pytest.fail(f"the page never showed {needle!r}: {self.text()[:500]}")
+                pytest.fail(f"the page never showed {needle!r}: {seen[:500]}")
             time.sleep(0.3)
 
 
