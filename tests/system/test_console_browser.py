@@ -89,14 +89,14 @@ class Console:
 
     def wait_for(self, needle: str) -> None:
         """Until the page (which reloads itself while a run is under way) shows ``needle``."""
-        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.common.exceptions import WebDriverException
 
         deadline = time.monotonic() + WAIT_SECONDS
         seen = ""
         while True:
             try:
                 seen = self.text()
-            except StaleElementReferenceException:  # the page reloaded between find and read
+            except WebDriverException:  # mid-reload: no <main> yet, or it went stale before the read
                 seen = ""
             if needle in seen:
                 return
