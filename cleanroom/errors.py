@@ -158,8 +158,45 @@ class UnsupportedMediaType(CleanroomError):
     status, code, title = 415, "unsupported_media_type", "Unsupported media type"
 
 
+@dataclass(frozen=True)
+class DatasetProblem:
+    """One thing wrong with an upload or its spec: the column and (1-based, header excluded)
+    row it is at when it has them; never a value of the file."""
+
+    message: str
+    column: str | None = None
+    row: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message": self.message, "column": self.column, "row": self.row}
+
+
 class DatasetInvalid(CleanroomError):
+    """The file or its spec does not match the declaration. ``problems`` locates each one by
+    column and row where it can (the problem document's ``errors``); ``detail`` joins them.
+
+    >>> err = DatasetInvalid("column 'sales': bad value at row 3", column="sales", row=3)
+    >>> err.extra()
+    {'errors': [{'message': "column 'sales': bad value at row 3", 'column': 'sales', 'row': 3}]}
+    """
+
     status, code, title = 422, "dataset_invalid", "Dataset is invalid"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        column: str | None = None,
+        row: int | None = None,
+        problems: list[DatasetProblem] | None = None,
+    ) -> None:
+        if problems is None:
+            problems = [DatasetProblem(detail or self.title, column, row)]
+        self.problems = list(problems)
+        super().__init__(detail or "; ".join(p.message for p in self.problems))
+
+    def extra(self) -> dict[str, Any]:
+        return {"errors": [p.to_dict() for p in self.problems]}
 
 
 class DatasetExpired(CleanroomError):

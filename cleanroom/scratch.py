@@ -6,7 +6,9 @@ run's spill directory (``<data_dir>/tmp/duckdb-*``) and a Parquet file being wri
 (:func:`held`); the kernel drops that lock when the process dies, however it dies (SIGKILL too).
 :func:`sweep` removes the entries nobody holds, once they are older than a short grace period
 (the instant between creating an entry and locking it), so live work of other processes sharing
-the data directory is never touched.
+the data directory is never touched. A fourth kind, files staged by the console while a person
+confirms their spec (``<data_dir>/tmp/staged-*``), is kept between requests and swept only after
+:data:`STAGED_TTL_SECONDS`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from pathlib import Path
 
 SCRATCH_PREFIXES = ("upload-", "duckdb-", ".tmp-")
 GRACE_SECONDS = 60.0
+# A file uploaded through the console, kept while its owner confirms the drafted spec
+# (cleanroom.web.console.staging): unheld between requests, so it is swept only once it is old.
+STAGED_PREFIX = "staged-"
+STAGED_TTL_SECONDS = 3600.0
 
 
 @contextmanager
@@ -75,6 +81,7 @@ def sweep(
 def sweep_data_dir(data_dir: Path, grace_seconds: float = GRACE_SECONDS) -> int:
     """Sweep ``<data_dir>/tmp`` and every collaboration's dataset directory."""
     removed = sweep(data_dir / "tmp", grace_seconds=grace_seconds)
+    removed += sweep(data_dir / "tmp", (STAGED_PREFIX,), max(grace_seconds, STAGED_TTL_SECONDS))
     datasets = data_dir / "datasets"
     if datasets.is_dir():
         for folder in datasets.iterdir():

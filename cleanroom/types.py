@@ -285,7 +285,10 @@ class DatasetSpec:
                 raise DatasetInvalid("'pid' is reserved for the re-keyed identifier")
             if col_name.startswith("cr_"):
                 raise DatasetInvalid(f"column '{col_name}': the prefix cr_ is reserved")
-            columns.append(_column_from_dict(col_name, col, kind))
+            try:
+                columns.append(_column_from_dict(col_name, col, kind))
+            except DatasetInvalid as err:  # located, so that an editor can point at the column
+                raise DatasetInvalid(err.detail, column=col_name) from None
         identifiers = [c for c in columns if c.role == "identifier"]
         purposes: tuple[str, ...] = ()
         max_rows: int | None = None

@@ -109,7 +109,8 @@ def _decimal_scale(source_type: str) -> int:
 
 def _type_error(spec: ColumnSpec, source_type: str, holds: str) -> DatasetInvalid:
     return DatasetInvalid(
-        f"column '{spec.name}' has type {source_type} in the file, which cannot hold {holds}"
+        f"column '{spec.name}' has type {source_type} in the file, which cannot hold {holds}",
+        column=spec.name,
     )
 
 

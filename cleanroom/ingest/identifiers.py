@@ -119,14 +119,20 @@ def identifier_problem(column: str, kind: str, row: int, *, what: str = "row") -
     if kind == "email":
         return DatasetInvalid(
             f"column '{column}' holds values that look like raw email addresses ({where}); "
-            "hash them with `cleanroom hash` before uploading"
+            "hash them with `cleanroom hash` before uploading",
+            column=column,
+            row=row,
         )
     if kind == "phone":
         return DatasetInvalid(
             f"column '{column}' holds values that look like raw phone numbers ({where}); "
-            "hash them with `cleanroom hash --kind phone` before uploading"
+            "hash them with `cleanroom hash --kind phone` before uploading",
+            column=column,
+            row=row,
         )
     return DatasetInvalid(
         f"column '{column}' holds a value that is not a SHA-256 digest ({where}); identifiers "
-        "must be 64 hexadecimal or 44 base64 characters"
+        "must be 64 hexadecimal or 44 base64 characters",
+        column=column,
+        row=row,
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow.compute as pc
 
-from cleanroom.errors import DatasetInvalid
+from cleanroom.errors import DatasetInvalid, DatasetProblem
 from cleanroom.ingest.columns import Check, ColumnPlan
 from cleanroom.ingest.identifiers import IdentifierSql, identifier_problem
 
@@ -80,9 +80,14 @@ def raise_problems(
     identifier_flags = [f for f in failing if f.check is None]
     reported = (identifier_flags[:1] + [f for f in failing if f.check is not None])[:_MAX_REPORTED]
     rows = first_true_rows(con, [f.sql for f in reported])
-    messages = [f.message(r, row_word) for f, r in zip(reported, rows, strict=True) if r]
-    if not messages:  # counted but not found again: the file changed under us
+    problems = [
+        DatasetProblem(f.message(r, row_word), f.column, r)
+        for f, r in zip(reported, rows, strict=True)
+        if r
+    ]
+    if not problems:  # counted but not found again: the file changed under us
         raise DatasetInvalid("the file changed while it was being read; upload it again")
     more = len(failing) - len(identifier_flags[1:]) - len(reported)
     suffix = f" (and {more} more problem{'s' if more != 1 else ''})" if more > 0 else ""
-    raise DatasetInvalid("; ".join(messages) + suffix)
+    detail = "; ".join(p.message for p in problems) + suffix
+    raise DatasetInvalid(detail, problems=problems)

@@ -36,11 +36,21 @@ METRIC_TODO = "REVIEW: [lo, hi], one person's total per group"
 class SpecDraft:
     spec: dict[str, Any]
     problems: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)  # column -> why its role is proposed
+
+
+_KINDS = ("timestamp", "bool", "number", "text")
+_KEY_NAME = re.compile(r"(^|_)(id|code|key|sku|zone|band)$")
+SNIFF_ROWS = 200  # data rows of a CSV read to tell numbers and dates from text
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
 
 
 def _column_type(arrow_type: Any) -> str | None:
-    if arrow_type is None:
-        return None
+    """``number``, ``timestamp``, ``bool`` or ``text`` for an Arrow type (or an already sniffed
+    kind); None when nothing is known."""
+    if arrow_type is None or arrow_type in _KINDS:
+        return arrow_type  # type: ignore[no-any-return]
     text = str(arrow_type)
     if text.startswith(("timestamp", "date")):
         return "timestamp"
@@ -61,6 +71,8 @@ def _propose(name: str, kind: str | None) -> tuple[dict[str, Any], str]:
         return {"role": "blocked"}, "may identify a person or a household: dropped at ingestion"
     if kind == "timestamp" or (kind in (None, "text") and _TIMESTAMP.search(name)):
         return {"role": "timestamp"}, "a date or time"
+    if kind == "number" and _KEY_NAME.search(name):
+        return {"role": "dimension"}, "numbers that name things (an id or a code): a key"
     if kind == "number" or (kind is None and _METRIC.search(name)):
         spec = {"role": "metric", "bounds": METRIC_TODO, "aggregates": ["SUM", "AVG"]}
         return spec, "a number to aggregate: set the bounds of one person's contribution"
@@ -80,6 +92,7 @@ def draft_spec_from_columns(
         problems.append("the file has no header (no columns)")
     seen: set[str] = set()
     specs: dict[str, Any] = {}
+    reasons: dict[str, str] = {}
     review: list[str] = []
     for column, arrow_type in columns:
         if column in seen:
@@ -102,6 +115,7 @@ def draft_spec_from_columns(
         if kind == "reference" and spec["role"] == "metric":
             spec.pop("bounds")
         specs[column] = spec
+        reasons[column] = why
         review.append(f"{column}: {spec['role']} ({why})")
     identifiers = [c for c, s in specs.items() if s["role"] == "identifier"]
     if kind == "personal" and not identifiers and columns:
@@ -116,22 +130,56 @@ def draft_spec_from_columns(
     if kind == "personal":
         draft.update(max_rows_per_user=1000, purposes=["measurement"])
     draft["columns"] = specs
-    return SpecDraft(draft, problems)
+    return SpecDraft(draft, problems, reasons)
 
 
-def draft_spec(path: Path, name: str | None = None, kind: str = "personal") -> SpecDraft:
-    """The draft for the header of the CSV or Parquet file at ``path``."""
+def sniff_kind(rows: Sequence[Sequence[str]], index: int) -> str | None:
+    """What the non-blank values of column ``index`` of a CSV's first rows look like: all
+    numbers, all ISO dates or times, otherwise text (None: no value to look at). Only proposes a
+    role; the spec declares the type.
+
+    >>> sniff_kind([["1"], ["2.5"], [""]], 0), sniff_kind([["2026-01-31"]], 0)
+    ('number', 'timestamp')
+    >>> sniff_kind([["1"], ["x"]], 0), sniff_kind([[""]], 0)
+    ('text', None)
+    """
+    values = [row[index].strip() for row in rows if index < len(row) and row[index].strip()]
+    if not values:
+        return None
+    if all(_NUMBER.fullmatch(v) for v in values):
+        return "number"
+    if all(_DATE.fullmatch(v) for v in values):
+        return "timestamp"
+    return "text"
+
+
+def _is_parquet(path: Path, file_format: str | None) -> bool:
+    if file_format is not None:
+        return file_format == "parquet"
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return True
+    with path.open("rb") as handle:
+        return handle.read(4) == b"PAR1"
+
+
+def draft_spec(
+    path: Path, name: str | None = None, kind: str = "personal", file_format: str | None = None
+) -> SpecDraft:
+    """The draft for the header of the CSV or Parquet file at ``path`` (``file_format`` None:
+    told by the file's suffix, then by its first bytes)."""
     dataset = name or re.sub(r"[^a-z0-9_]+", "_", path.stem.lower()).strip("_")
     try:
-        if path.suffix.lower() == ".parquet":
+        if _is_parquet(path, file_format):
             import pyarrow.parquet as pq  # only this format needs it
 
             schema = pq.read_schema(path)
             columns: list[tuple[str, Any]] = [(f.name, f.type) for f in schema]
         else:
             with path.open(encoding="utf-8-sig", newline="") as handle:
-                header = next(csv.reader(handle), [])
-            columns = [(c.strip(), None) for c in header]
+                reader = csv.reader(handle)
+                header = next(reader, [])
+                sample = [row for _, row in zip(range(SNIFF_ROWS), reader, strict=False)]
+            columns = [(c.strip(), sniff_kind(sample, i)) for i, c in enumerate(header)]
     except (OSError, UnicodeDecodeError, csv.Error, ValueError) as err:
         raise InvalidRequest(
             f"cannot read the header of {path.name} ({type(err).__name__})"

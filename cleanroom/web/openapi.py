@@ -34,16 +34,31 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "request_id": {"type": "string", "description": "On 5xx: quote it to the operator."},
         "errors": {
             "type": "array",
-            "description": "Template rejections: one entry per violated rule.",
+            "description": "Template rejections: one entry per violated rule (line and column in "
+            "the SQL). Dataset problems (`dataset_invalid`): one entry per problem, with the "
+            "column and the 1-based data row where it is known.",
             "items": {
-                "type": "object",
-                "required": ["code", "message", "line", "column"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "line": {"type": "integer"},
-                    "column": {"type": "integer"},
-                },
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "required": ["code", "message", "line", "column"],
+                        "properties": {
+                            "code": {"type": "string"},
+                            "message": {"type": "string"},
+                            "line": {"type": "integer"},
+                            "column": {"type": "integer"},
+                        },
+                    },
+                    {
+                        "type": "object",
+                        "required": ["message", "column", "row"],
+                        "properties": {
+                            "message": {"type": "string"},
+                            "column": {"type": ["string", "null"]},
+                            "row": {"type": ["integer", "null"]},
+                        },
+                    },
+                ]
             },
         },
         "requested": {"type": "object", "additionalProperties": {"type": "number"}},

@@ -96,7 +96,7 @@ class Console:
         while True:
             try:
                 seen = self.text()
-            except WebDriverException:  # mid-reload: no <main> yet, or it went stale before the read
+            except WebDriverException:  # mid-reload: no <main> yet, or it went stale
                 seen = ""
             if needle in seen:
                 return
@@ -154,12 +154,20 @@ def test_the_whole_story_in_the_browser(console: tuple[Console, str, Path, Path]
     # The advertiser registers its campaign spend from the datasets page.
     browser.sign_in(ADVERTISER, "advertiser")
     screenshot(browser.driver, "02-collaborations")
+    # The console reads the file and proposes each column's role; the advertiser confirms them.
+    from selenium.webdriver.support.select import Select
+
     browser.open(f"{c}/datasets")
-    browser.by_id("file").send_keys(str(spend_file))
-    spec = browser.by_id("spec")
-    spec.clear()
-    spec.send_keys(json.dumps(SPECS["campaign_spend"]))
-    browser.click(browser.css("#upload ~ form button, form[enctype] button"))
+    browser.by_id("stage-file").send_keys(str(spend_file))
+    Select(browser.by_id("stage-kind")).select_by_value("reference")
+    browser.click(browser.by_id("stage"))
+    assert "Confirm the spec of campaign_spend.csv" in browser.text()
+    for i, column in enumerate(SPECS["campaign_spend"]["columns"]):
+        role = SPECS["campaign_spend"]["columns"][column]["role"]
+        assert Select(browser.by_id(f"c{i}.role")).first_selected_option.text == role
+        browser.by_id(f"c{i}.confirm").click()
+    screenshot(browser.driver, "03-dataset-spec")
+    browser.click(browser.by_id("register"))
     assert "campaign_spend version 1 registered" in browser.text()
     screenshot(browser.driver, "03-datasets")
 

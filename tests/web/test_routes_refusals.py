@@ -140,6 +140,8 @@ def test_raw_emails_are_refused_and_nothing_is_stored(
     )
     body = assert_problem(api.upload(cid, ADVERTISER, SPECS["crm"], raw), 422, "dataset_invalid")
     assert "example.com" not in json.dumps(body)
+    # Located for a person (or the console) to fix: the column and the first bad data row.
+    assert [(e["column"], e["row"]) for e in body["errors"]] == [("email_sha256", 1)]
     listed = api.call("GET", f"/v1/collaborations/{cid}/datasets", ADVERTISER, "advertiser")
     assert listed.get_json() == {"items": []}
     stored = api.settings.datasets_dir / cid
