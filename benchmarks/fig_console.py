@@ -68,6 +68,7 @@ def console_figure(size: Size, repeat: int, scratch: Path) -> list[Table]:
             ("report", advertiser, f"{c}/runs/{run.id}/report"),
             ("datasets", admin, f"{c}/datasets"),
             ("audit", admin, f"{c}/audit"),
+            ("terms", admin, f"{c}/terms"),
         ]
         rows = []
         for name, client, path in pages:

@@ -253,3 +253,18 @@ def test_the_whole_story_in_the_browser(console: tuple[Console, str, Path, Path]
     assert "The chain verifies" in browser.text()
     assert "template.revoked" in browser.text()
     screenshot(browser.driver, "13-audit")
+
+    # The admin tops up the advertiser's budget and tightens the policy from the terms page.
+    browser.open(c)
+    browser.click(browser.by_id("change-terms"))
+    browser.by_id(f"add-epsilon-{ADVERTISER}").send_keys("2")
+    browser.by_id(f"add-reason-{ADVERTISER}").send_keys("holiday campaign")
+    browser.click(browser.by_id(f"raise-{ADVERTISER}"))
+    assert f"Budget of {ADVERTISER} raised" in browser.text()
+    rows = browser.by_id("min_users_per_row")
+    tighter = str(int(rows.get_attribute("value")) + 10)
+    rows.clear()
+    rows.send_keys(tighter)
+    browser.click(browser.by_id("amend"))
+    assert "Terms amended (min_users_per_row)" in browser.text()
+    screenshot(browser.driver, "14-terms")

@@ -12,12 +12,24 @@ from flask import Flask, redirect, url_for
 from werkzeug.wrappers import Response
 
 from cleanroom.config import Settings
-from cleanroom.web.console import audit, collaborations, datasets, reports, runs, signin, templates
+from cleanroom.web.console import (
+    audit,
+    collaborations,
+    datasets,
+    reports,
+    runs,
+    signin,
+    templates,
+    terms,
+)
 from cleanroom.web.console.blueprint import bp
 from cleanroom.web.console.session import init_session
 
-__all__ = ["audit", "collaborations", "datasets", "init_app", "reports", "runs", "signin"]
-_VIEWS = (audit, collaborations, datasets, reports, runs, signin, templates)  # registered on bp
+__all__ = [
+    "audit", "collaborations", "datasets", "init_app", "reports", "runs", "signin", "terms",
+]  # fmt: skip
+# Importing the view modules registers their routes on bp.
+_VIEWS = (audit, collaborations, datasets, reports, runs, signin, templates, terms)
 
 
 def _front_door() -> Response:
