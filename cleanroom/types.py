@@ -27,7 +27,12 @@ from cleanroom.errors import DatasetInvalid, InvalidRequest
 from cleanroom.ranges import MAX_ABS_BOUND
 
 ROLES = ("retailer_admin", "advertiser", "partner_viewer", "auditor")
-COLUMN_ROLES = ("identifier", "dimension", "metric", "timestamp", "consent", "blocked")
+COLUMN_ROLES = (
+    "identifier", "dimension", "metric", "timestamp", "consent", "blocked", "sensitive",
+)  # fmt: skip
+# A sensitive column holds a declared protected-class proxy (age band, gender, region ...): a
+# template may only carry it as a plain column and group a fairness analysis's release by it.
+FAIRNESS_PURPOSE = "fairness"
 METRIC_TYPES = ("integer", "number")  # how a metric is stored: BIGINT or DOUBLE
 DATASET_KINDS = ("personal", "reference")
 RELEASE_AGGREGATES = ("SUM", "AVG", "COUNT")
@@ -184,6 +189,7 @@ def _column_from_dict(name: str, data: Any, kind: str) -> ColumnSpec:
     allowed_keys = {"role"} | {
         "metric": {"bounds", "aggregates", "type"},
         "dimension": {"values"},
+        "sensitive": {"values"},
         "consent": {"purpose"},
     }.get(role, set())
     extra = sorted(set(data) - allowed_keys)
@@ -233,7 +239,7 @@ def _column_from_dict(name: str, data: Any, kind: str) -> ColumnSpec:
                 f"choose from {', '.join(RELEASE_AGGREGATES)}"
             )
         aggregates = upper
-    elif role == "dimension" and data.get("values") is not None:
+    elif role in ("dimension", "sensitive") and data.get("values") is not None:
         raw_values = data["values"]
         if (
             not isinstance(raw_values, list | tuple)

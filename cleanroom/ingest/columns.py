@@ -223,7 +223,7 @@ def column_plan(spec: ColumnSpec, source_column: str, source_type: str) -> Colum
         return _timestamp_plan(spec, col, source_type)
     if spec.role == "metric":
         return _metric_plan(spec, col, source_type)
-    if spec.role == "dimension":
+    if spec.role in ("dimension", "sensitive"):  # a sensitive column is stored as a dimension
         return _dimension_plan(spec, col, source_type)
     if spec.role == "consent":
         return _consent_plan(spec, col, source_type)

@@ -4,6 +4,7 @@ facts (bounds, group-key eligibility, public domain) of its value.
 >>> from sqlglot import parse_one
 >>> from cleanroom.policy.scope import Relation, Scope, Source
 >>> from cleanroom.policy.violations import ViolationCollector
+from cleanroom.types import FAIRNESS_PURPOSE
 >>> scope = Scope(sources={"t": Source("t", Relation({"x": Val(bounds=(0, 10))}, True))})
 >>> checker = ExpressionChecker(ViolationCollector(""))
 >>> checker.eval(parse_one("LEAST(x * 2, 15) + 1"), Context(scope)).bounds
@@ -39,6 +40,7 @@ from cleanroom.policy.values import (
     union,
 )
 from cleanroom.policy.violations import ViolationCollector
+from cleanroom.types import FAIRNESS_PURPOSE
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class Context:
     aggregates: bool = False  # person-local aggregates allowed here (rollup SELECT/HAVING)
     windows: bool = False  # window functions allowed here
     row_cap: float | None = None  # rows per person of the relation (bounds COUNT)
+    # This exact node may be a sensitive column: a plain column of a CTE's or derived table's
+    # select list, or a group key of a fairness release. Never inherited by sub-expressions.
+    sensitive_ok: bool = False
 
 
 # Checks a subquery (EXISTS, IN or scalar) and returns the facts of the outer values it reads;
@@ -115,6 +120,14 @@ class ExpressionChecker:
             self.flag(found.code, node, found.message)
             return Val()  # already rejected; avoid follow-on violations
 
+        if found.val.sensitive and not ctx.sensitive_ok:
+            self.flag(
+                "sensitive_column",
+                node,
+                f"column '{name}' is sensitive: it can only be carried as a plain column and be "
+                f"a group key of a fairness analysis (purpose: {FAIRNESS_PURPOSE}), never "
+                "filtered, joined, compared, transformed or aggregated",
+            )
         if found.outer:
             ctx.scope.outer_vals.append(found.val)
         # Qualify in place so the rewrite and the engine bind exactly what we checked.

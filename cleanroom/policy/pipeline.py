@@ -25,6 +25,7 @@ from cleanroom.policy.verify import verify_compiled
 from cleanroom.policy.violations import ViolationCollector
 from cleanroom.ranges import MAX_ABS_BOUND
 from cleanroom.types import (
+    FAIRNESS_PURPOSE,
     CollaborationPolicy,
     DatasetSpec,
     GroupKey,
@@ -100,7 +101,8 @@ def check(job: Job) -> None:
                 0,
             )
     job.checker = QueryChecker(job.collector, job.datasets, declared, job.in_domains)
-    job.release = ReleaseChecker(job.checker, job.policy).analyze(job.tree)
+    fairness = job.purpose == FAIRNESS_PURPOSE
+    job.release = ReleaseChecker(job.checker, job.policy, fairness=fairness).analyze(job.tree)
     for name in sorted(set(declared) - job.checker.used_bounds):  # valid but unused
         job.collector.add_at(
             "unknown_bounds_target", f"declared bounds for '{name}' match no column or output", 0, 0

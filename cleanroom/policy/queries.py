@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 
 from sqlglot import exp
 
@@ -282,6 +283,10 @@ class QueryChecker(ExpressionChecker):
                     f"USING ({name}) is ambiguous: {which} all have '{name}'; "
                     f"write ON with qualified columns instead",
                 )
+            elif any(s.relation.columns[name].sensitive for s in both):
+                self.flag(
+                    "sensitive_column", ident, f"column '{name}' is sensitive: no join may use it"
+                )
             elif relation.columns[name].pid:
                 pid_equality = True
             scope.using.add(name)
@@ -415,9 +420,11 @@ class QueryChecker(ExpressionChecker):
         ambiguous: set[str] = set()
         item_vals: list[Val] = []
         self.check_output_names(select)
+        # A CTE or derived table may carry a sensitive column as it is (no subquery may).
+        carry = replace(ctx, sensitive_ok=role not in ("exists", "in", "scalar"))
         for item in select.expressions:
             expr = item.unalias() if isinstance(item, exp.Alias) else item
-            val = self.eval(expr, ctx)
+            val = self.eval(expr, carry if isinstance(expr, exp.Column) else ctx)
             if val.pid and not isinstance(expr, exp.Column | exp.Paren):
                 self.flag("pid_misuse", item, "pid may only be carried as a plain column")
             name = item.alias_or_name.lower()
@@ -491,6 +498,13 @@ class QueryChecker(ExpressionChecker):
                 keys.append(item_vals[index])
                 continue
             keys.append(self.eval(item, Context(scope, row_cap=cap)))
+        if any(v.sensitive for v in keys):
+            self.flag(
+                "sensitive_column",
+                group,
+                "a step before the release cannot group by a sensitive column; only a fairness "
+                "analysis's release may",
+            )
         if any(v.owner for v in keys):
             return True
         if scope.personal and any(v.pid for v in keys):

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlglot import exp
 
 from cleanroom.policy.expressions import Context
@@ -47,9 +49,13 @@ RELEASE_FUNCS: dict[type[exp.Expr], str] = {
 class ReleaseChecker:
     """Analyzes the outermost SELECT of a template (after the person-local checks)."""
 
-    def __init__(self, checker: QueryChecker, policy: CollaborationPolicy) -> None:
+    def __init__(
+        self, checker: QueryChecker, policy: CollaborationPolicy, *, fairness: bool = False
+    ) -> None:
         self.q = checker
         self.policy = policy
+        # A fairness analysis (purpose: fairness) may group its release by a sensitive column.
+        self.fairness = fairness
         self._by_sql: dict[str, PostExpr] = {}
         self._names: set[str] = set()
         self._key_sql: dict[str, str] = {}
@@ -77,6 +83,7 @@ class ReleaseChecker:
             q.flag("pid_not_carried", select, "the release's FROM must carry pid")
             return None
         self.ctx = Context(scope, row_cap=q.row_cap(scope))
+        self.key_ctx = replace(self.ctx, sensitive_ok=self.fairness)  # for a plain column key
         spec = ReleaseSpec(scope, pid)
         self.spec = spec
         self._keys(select)
@@ -121,7 +128,7 @@ class ReleaseChecker:
             if contains_aggregate(expr):
                 self.q.flag("forbidden_syntax", node, "aggregates cannot be group keys")
                 continue
-            val = self.q.eval(expr, self.ctx)
+            val = self.q.eval(expr, self.key_ctx if isinstance(expr, exp.Column) else self.ctx)
             self._check_key(expr, val)
             sql = expr.sql("duckdb")
             if sql in self._key_sql:
@@ -200,7 +207,7 @@ class ReleaseChecker:
         if not contains_aggregate(node):
             if isinstance(node, exp.Column) and not node.table and node.name.lower() in self._names:
                 return Col(node.name.lower())
-            self.q.eval(node, self.ctx)
+            self.q.eval(node, self.key_ctx if isinstance(node, exp.Column) else self.ctx)
             key = self._key_sql.get(node.sql("duckdb"))
             if key is not None:
                 return Col(key)

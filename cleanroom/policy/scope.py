@@ -85,6 +85,7 @@ def dataset_relation(spec: DatasetSpec, declared: dict[str, Interval]) -> Relati
                 kind=NUMBER if numeric else TEXT,
                 integer=numeric,
                 reference=not personal,
+                sensitive=col.role == "sensitive",
             )
     cap = float(spec.max_rows_per_user) if personal and spec.max_rows_per_user else None
     return Relation(columns, personal, frozenset({spec.name}), cap, hidden)

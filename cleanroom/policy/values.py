@@ -32,6 +32,7 @@ class Val:
     literal: bool = False  # a constant
     reference: bool = False  # derived from a reference dataset (contents a partner chooses)
     kind: str | None = None  # "number" | "text" | "time" | "bool" | "interval"; None: unknown
+    sensitive: bool = False  # a sensitive column (declared protected-class proxy), or from one
 
     @property
     def owner(self) -> bool:
@@ -54,6 +55,7 @@ def merge(*vals: Val) -> Val:
         aggregate=any(v.aggregate for v in vals),
         literal=all(v.literal for v in vals),
         reference=any(v.reference for v in vals),
+        sensitive=any(v.sensitive for v in vals),
     )
 
 

@@ -15,7 +15,7 @@ POLICY = CollaborationPolicy.from_dict(
         "min_users_per_row": 10,
         "max_groups_per_user": 4,
         "max_count_per_user": 10,
-        "purposes": ["measurement", "audience_sizing"],
+        "purposes": ["measurement", "audience_sizing", "fairness"],
     }
 )
 
@@ -23,7 +23,7 @@ SPECS: dict[str, dict[str, Any]] = {
     "exposures": {
         "name": "exposures",
         "kind": "personal",
-        "purposes": ["measurement", "audience_sizing"],
+        "purposes": ["measurement", "audience_sizing", "fairness"],
         "max_rows_per_user": 100,
         "columns": {
             "email_sha256": {"role": "identifier"},
@@ -53,10 +53,11 @@ SPECS: dict[str, dict[str, Any]] = {
     "customers": {
         "name": "customers",
         "kind": "personal",
-        "purposes": ["measurement", "audience_sizing"],
+        "purposes": ["measurement", "audience_sizing", "fairness"],
         "max_rows_per_user": 1,
         "columns": {
             "email_sha256": {"role": "identifier"},
+            "age_band": {"role": "sensitive", "values": ["18-34", "35-54", "55+"]},
             "region": {"role": "dimension"},
             "segment": {"role": "dimension"},
             "loyalty_tier": {"role": "dimension", "values": ["none", "silver", "gold"]},
@@ -101,6 +102,7 @@ DATASETS: dict[str, DatasetSpec] = {n: DatasetSpec.from_dict(s) for n, s in SPEC
 SQL_TYPES = {
     "identifier": None,
     "dimension": "VARCHAR",
+    "sensitive": "VARCHAR",
     "timestamp": "TIMESTAMP",
     "metric": "BIGINT",
     "consent": "BOOLEAN",

@@ -155,7 +155,7 @@ def _fits(col: ColumnSpec, value: Any) -> bool:
         if _whole(col):
             return isinstance(value, int) and INT64_MIN <= value <= INT64_MAX
         return isinstance(value, int | float) and math.isfinite(value)
-    if col.role == "dimension":
+    if col.role in ("dimension", "sensitive"):
         return isinstance(value, int) if _numeric_dim(col) else isinstance(value, str)
     return False
 
@@ -173,7 +173,7 @@ def _numeric_dim(col: ColumnSpec) -> bool:
 
 def ordinary_value(world: World, spec: DatasetSpec, col: ColumnSpec) -> st.SearchStrategy[Any]:
     """A value a well-behaved person has (within bounds, in the pools)."""
-    if col.role == "dimension":
+    if col.role in ("dimension", "sensitive"):
         pool = world.pool(spec, col.name)
         return st.sampled_from(pool)
     if col.role == "metric":
@@ -200,7 +200,7 @@ def extreme_values(col: ColumnSpec, seen: Sequence[Any]) -> list[Any]:
         out = [int(v) if isinstance(v, float) and v.is_integer() else v for v in out]
         if not _whole(col):  # a number metric (stored DOUBLE) takes fractions and extremes too
             out += [0.5, -0.5, hi + 0.25, 1e300, -1e300, 5e-324]
-    elif col.role == "dimension":
+    elif col.role in ("dimension", "sensitive"):
         if _numeric_dim(col):
             out += [*(col.values or ()), 0, -1, 4, 99, INT64_MAX, INT64_MIN]
         else:
@@ -374,7 +374,7 @@ def neighbours(
             rows.extend(dict(template) for _ in range(copies))
         if draw(st.booleans()):
             # rows in every group: one per value of a column (dimensions first)
-            dims = [c.name for c in spec.stored_columns() if c.role == "dimension"]
+            dims = [c.name for c in spec.stored_columns() if c.role in ("dimension", "sensitive")]
             others = [c.name for c in spec.stored_columns() if c.role in ("timestamp", "metric")]
             columns = dims if dims and draw(st.sampled_from([True, True, False])) else others
             column = draw(st.sampled_from(columns or dims))

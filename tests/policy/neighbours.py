@@ -198,7 +198,7 @@ def column_types(spec: DatasetSpec, rows: Sequence[Row], pid_type: str) -> list[
     for c in spec.stored_columns():
         if c.role == "metric":
             cols.append((c.name, metric_type(c)))
-        elif c.role == "dimension":
+        elif c.role in ("dimension", "sensitive"):
             numeric = c.values is not None and all(
                 isinstance(v, int) and not isinstance(v, bool) for v in c.values
             )

@@ -7,7 +7,8 @@ or not), so that most are well typed and many are accepted. It generates the doc
 - CTEs and inline subqueries: projections, per-person rollups (``GROUP BY pid``), window steps
   (``ROW_NUMBER``/``LAG``/``LEAD``/``COUNT``/``SUM OVER (PARTITION BY pid ...)``, ``QUALIFY``);
 - INNER / LEFT / ASOF joins on ``pid`` (``ON`` or ``USING``), joins to reference datasets on
-  dimension columns, ``EXISTS`` / ``NOT EXISTS`` correlated on ``pid``;
+  dimension columns, sensitive columns carried through CTEs and grouping a fairness release,
+  ``EXISTS`` / ``NOT EXISTS`` correlated on ``pid``;
 - ``CASE`` buckets, arithmetic, casts, ``COALESCE``, date functions, filters, list parameters;
 - a release with group keys (positions, aliases, ``ALL``), ``COUNT(DISTINCT pid)`` (plain,
   ``FILTER``, ``CASE WHEN ... THEN pid``), ``COUNT(*)``, ``SUM``/``AVG`` (with ``FILTER``),
@@ -17,7 +18,8 @@ and, on purpose, the adversarial ones: ``pid = pid`` under ``OR``/``NOT``/``CASE
 subquery's select list, or comparing two inner pids; windows and rollups partitioned or grouped by
 the null-supplying side's pid; aliases spelling the rewrite's internal names (``cr_pid``,
 ``cr_k0``, ``cr_group_rank``, ``cr_partial``, ``cr_sub1``, ``cr_persons``, ...); subqueries inside
-release aggregates' ``FILTER``; integer division, modulo, narrowing casts and overflowing
+release aggregates' ``FILTER``; sensitive columns filtered, joined, transformed, aggregated
+or grouped outside a fairness release; integer division, modulo, narrowing casts and overflowing
 arithmetic over data values; data-dependent ``INTERVAL`` amounts; reference joins on a personal
 metric.
 """
@@ -30,7 +32,7 @@ from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
-from cleanroom.types import ParamSpec
+from cleanroom.types import FAIRNESS_PURPOSE, ParamSpec
 from tests.policy.neighbours import Case, World
 
 INTERNAL_NAMES = (
@@ -54,6 +56,7 @@ class Col:
     metric: bool = False  # derived from a raw personal metric value (not a group key)
     bounded: bool = False  # numeric with (probably) known bounds
     domain: tuple[Any, ...] | None = None
+    sensitive: bool = False  # a sensitive column (only carried, or a fairness release's key)
 
 
 @dataclass
@@ -73,7 +76,16 @@ class Scope:
     parent: Scope | None = None
 
     def cols(self, *kinds: str) -> list[tuple[Rel, Col]]:
-        return [(r, c) for r in self.rels for c in r.cols if not kinds or c.kind in kinds]
+        """Columns of ``kinds`` that expressions may use (not the sensitive ones)."""
+        return [
+            (r, c)
+            for r in self.rels
+            for c in r.cols
+            if (not kinds or c.kind in kinds) and not c.sensitive
+        ]
+
+    def sensitive(self) -> list[tuple[Rel, Col]]:
+        return [(r, c) for r in self.rels for c in r.cols if c.sensitive]
 
     def pids(self) -> list[tuple[Rel, Col]]:
         return self.cols("pid")
@@ -95,9 +107,11 @@ class Gen:
         world: World,
         adversarial: float,
         plants: frozenset[str] = frozenset(),
+        purpose: str = "measurement",
     ) -> None:
         self.draw = draw
         self.world = world
+        self.purpose = purpose
         self.adversarial = adversarial
         self.plants = plants
         self.pending = set(plants) - {"names"}  # planted shapes not placed yet ("names" is
@@ -148,11 +162,12 @@ class Gen:
         spec = self.world.datasets[name]
         cols: list[Col] = [Col("pid", "pid")] if spec.is_personal else []
         for c in spec.stored_columns():
-            if c.role == "dimension":
+            if c.role in ("dimension", "sensitive"):
                 numeric = c.values is not None and all(
                     isinstance(v, int) and not isinstance(v, bool) for v in c.values
                 )
-                cols.append(Col(c.name, "int" if numeric else "text", domain=c.values))
+                kind = "int" if numeric else "text"
+                cols.append(Col(c.name, kind, domain=c.values, sensitive=c.role == "sensitive"))
             elif c.role == "metric":
                 integer = c.bounds is None or all(float(b).is_integer() for b in c.bounds)
                 cols.append(
@@ -316,6 +331,8 @@ class Gen:
     # --- expressions -----------------------------------------------------------------------------
     def column(self, scope: Scope, *kinds: str) -> tuple[str, Col] | None:
         cols = scope.cols(*kinds)
+        if scope.sensitive() and self.adv(0.1):  # used in an expression: always rejected
+            cols = [(r, c) for r, c in scope.sensitive() if not kinds or c.kind in kinds] or cols
         if not cols:
             return None
         rel, col = self.pick(cols)
@@ -694,6 +711,8 @@ class Gen:
                 Rel("", cols, True),
             )
         carried = scope.cols("text", "int", "num", "ts")
+        if self.p(0.5):  # a projection may carry a sensitive column as it is
+            carried += scope.sensitive()
         picked = st.lists(st.integers(0, len(carried) - 1), max_size=3, unique=True)
         for index in self.draw(picked) if carried else []:
             add(ref(*carried[index]), carried[index][1])
@@ -756,6 +775,9 @@ class Gen:
 
     # --- the release -----------------------------------------------------------------------------
     def key(self, scope: Scope) -> str:
+        sensitive = scope.sensitive()
+        if sensitive and ((self.purpose == FAIRNESS_PURPOSE and self.p(0.6)) or self.adv(0.15)):
+            return ref(*self.pick(sensitive))  # accepted only as a fairness release's key
         choice = self.draw(st.integers(0, 7))
         dims = [(r, c) for r, c in scope.cols("text", "int") if not c.metric]
         if choice <= 2 and dims:
@@ -891,14 +913,16 @@ def templates(draw: st.DrawFn, world: World, adversarial: float | None = None) -
         draw(st.sampled_from([0, 0, 1, 1, 1, 2])) if adversarial is None or adversarial > 0 else 0
     )
     plants = frozenset(draw(st.lists(st.sampled_from(PLANTS), min_size=count, max_size=count)))
-    g = Gen(draw, world, rate, plants)
+    purpose = "measurement"
+    if FAIRNESS_PURPOSE in world.policy.purposes and draw(st.integers(0, 9)) == 0:
+        purpose = FAIRNESS_PURPOSE
+    elif draw(st.integers(0, 19)) == 0:
+        purpose = draw(st.sampled_from(list(world.policy.purposes)))
+    g = Gen(draw, world, rate, plants, purpose)
     needs_cte = bool(plants & {"nullable_window", "nullable_group"})
     ctes = [g.cte() for _ in range(draw(st.integers(1 if needs_cte else 0, 2)))]
     body = g.release()
     sql = (f"WITH {', '.join(ctes)} " if ctes else "") + body
-    purpose = "measurement"
-    if g.p(0.05):
-        purpose = draw(st.sampled_from(list(world.policy.purposes)))
     # "grammar" alone: a plain template (no adversarial branch could be taken, nothing planted)
     label = "grammar"
     if rate:

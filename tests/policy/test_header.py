@@ -71,7 +71,7 @@ def spec_file(tmp_path: Path) -> Path:
     path.write_text(
         json.dumps(
             {
-                "policy": {"purposes": ["measurement", "audience_sizing"]},
+                "policy": {"purposes": ["measurement", "audience_sizing", "fairness"]},
                 "datasets": list(SPECS.values()),
             }
         )
@@ -115,6 +115,7 @@ def test_validate_uses_spec_template_without_header(tmp_path: Path) -> None:
     spec.write_text(
         json.dumps(
             {
+                "policy": {"purposes": ["measurement", "audience_sizing", "fairness"]},
                 "datasets": [SPECS["exposures"]],
                 "template": {
                     "purpose": "measurement",
