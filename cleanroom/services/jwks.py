@@ -8,7 +8,9 @@ makes the keys be fetched again at once (key rotation), at most once per
 ``jwt_jwks_refetch_seconds``, so that tokens with made-up ``kid`` values cannot hammer the
 provider. When a fetch fails, keys fetched before stay in use (and the fetch is retried after
 ``jwt_jwks_refetch_seconds``); with none, the request is refused with
-:class:`~cleanroom.errors.IdentityProviderUnavailable` (503), never a 500.
+:class:`~cleanroom.errors.IdentityProviderUnavailable` (503), never a 500, and so is every request
+for the next ``jwt_jwks_refetch_seconds`` without contacting the provider again. Redirects are
+not followed, and in production mode every URL (the discovered ``jwks_uri`` too) must be https.
 
 Only RSA keys (RS256) and P-256 EC keys (ES256) are used. A file's keys must all be usable (a bad
 file is a configuration error); a provider's keys that are not (encryption keys, other key types,
@@ -172,10 +174,20 @@ def provider_keys(document: Any) -> tuple[VerificationKey, ...]:
 # -- fetching from an identity provider --------------------------------------------------------
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is refused (an HTTP error), so an https URL cannot be sent elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _fetch_json(url: str, timeout: float, what: str) -> Any:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=timeout) as response:
             body = response.read(MAX_DOCUMENT_BYTES + 1)
     except urllib.error.HTTPError as exc:
         _log.warning("fetching the identity provider's %s failed: HTTP %s", what, exc.code)
@@ -197,7 +209,7 @@ def _fetch_json(url: str, timeout: float, what: str) -> Any:
         ) from None
 
 
-def discover_jwks_uri(issuer: str, timeout: float) -> str:
+def discover_jwks_uri(issuer: str, timeout: float, https_only: bool) -> str:
     """The ``jwks_uri`` of an OpenID Connect issuer (OpenID Connect Discovery 1.0, section 4)."""
     document = _fetch_json(issuer.rstrip("/") + DISCOVERY_PATH, timeout, "discovery document")
     if not isinstance(document, dict) or document.get("issuer") != issuer:
@@ -205,7 +217,8 @@ def discover_jwks_uri(issuer: str, timeout: float) -> str:
             "the identity provider's discovery document names another issuer; check jwt_oidc_issuer"
         )
     uri = document.get("jwks_uri")
-    if not isinstance(uri, str) or urlsplit(uri).scheme not in ("http", "https"):
+    schemes = ("https",) if https_only else ("http", "https")
+    if not isinstance(uri, str) or urlsplit(uri).scheme not in schemes:
         raise IdentityProviderUnavailable("the discovery document has no usable 'jwks_uri'")
     return uri
 
@@ -219,14 +232,16 @@ class ProviderKeys:
         self._lifetime = settings.jwt_jwks_cache_seconds
         self._refetch = settings.jwt_jwks_refetch_seconds
         self._timeout = float(settings.jwt_jwks_timeout_seconds)
+        self._https_only = settings.mode == "production"
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: tuple[VerificationKey, ...] = ()
         self._fresh_until = float("-inf")
         self._last_early_fetch = float("-inf")
+        self._failed_at = float("-inf")  # the last fetch that failed with no keys to fall back on
 
     def _fetch(self) -> tuple[VerificationKey, ...]:
-        url = self._jwks_url or discover_jwks_uri(self._issuer, self._timeout)
+        url = self._jwks_url or discover_jwks_uri(self._issuer, self._timeout, self._https_only)
         return provider_keys(_fetch_json(url, self._timeout, "keys (JWKS)"))
 
     def _refresh(self, early: bool) -> None:
@@ -235,9 +250,17 @@ class ProviderKeys:
         now = self._clock()
         if early:
             self._last_early_fetch = now
+        elif not self._keys and now - self._failed_at < self._refetch:
+            # Down a moment ago and nothing to fall back on: answer at once, and do not make
+            # every request wait for the provider's timeout.
+            raise IdentityProviderUnavailable(
+                "the identity provider's keys could not be fetched; retry later"
+            )
         try:
             self._keys = self._fetch()
         except IdentityProviderUnavailable:
+            if not self._keys:
+                self._failed_at = now
             if not self._keys or early:
                 raise
             self._fresh_until = now + self._refetch

@@ -45,6 +45,7 @@ class Provider:
     issuer: str = ""
     keys: list[dict[str, Any]] = field(default_factory=list)
     discovery_issuer: str | None = None  # None: the issuer itself
+    failing: bool = False  # answer every request with a 500
     hits: Counter[str] = field(default_factory=Counter)
     server: ThreadingHTTPServer | None = None
 
@@ -61,6 +62,15 @@ class Provider:
 def _handler(provider: Provider, prefix: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if provider.failing:
+                provider.hits["failed"] += 1
+                self.send_error(500)
+                return
+            if self.path == prefix + "/moved":
+                self.send_response(302)
+                self.send_header("Location", provider.jwks_url)
+                self.end_headers()
+                return
             if self.path == prefix + "/.well-known/openid-configuration":
                 provider.hits["discovery"] += 1
                 issuer = provider.discovery_issuer or provider.issuer
@@ -255,6 +265,48 @@ def test_provider_down_is_a_503(
     response = app.test_client().get("/v1/whoami", headers=bearer(token(idp_settings)))
     body = assert_problem(response, 503, "identity_provider_unavailable")
     assert "127.0.0.1" not in body["detail"]
+
+
+def test_a_failing_provider_is_asked_again_only_after_the_refetch_period(
+    idp_settings: Settings, provider: Provider
+) -> None:
+    provider.failing = True
+    for _ in range(3):
+        with pytest.raises(IdentityProviderUnavailable):
+            verify_token(idp_settings, token(idp_settings))
+    assert provider.hits["failed"] == 1  # the other requests did not wait for the provider
+    provider.failing = False
+    eager = idp_settings.replace(jwt_jwks_refetch_seconds=0)
+    provider.failing = True
+    with pytest.raises(IdentityProviderUnavailable):
+        verify_token(eager, token(eager))
+    provider.failing = False
+    assert verify_token(eager, token(eager)) == ANA  # back: the next request fetches the keys
+
+
+def test_redirects_are_not_followed(settings: Settings, provider: Provider) -> None:
+    moved = settings.replace(jwt_jwks_url=provider.issuer + "/moved", jwt_secret="")
+    with pytest.raises(IdentityProviderUnavailable, match="could not be fetched"):
+        verify_token(moved, jwt.encode(claims(settings), KEY_1, "RS256", headers={"kid": "k1"}))
+    assert provider.hits["jwks"] == 0
+
+
+def test_production_needs_an_https_jwks_uri(idp_settings: Settings) -> None:
+    production = idp_settings.replace(mode="production")  # as if discovery were over https
+    with pytest.raises(IdentityProviderUnavailable, match="no usable 'jwks_uri'"):
+        verify_token(production, token(production))
+
+
+def test_production_with_a_provider_needs_no_jwt_secret(tmp_path: Any) -> None:
+    env = {
+        "CLEANROOM_MODE": "production",
+        "CLEANROOM_DATA_DIR": str(tmp_path),
+        "CLEANROOM_JWT_OIDC_ISSUER": "https://idp.example/realms/r",
+        "CLEANROOM_SECRET_KEY": "s" * 32,
+    }
+    assert load_settings(env=env, config_file=None).jwt_secret == ""
+    with pytest.raises(ConfigError, match="needs a secret_key of at least 32 bytes"):
+        load_settings(env={**env, "CLEANROOM_SECRET_KEY": "s" * 31}, config_file=None)
 
 
 def test_keys_fetched_before_outlive_an_outage(idp_settings: Settings, provider: Provider) -> None:
