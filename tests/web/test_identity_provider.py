@@ -30,6 +30,7 @@ from cleanroom.errors import (
 )
 from cleanroom.services.auth import mint_token, verify_token
 from cleanroom.types import Principal
+from tests.web.console_world import csrf_of
 from tests.web.test_bearer_tokens import public_jwk
 from tests.web.web_testing import assert_problem, bearer, claims
 
@@ -245,6 +246,24 @@ def test_no_single_mapped_role_is_a_403(
     response = make_app(mapped).test_client().get("/v1/whoami", headers=bearer(unmapped))
     body = assert_problem(response, 403, "role_not_mapped")
     assert "staff" not in body["detail"]
+
+
+def test_console_sign_in_says_why_a_token_is_refused(
+    idp_settings: Settings, provider: Provider, make_app: Callable[..., Flask]
+) -> None:
+    mapped = idp_settings.replace(jwt_role_claim="groups", jwt_role_map=tuple(GROUPS.items()))
+    client = make_app(mapped).test_client()
+    csrf = csrf_of(client.get("/console/sign-in"))
+    unmapped = token(mapped, groups=["staff"])
+    refused = client.post("/console/sign-in", data={"token": unmapped, "csrf_token": csrf})
+    assert refused.status_code == 403
+    assert "is mapped to a role" in refused.get_data(as_text=True)
+    provider.stop()
+    fresh = make_app(mapped.replace(jwt_jwks_timeout_seconds=2)).test_client()  # no keys cached
+    csrf = csrf_of(fresh.get("/console/sign-in"))
+    down = fresh.post("/console/sign-in", data={"token": unmapped, "csrf_token": csrf})
+    assert down.status_code == 503
+    assert "could not be fetched" in down.get_data(as_text=True)
 
 
 def test_a_role_name_is_no_group_once_groups_are_mapped(idp_settings: Settings) -> None:
