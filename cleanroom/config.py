@@ -15,6 +15,7 @@ once per data directory (and said so); ``production`` refuses to start without t
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import secrets
 import sys
@@ -71,10 +72,53 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Path of a JWKS file with RS256/ES256 public keys; when set, HS256 is not accepted.",
     ),
+    Setting(
+        "jwt_jwks_url",
+        str,
+        "",
+        "URL of an identity provider's JWKS (RS256/ES256 public keys), fetched and cached; "
+        "when set, HS256 is not accepted.",
+    ),
+    Setting(
+        "jwt_oidc_issuer",
+        str,
+        "",
+        "Issuer URL of an OpenID Connect provider: its discovery document names the JWKS, and "
+        "tokens' `iss` must equal it; when set, HS256 is not accepted.",
+    ),
+    Setting(
+        "jwt_jwks_cache_seconds",
+        int,
+        300,
+        "How long fetched identity-provider keys are used before they are fetched again.",
+    ),
+    Setting(
+        "jwt_jwks_refetch_seconds",
+        int,
+        30,
+        "Fewest seconds between early refetches of the keys (a token with an unknown `kid`, "
+        "or a failed fetch).",
+    ),
+    Setting("jwt_jwks_timeout_seconds", int, 5, "Timeout of one request to the identity provider."),
     Setting("jwt_issuer", str, "cleanroom", "Required `iss` claim of bearer tokens."),
     Setting("jwt_audience", str, "cleanroom-api", "Required `aud` claim of bearer tokens."),
     Setting(
         "jwt_leeway_seconds", int, 30, "Clock skew tolerated when checking `exp`, `nbf` and `iat`."
+    ),
+    Setting("jwt_subject_claim", str, "sub", "The token claim that names the user."),
+    Setting("jwt_org_claim", str, "org", "The token claim that names the organisation (tenant)."),
+    Setting(
+        "jwt_role_claim",
+        str,
+        "role",
+        "The token claim that carries the role: a string, or a list such as `groups`.",
+    ),
+    Setting(
+        "jwt_role_map",
+        dict,
+        (),
+        "Table from values of the role claim to roles, e.g. "
+        '`{"cr-retailer-admins" = "retailer_admin"}`; empty: the claim holds the role itself.',
     ),
     Setting(
         "engine", str, "duckdb", "Query engine: duckdb (embedded) or spark.", ("duckdb", "spark")
@@ -158,6 +202,8 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 ENV_PREFIX = "CLEANROOM_"
 SECRET_SETTINGS = ("secret_key", "jwt_secret")
 MIN_SECRET_BYTES = 32
+# Where public keys come from instead of an HS256 jwt_secret (at most one may be set).
+IDP_KEY_SETTINGS = ("jwt_public_keys", "jwt_jwks_url", "jwt_oidc_issuer")
 
 
 @dataclass(frozen=True)
@@ -168,9 +214,18 @@ class Settings:
     secret_key: str
     jwt_secret: str
     jwt_public_keys: str
+    jwt_jwks_url: str
+    jwt_oidc_issuer: str
+    jwt_jwks_cache_seconds: int
+    jwt_jwks_refetch_seconds: int
+    jwt_jwks_timeout_seconds: int
     jwt_issuer: str
     jwt_audience: str
     jwt_leeway_seconds: int
+    jwt_subject_claim: str
+    jwt_org_claim: str
+    jwt_role_claim: str
+    jwt_role_map: tuple[tuple[str, str], ...]  # (claim value, role) pairs, sorted
     engine: str
     engine_memory_limit: str
     engine_spill_limit: str
@@ -226,6 +281,8 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
                 ) from None
         else:
             raise ConfigError(f"{origin}: setting '{setting.name}' must be an integer")
+    elif setting.type is dict:
+        result = _coerce_table(setting, value, origin)
     elif setting.type is str:
         if not isinstance(value, str):
             raise ConfigError(f"{origin}: setting '{setting.name}' must be a string")
@@ -237,6 +294,23 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
             f"{origin}: setting '{setting.name}' must be one of {', '.join(setting.choices)}"
         )
     return result
+
+
+def _coerce_table(setting: Setting, value: Any, origin: str) -> tuple[tuple[str, str], ...]:
+    """A table of strings: a TOML table, a JSON object (environment variables) or the pairs."""
+    where = f"{origin}: setting '{setting.name}'"
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise ConfigError(f"{where} must be a JSON object of strings") from None
+    if isinstance(value, tuple):
+        value = dict(value)
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigError(f"{where} must be a table of non-empty names to strings")
+    return tuple(sorted(value.items()))
 
 
 def default_config_file() -> Path | None:
@@ -280,11 +354,14 @@ def load_settings(
             raise ConfigError(f"unknown setting '{name}'")
         values[name] = value if name == "data_dir" else _coerce(_BY_NAME[name], value, "override")
     values["data_dir"] = Path(values["data_dir"])
+    sources = [name for name in IDP_KEY_SETTINGS if values[name]]
+    if len(sources) > 1:
+        raise ConfigError(f"set only one of {', '.join(sources)}: each names where keys come from")
     generated: list[str] = []
     for name in SECRET_SETTINGS:
         if values[name]:
             continue
-        if name == "jwt_secret" and values["jwt_public_keys"]:
+        if name == "jwt_secret" and any(values[k] for k in IDP_KEY_SETTINGS):
             continue
         if values["mode"] == "production":
             raise ConfigError(

@@ -80,6 +80,19 @@ class Forbidden(CleanroomError):
     status, code, title = 403, "forbidden", "Not allowed"
 
 
+class RoleNotMapped(CleanroomError):
+    """A verified token whose role claim names no role here (or several): the identity
+    provider's groups need an entry in ``jwt_role_map``."""
+
+    status, code, title = 403, "role_not_mapped", "No role for this identity"
+
+
+class IdentityProviderUnavailable(CleanroomError):
+    """The identity provider's keys could not be fetched, so no token can be checked now."""
+
+    status, code, title = 503, "identity_provider_unavailable", "Identity provider unavailable"
+
+
 class NotFound(CleanroomError):
     status, code, title = 404, "not_found", "Not found"
 

@@ -21,6 +21,7 @@ from urllib.parse import quote
 import requests
 
 from cleanroom.client.errors import ApiError, RunWaitTimeout
+from cleanroom.client.report import Report
 
 ReportFormat = Literal["json", "csv", "parquet"]
 REPORT_FORMATS: tuple[ReportFormat, ...] = ("json", "csv", "parquet")
@@ -455,6 +456,11 @@ class ApiClient:
             self._collab(collaboration_id, f"/runs/{_seg(run_id)}/report"),
             params={"format": "json"},
         )
+
+    def report(self, collaboration_id: str, run_id: str) -> Report:
+        """The report as a :class:`Report` (``.to_pandas()``, ``.records()``); ``ApiError`` 409
+        until the run succeeded."""
+        return Report(self.get_report(collaboration_id, run_id))
 
     def download_report(
         self, collaboration_id: str, run_id: str, format: ReportFormat = "json"

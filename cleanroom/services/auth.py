@@ -2,11 +2,18 @@
 
 The accepted algorithm is pinned by configuration, never by the token: HS256 with
 ``settings.jwt_secret``, or RS256/ES256 with the public keys of the JWKS file named by
-``settings.jwt_public_keys`` (then HS256 is refused, so a public key can never double as an HMAC
-secret). In JWKS mode the key is picked by the token's ``kid`` among the configured keys only; key
-material or key locations carried by the token (``jwk``, ``jku``, ``x5u``, ``x5c``) are never used.
-Every failure is :class:`cleanroom.errors.InvalidToken`, whose message says what to fix and never
-quotes the token's claims.
+``settings.jwt_public_keys`` or fetched from an identity provider (``jwt_jwks_url`` or OIDC
+discovery from ``jwt_oidc_issuer``; see :mod:`cleanroom.services.jwks`). With public keys HS256 is
+refused, so a public key can never double as an HMAC secret. The key is picked by the token's
+``kid`` among the configured keys only; key material or key locations carried by the token
+(``jwk``, ``jku``, ``x5u``, ``x5c``) are never used.
+
+Which claims name the user, the organisation and the role is configured (``jwt_subject_claim``,
+``jwt_org_claim``, ``jwt_role_claim``; by default ``sub``, ``org`` and ``role``); with
+``jwt_role_map`` the role claim's value or values (e.g. a ``groups`` list) map to a role.
+A token that does not verify is :class:`cleanroom.errors.InvalidToken` (401), whose message says
+what to fix and never quotes the token's claims; a verified one whose groups map to no role (or to
+several) is :class:`cleanroom.errors.RoleNotMapped` (403).
 
 >>> from cleanroom.config import load_settings
 >>> s = load_settings(env={}, config_file=None, data_dir="/tmp/cleanroom-doctest",
@@ -18,35 +25,29 @@ Principal(sub='ana', org='acme', role='advertiser')
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jwt
 
 from cleanroom.config import Settings
-from cleanroom.errors import ConfigError, InvalidRequest, InvalidToken
+from cleanroom.errors import ConfigError, InvalidRequest, InvalidToken, RoleNotMapped
+from cleanroom.services.jwks import (
+    VerificationKey,
+    check_provider_settings,
+    file_keys,
+    provider_for,
+    uses_identity_provider,
+)
 from cleanroom.types import ROLES, Principal
 
 MAX_TOKEN_BYTES = 8 * 1024
 MAX_IDENTITY_CHARS = 200
 MIN_HS256_SECRET_BYTES = 32  # RFC 7518 section 3.2: an HS256 key at least as long as the hash
-REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub", "org", "role")
+REQUIRED_CLAIMS = ("exp", "iss", "aud")  # and the subject, org and role claims (configured)
 _TIME_CLAIMS = ("exp", "nbf", "iat")
-ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
 # We implement no JWS extension, so a token marking one critical is refused (RFC 7515 4.1.11).
 _REFUSED_HEADERS = ("crit", "b64")
-
-
-@dataclass(frozen=True)
-class VerificationKey:
-    """One configured key: its id, pinned algorithm and verification key object."""
-
-    kid: str | None
-    algorithm: str
-    key: Any
 
 
 def mint_token(
@@ -72,12 +73,23 @@ def mint_token(
         raise InvalidRequest(f"role must be one of {', '.join(ROLES)}")
     if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
         raise InvalidRequest("ttl must be a positive number of seconds")
+    if uses_identity_provider(settings):
+        raise ConfigError(
+            "tokens come from the identity provider here; development tokens need an HS256 "
+            "jwt_secret and no jwt_jwks_url or jwt_oidc_issuer"
+        )
     secret = _hs256_secret(settings)
+    role_value: Any = role
+    if settings.jwt_role_map:  # the claim then carries groups that map to the role
+        groups = [group for group, mapped in settings.jwt_role_map if mapped == role]
+        if not groups:
+            raise InvalidRequest(f"jwt_role_map maps nothing to the role {role}")
+        role_value = groups[:1]
     issued = int(time.time()) if now is None else now
     claims = {
-        "sub": sub,
-        "org": org,
-        "role": role,
+        settings.jwt_subject_claim: sub,
+        settings.jwt_org_claim: org,
+        settings.jwt_role_claim: role_value,
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "iat": issued,
@@ -104,10 +116,10 @@ def verify_token(settings: Settings, token: str) -> Principal:
             key.key,
             algorithms=[key.algorithm],
             audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            issuer=expected_issuer(settings),
             leeway=settings.jwt_leeway_seconds,
             options={
-                "require": list(REQUIRED_CLAIMS),
+                "require": [*REQUIRED_CLAIMS, *_identity_claims(settings)],
                 "strict_aud": True,
                 "enforce_minimum_key_length": True,
             },
@@ -133,23 +145,47 @@ def verify_token(settings: Settings, token: str) -> Principal:
         # PyJWT compares a numeric string ("9999999999") as a number; RFC 7519 says a number.
         if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise InvalidToken(f"the token's '{name}' claim must be a number (seconds since 1970)")
-    return _principal(claims)
+    return _principal(settings, claims)
+
+
+def _identity_claims(settings: Settings) -> tuple[str, str, str]:
+    return (settings.jwt_subject_claim, settings.jwt_org_claim, settings.jwt_role_claim)
 
 
 def load_verification_keys(settings: Settings) -> tuple[VerificationKey, ...]:
-    """The configured keys; :class:`ConfigError` when the configuration cannot verify anything.
-
-    Called at start-up by the web app so that a bad JWKS file or a short secret stops the server
-    instead of rejecting every request.
+    """The configured keys of a JWKS file or HS256 secret; :class:`ConfigError` when the
+    configuration cannot verify anything. An identity provider's keys are fetched on first use
+    (:mod:`cleanroom.services.jwks`), so this returns none for one.
     """
+    if uses_identity_provider(settings):
+        return ()
     if settings.jwt_public_keys:
-        path = Path(settings.jwt_public_keys)
-        try:
-            stat = path.stat()
-        except OSError:
-            raise ConfigError(f"jwt_public_keys: cannot read JWKS file {path}") from None
-        return _load_jwks(str(path), stat.st_mtime_ns, stat.st_size)
+        return file_keys(settings.jwt_public_keys)
     return (VerificationKey(kid=None, algorithm="HS256", key=_hs256_secret(settings)),)
+
+
+def check_auth_settings(settings: Settings) -> None:
+    """Called at start-up by the web app, so that a bad key configuration or claim mapping stops
+    the server instead of rejecting every request. Never contacts the identity provider: the
+    server starts while it is down, and requests then get ``identity_provider_unavailable``."""
+    check_provider_settings(settings)
+    load_verification_keys(settings)
+    claims = (settings.jwt_subject_claim, settings.jwt_org_claim, settings.jwt_role_claim)
+    if not all(c.strip() for c in claims) or len(set(claims)) != len(claims):
+        raise ConfigError(
+            "jwt_subject_claim, jwt_org_claim and jwt_role_claim must be three different claims"
+        )
+    unknown = sorted({role for _, role in settings.jwt_role_map if role not in ROLES})
+    if unknown:
+        raise ConfigError(
+            f"jwt_role_map maps to unknown role(s) {', '.join(unknown)}; "
+            f"roles are {', '.join(ROLES)}"
+        )
+
+
+def expected_issuer(settings: Settings) -> str:
+    """The ``iss`` every token must carry: the OpenID Connect issuer when one is configured."""
+    return settings.jwt_oidc_issuer or settings.jwt_issuer
 
 
 def _hs256_secret(settings: Settings) -> bytes:
@@ -162,58 +198,13 @@ def _hs256_secret(settings: Settings) -> bytes:
     return secret
 
 
-_JWKS_CACHE: dict[tuple[str, int, int], tuple[VerificationKey, ...]] = {}
-
-
-def _load_jwks(path: str, mtime_ns: int, size: int) -> tuple[VerificationKey, ...]:
-    # Keyed by modification time and size so that a rotated JWKS file is picked up without a
-    # restart, while an unchanged one is parsed once per process.
-    cache_key = (path, mtime_ns, size)
-    cached = _JWKS_CACHE.get(cache_key)
-    if cached is not None:
-        return cached
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise ConfigError(f"jwt_public_keys: {path} is not a readable JSON file") from None
-    entries = document.get("keys") if isinstance(document, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise ConfigError(f"jwt_public_keys: {path} must be a JWKS object with a 'keys' list")
-    keys = tuple(_jwk_to_key(entry, index, path) for index, entry in enumerate(entries))
-    kids = [k.kid for k in keys]
-    if len(keys) > 1 and (None in kids or len(set(kids)) != len(kids)):
-        raise ConfigError(f"jwt_public_keys: with several keys in {path} each needs a unique 'kid'")
-    _JWKS_CACHE.clear()
-    _JWKS_CACHE[cache_key] = keys
-    return keys
-
-
-def _jwk_to_key(entry: Any, index: int, path: str) -> VerificationKey:
-    where = f"jwt_public_keys: key {index} of {path}"
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where} is not a JSON object")
-    if "d" in entry:
-        raise ConfigError(f"{where} is a private key; configure public keys only")
-    kty, crv, declared = entry.get("kty"), entry.get("crv"), entry.get("alg")
-    inferred = "RS256" if kty == "RSA" else "ES256" if (kty, crv) == ("EC", "P-256") else None
-    algorithm = declared or inferred
-    if algorithm not in ASYMMETRIC_ALGORITHMS or (declared and declared != inferred):
-        raise ConfigError(f"{where} must be an RSA key for RS256 or a P-256 EC key for ES256")
-    kid = entry.get("kid")
-    if kid is not None and (not isinstance(kid, str) or not kid):
-        raise ConfigError(f"{where} has a 'kid' that is not a non-empty string")
-    try:
-        jwk = jwt.PyJWK.from_dict(entry, algorithm=algorithm)
-    except jwt.PyJWTError:
-        raise ConfigError(f"{where} is not a valid {algorithm} public key") from None
-    return VerificationKey(kid=kid, algorithm=algorithm, key=jwk)
-
-
 def _select_key(settings: Settings, header: dict[str, Any]) -> VerificationKey:
+    kid = header.get("kid")
+    if uses_identity_provider(settings):
+        return provider_for(settings).key(kid)
     keys = load_verification_keys(settings)
     if keys[0].algorithm == "HS256":
         return keys[0]  # one shared secret: nothing to choose, a 'kid' is irrelevant
-    kid = header.get("kid")
     if kid is None:
         if len(keys) == 1:
             return keys[0]
@@ -240,10 +231,34 @@ def _check_identity(name: str, value: Any) -> None:
         )
 
 
-def _principal(claims: dict[str, Any]) -> Principal:
-    _check_identity("sub", claims["sub"])
-    _check_identity("org", claims["org"])
-    role = claims["role"]
-    if not isinstance(role, str) or role not in ROLES:
-        raise InvalidToken(f"the 'role' claim must be one of {', '.join(ROLES)}")
-    return Principal(sub=claims["sub"], org=claims["org"], role=role)
+def _principal(settings: Settings, claims: dict[str, Any]) -> Principal:
+    sub_claim, org_claim = settings.jwt_subject_claim, settings.jwt_org_claim
+    _check_identity(sub_claim, claims[sub_claim])
+    _check_identity(org_claim, claims[org_claim])
+    return Principal(sub=claims[sub_claim], org=claims[org_claim], role=_role(settings, claims))
+
+
+def _role(settings: Settings, claims: dict[str, Any]) -> str:
+    """The role of the role claim: the claim itself is a role name, or (with ``jwt_role_map``)
+    its value or values (a list such as ``groups``) map to exactly one role."""
+    name, value = settings.jwt_role_claim, claims[settings.jwt_role_claim]
+    if not settings.jwt_role_map:
+        if not isinstance(value, str) or value not in ROLES:
+            raise InvalidToken(f"the '{name}' claim must be one of {', '.join(ROLES)}")
+        return value
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidToken(f"the '{name}' claim must be a string or a list of strings")
+    table = dict(settings.jwt_role_map)
+    roles = sorted({table[v] for v in values if v in table})
+    if not roles:
+        raise RoleNotMapped(
+            f"no value of the token's '{name}' claim is mapped to a role; "
+            "an operator adds the identity provider's group to jwt_role_map"
+        )
+    if len(roles) > 1:
+        raise RoleNotMapped(
+            f"the token's '{name}' claim maps to several roles ({', '.join(roles)}); "
+            "an identity needs exactly one: change its groups or jwt_role_map"
+        )
+    return roles[0]

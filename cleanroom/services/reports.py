@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from cleanroom.errors import InvalidRequest
 from cleanroom.events import AuditEvent
+from cleanroom.report_rows import flat_rows
 from cleanroom.services.access import authorize, check_allowed, require_visible
 from cleanroom.services.context import Services
 from cleanroom.services.runs import visible_run
@@ -226,52 +227,17 @@ def spreadsheet_safe(value: Any) -> Any:
 
 def report_csv(report: dict[str, Any]) -> str:
     """The released rows, one header line; after the report's columns, ``<column>_lo`` and
-    ``<column>_hi`` (the 95% interval) for each non-key column; text cells through
-    :func:`spreadsheet_safe`."""
+    ``<column>_hi`` (the 95% interval) for each non-key column (:func:`cleanroom.report_rows.
+    flat_rows`); text cells through :func:`spreadsheet_safe`."""
     out = io.StringIO()
-    columns = list(report["columns"])
-    bounded = interval_columns(report)
-    fields = columns + [f"{c}_{end}" for c in bounded for end in ("lo", "hi")]
+    fields, rows = flat_rows(report)
     # CRLF (RFC 4180): the writer then quotes any cell holding a CR or LF, so no value can
     # break a row in two.
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
     writer.writerow({c: spreadsheet_safe(c) for c in fields})
-    for row, cells in zip(report["rows"], row_intervals(report), strict=True):
-        line = {c: spreadsheet_safe(row.get(c)) for c in columns}
-        for c in bounded:
-            pair = cells.get(c)
-            line[f"{c}_lo"], line[f"{c}_hi"] = (pair[0], pair[1]) if pair else (None, None)
-        writer.writerow(line)
+    for row in rows:
+        writer.writerow({c: spreadsheet_safe(v) for c, v in row.items()})
     return out.getvalue()
-
-
-def interval_columns(report: dict[str, Any]) -> list[str]:
-    """The report's non-key columns, which carry intervals, in column order."""
-    accuracy = report.get("accuracy") or {}
-    named: set[str] = set(accuracy.get("half_widths") or {})
-    for cells in accuracy.get("row_half_widths") or []:
-        named |= set(cells)
-    return [c for c in report.get("columns") or [] if c in named]
-
-
-def row_intervals(report: dict[str, Any]) -> list[dict[str, list[float] | None]]:
-    """Per row, ``[lo, hi]`` per non-key column: the stored intervals, or (reports written before
-    they were stored) the released value plus or minus its half-width."""
-    accuracy = report.get("accuracy") or {}
-    rows = report.get("rows") or []
-    stored = accuracy.get("row_intervals")
-    if stored is not None and len(stored) == len(rows):
-        return [dict(r) for r in stored]
-    widths = accuracy.get("row_half_widths") or [{} for _ in rows]
-    out: list[dict[str, list[float] | None]] = []
-    for row, cells in zip(rows, widths, strict=False):
-        entry: dict[str, list[float] | None] = {}
-        for column, width in cells.items():
-            value = row.get(column)
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            entry[column] = [value - width, value + width] if ok and width is not None else None
-        out.append(entry)
-    return out
 
 
 def report_table(report: dict[str, Any]) -> pa.Table:

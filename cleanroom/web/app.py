@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask
 
 from cleanroom.config import Settings, load_settings
-from cleanroom.services.auth import load_verification_keys
+from cleanroom.services.auth import check_auth_settings
 from cleanroom.services.server import serving_services
 from cleanroom.web import console, errors, meta
 from cleanroom.web.api import API_PREFIX, BLUEPRINTS
@@ -38,7 +38,7 @@ def create_app(
     Raises :class:`cleanroom.errors.ConfigError` when the JWT configuration cannot verify tokens.
     """
     settings = settings if settings is not None else load_settings()
-    load_verification_keys(settings)  # a bad key set stops start-up, not every request
+    check_auth_settings(settings)  # a bad key set or claim mapping stops start-up
     app = Flask(__name__, static_folder=None)
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,

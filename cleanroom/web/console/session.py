@@ -23,7 +23,7 @@ from flask import Flask, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
-from cleanroom.errors import CleanroomError, ConfigError, InvalidToken
+from cleanroom.errors import CleanroomError, ConfigError, InvalidToken, RoleNotMapped
 from cleanroom.services.auth import verify_token
 from cleanroom.types import Principal
 from cleanroom.web.state import current_settings
@@ -103,7 +103,7 @@ def load_principal() -> None:
         return
     try:
         g.principal = verify_token(current_settings(), token)
-    except InvalidToken as err:
+    except (InvalidToken, RoleNotMapped) as err:
         session.pop(_TOKEN_KEY, None)
         session[_ENDED_KEY] = err.detail  # said once, on the sign-in page it redirects to
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from cleanroom.errors import ConfigError, InvalidToken
+from cleanroom.errors import ConfigError, IdentityProviderUnavailable, InvalidToken, RoleNotMapped
 from cleanroom.services.auth import MAX_TOKEN_BYTES
 from cleanroom.web.console import session as console_session
 from cleanroom.web.console.blueprint import bp, page
@@ -32,7 +32,7 @@ def sign_in() -> Response:
         return page("sign_in.html", 400, next=target, error=error)
     try:
         console_session.sign_in(token)
-    except (InvalidToken, ConfigError) as err:
+    except (InvalidToken, RoleNotMapped, IdentityProviderUnavailable, ConfigError) as err:
         return page("sign_in.html", err.status, next=target, error=f"{err.detail}.")
     return redirect(target or url_for("console.collaborations_list"))
 
