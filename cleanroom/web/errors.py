@@ -18,20 +18,19 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from cleanroom.errors import CleanroomError, InternalError
+from cleanroom.errors import (
+    CleanroomError,
+    InternalError,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://cleanroom.dev/problems/"
 REQUEST_ID_HEADER = "X-Request-ID"
-RETRY_AFTER_SECONDS = 30
+RETRY_AFTER_SECONDS = ServiceUnavailable.retry_after
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 _log = logging.getLogger("cleanroom.web")
-
-
-class ServiceUnavailable(CleanroomError):
-    """The server is up but cannot serve yet (``/readyz``)."""
-
-    status, code, title = 503, "service_unavailable", "Service unavailable"
 
 
 # Werkzeug raises these itself (routing, body limits, body parsing); each gets a stable code.
@@ -106,11 +105,20 @@ def request_id() -> str:
 def handle_cleanroom_error(err: CleanroomError) -> Response:
     """A raised :class:`CleanroomError`: its own status, code, title, detail and extras."""
     extra = err.extra()
-    if err.status >= 500:
+    headers: dict[str, str] = {}
+    if isinstance(err, ServiceUnavailable | TooManyRequests):
+        headers["Retry-After"] = str(err.retry_after)
+    if isinstance(err, ServiceUnavailable):
+        # An outage, not a bug: one line naming the cause's type, no driver message to clients.
+        rid = request_id()
+        cause = type(err.__cause__).__name__ if err.__cause__ is not None else "none"
+        _log.error("request %s: %s (%s, cause %s)", rid, err.code, type(err).__name__, cause)
+        extra["request_id"] = rid
+    elif err.status >= 500:
         rid = request_id()
         _log.error("request %s failed with %s", rid, err.code, exc_info=err)
         extra["request_id"] = rid
-    return problem_response(err.status, err.code, err.title, err.detail, extra)
+    return problem_response(err.status, err.code, err.title, err.detail, extra, headers)
 
 
 def handle_http_exception(exc: HTTPException) -> Response:

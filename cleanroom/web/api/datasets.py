@@ -109,6 +109,7 @@ DATASET_UPLOAD = NamedSchema(
     request_media_type="multipart/form-data",
     responses={201: ResponseDoc("The dataset and the version this upload became.", REGISTERED)},
     errors=[403, 404, 409, 413, 422],
+    rate_limit="uploads",
 )
 def register_dataset(cid: str) -> tuple[dict[str, Any], int]:
     """Multipart ``file`` (CSV or Parquet, hashed identifiers) and ``spec`` (JSON text).
