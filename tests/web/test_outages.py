@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from werkzeug.test import TestResponse
 
 from cleanroom.config import Settings
 from cleanroom.errors import StoreUnavailable
@@ -28,9 +29,9 @@ from tests.web.web_testing import assert_problem
 DRIVER_WORDS = ("psycopg", "OperationalError", "refused", "5432", "database is locked", "sqlite")
 
 
-def assert_outage(response: object) -> None:
-    body = assert_problem(response, 503, "service_unavailable", forbidden=DRIVER_WORDS)  # type: ignore[arg-type]
-    assert int(response.headers["Retry-After"]) >= 1  # type: ignore[attr-defined]
+def assert_outage(response: TestResponse) -> None:
+    body = assert_problem(response, 503, "service_unavailable", forbidden=DRIVER_WORDS)
+    assert int(response.headers["Retry-After"]) >= 1
     assert body["request_id"]
 
 
