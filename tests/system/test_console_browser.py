@@ -96,9 +96,7 @@ class Console:
         while True:
             try:
                 seen = self.text()
-            except (
-                WebDriverException
-            ):  # mid-reload: no <main> yet, or it went stale before the read
+            except WebDriverException:  # mid-reload: no <main> yet, or it went stale before the read
                 seen = ""
             if needle in seen:
                 return
