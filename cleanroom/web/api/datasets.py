@@ -17,6 +17,7 @@ from cleanroom.web.api.uploads import (
     upload_part,
 )
 from cleanroom.web.auth import current_principal
+from cleanroom.web.metrics import count_ingested_rows
 from cleanroom.web.routing import NamedSchema, ResponseDoc, route
 from cleanroom.web.state import current_services
 
@@ -127,6 +128,7 @@ def register_dataset(cid: str) -> tuple[dict[str, Any], int]:
             spec,
             file_format=declared_format(storage),
         )
+    count_ingested_rows(int(registered.get("ingest", {}).get("rows", 0)))
     return registered, 201
 
 
