@@ -18,7 +18,7 @@ from flask import Flask
 from cleanroom.config import Settings, load_settings
 from cleanroom.services.auth import load_verification_keys
 from cleanroom.services.server import serving_services
-from cleanroom.web import console, errors, meta, metrics
+from cleanroom.web import console, errors, logs, meta, metrics
 from cleanroom.web.api import API_PREFIX, BLUEPRINTS
 from cleanroom.web.state import EXTENSION_KEY, AppState, ServicesFactory
 
@@ -49,6 +49,7 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep declared member order
     app.extensions[EXTENSION_KEY] = AppState(settings, app.config["SERVICES_FACTORY"])
     errors.init_app(app)
+    logs.init_app(app)
     metrics.init_app(app)
     app.register_blueprint(meta.bp)
     for blueprint in BLUEPRINTS:
