@@ -8,6 +8,7 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,3 +109,22 @@ def test_text_format_names_the_request_id(
     first = stream.getvalue().splitlines()[0]
     assert f"[{REQUEST_ID}]" in first
     assert " ERROR cleanroom.web " in first
+
+
+def test_the_documented_line_has_the_real_shape(json_log: tuple[Settings, io.StringIO]) -> None:
+    settings, stream = json_log
+    api = RouteApi(settings)
+    try:
+        token = mint_token(settings, "shopco", "retailer_admin", "ana@shopco")
+        api.client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        api.close()
+    real = next(line for line in lines(stream) if line["logger"] == "cleanroom.web.requests")
+    operations = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+    logs_section = operations.read_text(encoding="utf-8").split("### Logs", 1)[1]
+    documented = json.loads(logs_section.split("```json\n", 1)[1].split("\n```", 1)[0])
+    assert set(documented) == set(real)
+    assert set(documented["http"]) == set(real["http"])
+    assert {type(v) for v in documented["http"].values()} == {
+        type(v) for v in real["http"].values()
+    }
