@@ -23,6 +23,7 @@ from cleanroom.errors import StoreUnavailable
 from cleanroom.services.context import build_services
 from cleanroom.store import db as store_db
 from cleanroom.store import open_store
+from tests.web.console_world import ConsoleUser, csrf_of
 from tests.web.route_world import ADVERTISER, RETAILER, RouteApi, setup_collaboration
 from tests.web.web_testing import assert_problem
 
@@ -182,3 +183,25 @@ def test_readyz_fails_when_the_data_volume_is_short_of_space(settings: Settings)
         assert svc.ready() == {"store": True, "engine": True, "disk": True}
     finally:
         svc.close()
+
+
+def test_the_console_says_unavailable_not_internal_error(settings: Settings) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/cleanroom"
+    api = RouteApi(settings.replace(database_url=url))
+    try:
+        user = ConsoleUser(api, RETAILER, "retailer_admin")
+        form = user.client.get("/console/sign-in")
+        signed = user.client.post(
+            "/console/sign-in", data={"token": user.token, "csrf_token": csrf_of(form)}
+        )
+        assert signed.status_code == 302
+        page = user.get("/console/collaborations")
+        assert page.status_code == 503
+        assert page.headers["Retry-After"]
+        text = page.get_data(as_text=True)
+        assert "service_unavailable" in text
+        assert "internal_error" not in text
+        for word in DRIVER_WORDS:
+            assert word not in text
+    finally:
+        api.close()
