@@ -198,9 +198,12 @@ class ServiceUnavailable(CleanroomError):
 
 class StoreUnavailable(ServiceUnavailable):
     """The metadata store cannot be reached, dropped the connection or stayed locked beyond
-    its busy timeout. The driver's message stays in the server log."""
+    its busy timeout. ``reason`` (the driver's first line, e.g. "connection refused" or
+    "password authentication failed") is for the server log and local commands, never a client.
+    """
 
-    def __init__(self, detail: str | None = None) -> None:
+    def __init__(self, detail: str | None = None, reason: str = "") -> None:
+        self.reason = reason
         super().__init__(detail or "the metadata store is not available right now; retry later")
 
 

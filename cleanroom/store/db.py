@@ -105,7 +105,9 @@ def _report_outages(engine: Engine) -> None:
             return None
         wrapped = context.sqlalchemy_exception
         if context.is_disconnect or isinstance(wrapped, OperationalError | InterfaceError):
-            return StoreUnavailable()
+            original = context.original_exception
+            first_line = (str(original).strip().splitlines() or [""])[0][:300]
+            return StoreUnavailable(reason=f"{type(original).__name__}: {first_line}")
         return None
 
 

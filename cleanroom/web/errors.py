@@ -109,10 +109,10 @@ def handle_cleanroom_error(err: CleanroomError) -> Response:
     if isinstance(err, ServiceUnavailable | TooManyRequests):
         headers["Retry-After"] = str(err.retry_after)
     if isinstance(err, ServiceUnavailable):
-        # An outage, not a bug: one line naming the cause's type, no driver message to clients.
+        # An outage, not a bug: one line with the driver's reason, which clients never see.
         rid = request_id()
-        cause = type(err.__cause__).__name__ if err.__cause__ is not None else "none"
-        _log.error("request %s: %s (%s, cause %s)", rid, err.code, type(err).__name__, cause)
+        reason = getattr(err, "reason", "") or type(err).__name__
+        _log.error("request %s: %s (%s)", rid, err.code, reason)
         extra["request_id"] = rid
     elif err.status >= 500:
         rid = request_id()

@@ -8,6 +8,7 @@ accepting connections while its backends are terminated (``pg_terminate_backend`
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sqlite3
@@ -16,13 +17,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from werkzeug.test import TestResponse
 
+from cleanroom.cli.main import cli
 from cleanroom.config import Settings
 from cleanroom.errors import StoreUnavailable
 from cleanroom.services.context import build_services
 from cleanroom.store import db as store_db
 from cleanroom.store import open_store
+from tests.cli.cli_world import command_env
 from tests.web.console_world import ConsoleUser, csrf_of
 from tests.web.route_world import ADVERTISER, RETAILER, RouteApi, setup_collaboration
 from tests.web.web_testing import assert_problem
@@ -120,11 +124,20 @@ def test_postgres_connections_lost_mid_service(
         api.close()
 
 
-def test_postgres_unreachable_from_the_start(settings: Settings) -> None:
+def test_postgres_unreachable_from_the_start(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     url = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/cleanroom"
     api = RouteApi(settings.replace(database_url=url))  # building the services fails per request
     try:
-        assert_outage(api.call("GET", "/v1/collaborations", RETAILER, "retailer_admin"))
+        with caplog.at_level(logging.ERROR, logger="cleanroom.web"):
+            listed = api.call("GET", "/v1/collaborations", RETAILER, "retailer_admin")
+        assert_outage(listed)
+        rid = listed.get_json()["request_id"]
+        # The operator's log has the driver's reason under the request id; the client has not.
+        assert any(
+            rid in r.getMessage() and "OperationalError" in r.getMessage() for r in caplog.records
+        )
         body = {"name": "q", "partner_orgs": [ADVERTISER], "policy": {"epsilon_budget": 1.0}}
         assert_outage(api.call("POST", "/v1/collaborations", RETAILER, "retailer_admin", json=body))
         ready = api.client.get("/readyz")
@@ -205,3 +218,13 @@ def test_the_console_says_unavailable_not_internal_error(settings: Settings) -> 
             assert word not in text
     finally:
         api.close()
+
+
+def test_init_db_tells_the_operator_why_the_store_is_unavailable(settings: Settings) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/cleanroom"
+    env = command_env(settings.replace(database_url=url))
+    result = CliRunner().invoke(cli, ["init-db"], env=env)
+    assert result.exit_code != 0
+    assert "service_unavailable" in result.output
+    assert "OperationalError" in result.output  # the local operator gets the driver's reason
+    assert "Traceback" not in result.output
