@@ -194,6 +194,7 @@ class ServiceUnavailable(CleanroomError):
 
     status, code, title = 503, "service_unavailable", "Service unavailable"
     retry_after: int = 30
+    reason: str = ""  # for the server log (and local commands), never for a client
 
 
 class StoreUnavailable(ServiceUnavailable):
