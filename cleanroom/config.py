@@ -160,15 +160,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "metrics",
         str,
-        "on",
-        "GET /metrics serves Prometheus metrics (on) or is not found (off).",
-        ("on", "off"),
+        "token",
+        "GET /metrics: token (needs 'Authorization: Bearer <metrics_token>'; not found while no "
+        "token is set), open (no token: internal networks only) or off (not found).",
+        ("token", "open", "off"),
     ),
     Setting(
         "metrics_token",
         str,
         "",
-        "When set, GET /metrics needs 'Authorization: Bearer <metrics_token>'.",
+        "The operator token GET /metrics needs when metrics is token (16 bytes or more).",
     ),
     Setting("host", str, "127.0.0.1", "Address `cleanroom serve` binds."),
     Setting("port", int, 8000, "Port `cleanroom serve` binds."),

@@ -4,7 +4,10 @@ status, the epsilon charged and the rows ingested. No data values, ids or raw pa
 Request counts, latencies and ingested rows are this process's (each gunicorn worker has its
 own; Prometheus sums them across scrape targets, docs/operations.md). Runs by status and the
 epsilon charged are read from the store at scrape time, so every process reports the same.
-``metrics = "off"`` makes the route ``404``; a ``metrics_token`` makes it need that bearer token.
+The route is for operators, not partners: store totals span every collaboration (with one
+partner, its epsilon spent shows), so by default (``metrics = "token"``) it needs the
+``metrics_token`` and is ``404`` while none is set; ``"open"`` serves it to anyone (an internal
+network only), ``"off"`` never.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from cleanroom.web.routing import ResponseDoc, route
 from cleanroom.web.state import app_state
 
 EXTENSION_KEY = "cleanroom_metrics"
+MIN_METRICS_TOKEN_BYTES = 16
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _log = logging.getLogger("cleanroom.web")
@@ -158,12 +162,18 @@ def init_app(app: Flask) -> None:
     errors=[401, 404],
 )
 def metrics() -> Response:
-    """Open unless ``metrics_token`` is set (then that bearer token); ``404`` when
-    ``metrics = "off"``. Request metrics are this process's; store totals are global."""
+    """For operators: needs the ``metrics_token`` (``metrics = "token"``, the default; ``404``
+    while none is set), nothing (``"open"``) or is ``404`` (``"off"``). Store totals span every
+    collaboration, so a lone partner's spend would show: never open to partners. Request
+    metrics are this process's; store totals are the store's."""
     settings = app_state().settings
     if settings.metrics == "off":
         raise NotFound("metrics are turned off on this server (setting metrics)")
-    if settings.metrics_token:
+    if settings.metrics == "token":
+        if len(settings.metrics_token.encode()) < MIN_METRICS_TOKEN_BYTES:
+            raise NotFound(
+                "metrics need an operator token of 16 bytes or more (setting metrics_token)"
+            )
         sent = request.headers.get("Authorization", "")
         expected = f"Bearer {settings.metrics_token}"
         if not hmac.compare_digest(sent.encode(), expected.encode()):

@@ -1,6 +1,7 @@
 """``GET /metrics``: Prometheus text that its own parser reads; request counts and latencies by
 route template (never a raw path or an id), runs by status, epsilon charged and rows ingested move
-with what happens; it can be turned off or bound to a token; a store outage shows as
+with what happens; by default it needs the operator's metrics token (and is not found without
+one: store totals span collaborations), can be open or off; a store outage shows as
 ``cleanroom_store_up 0`` rather than a failed scrape."""
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 def test_metrics_move_with_requests_runs_budget_and_ingest(
     settings: Settings, tmp_path: Path
 ) -> None:
-    api = RouteApi(settings)
+    api = RouteApi(settings.replace(metrics="open"))
     try:
         cid, tid = setup_collaboration(api, tmp_path)
         _, before = scrape(api.client)
@@ -83,7 +84,7 @@ def test_metrics_move_with_requests_runs_budget_and_ingest(
 
 
 def test_unknown_paths_are_one_label(settings: Settings) -> None:
-    api = RouteApi(settings)
+    api = RouteApi(settings.replace(metrics="open"))
     try:
         for n in range(3):
             assert api.client.get(f"/no/such/path/{n}").status_code == 404
@@ -95,28 +96,39 @@ def test_unknown_paths_are_one_label(settings: Settings) -> None:
         api.close()
 
 
-def test_metrics_can_be_off_or_need_a_token(settings: Settings) -> None:
-    off = RouteApi(settings.replace(metrics="off"))
+def test_by_default_metrics_need_the_operator_token(settings: Settings) -> None:
+    untokened = RouteApi(settings)  # the default: metrics = "token", and no token set
     try:
-        assert_problem(off.client.get("/metrics"), 404, "not_found")
+        body = assert_problem(untokened.client.get("/metrics"), 404, "not_found")
+        assert "metrics_token" in body["detail"]
+        # A partner's bearer token is not the operator's token.
+        partner = untokened.headers(ADVERTISER, "advertiser")
+        assert_problem(untokened.client.get("/metrics", headers=partner), 404, "not_found")
     finally:
-        off.close()
+        untokened.close()
     token = "metrics-token-for-tests-0123456789"
     guarded = RouteApi(settings.replace(metrics_token=token))
     try:
         assert_problem(guarded.client.get("/metrics"), 401, "invalid_token")
-        wrong = guarded.client.get("/metrics", headers={"Authorization": "Bearer nope"})
-        assert_problem(wrong, 401, "invalid_token")
+        partner = guarded.headers(ADVERTISER, "advertiser")
+        assert_problem(guarded.client.get("/metrics", headers=partner), 401, "invalid_token")
         scrape(guarded.client, Authorization=f"Bearer {token}")
     finally:
         guarded.close()
+    off = RouteApi(settings.replace(metrics="off", metrics_token=token))
+    try:
+        authorized = off.client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert_problem(authorized, 404, "not_found")
+    finally:
+        off.close()
 
 
 def test_a_store_outage_is_a_gauge_not_a_failed_scrape(settings: Settings) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    api = RouteApi(settings.replace(database_url=f"postgresql+psycopg://u@127.0.0.1:{port}/x"))
+    url = f"postgresql+psycopg://u@127.0.0.1:{port}/x"
+    api = RouteApi(settings.replace(database_url=url, metrics="open"))
     try:
         _, samples = scrape(api.client)
         assert value(samples, "cleanroom_store_up") == 0

@@ -25,7 +25,12 @@ REQUEST_ID = "gunicorn-json-0123456789"
 def test_json_logs_and_metrics_under_gunicorn(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    env = {**server_env(data), "CLEANROOM_LOG_FORMAT": "json"}
+    metrics_token = "gunicorn-metrics-token-0123456789"
+    env = {
+        **server_env(data),
+        "CLEANROOM_LOG_FORMAT": "json",
+        "CLEANROOM_METRICS_TOKEN": metrics_token,
+    }
     settings = load_settings(env=env, config_file=None)
     init_db(settings.effective_database_url)
     port = free_port()
@@ -53,7 +58,8 @@ def test_json_logs_and_metrics_under_gunicorn(tmp_path: Path) -> None:
             headers = {"Authorization": f"Bearer {token}", "X-Request-ID": REQUEST_ID}
             whoami = requests.get(f"{base}/v1/whoami", headers=headers, timeout=5)
             assert whoami.status_code == 200
-            scraped = requests.get(f"{base}/metrics", timeout=5)
+            ops = {"Authorization": f"Bearer {metrics_token}"}
+            scraped = requests.get(f"{base}/metrics", headers=ops, timeout=5)
             assert scraped.status_code == 200
             families = {f.name: f for f in text_string_to_metric_families(scraped.text)}
             counted = [
