@@ -181,10 +181,51 @@ SETTINGS: tuple[Setting, ...] = (
         5,
         "A running run's heartbeat period; a run silent for four periods lost its worker.",
     ),
+    Setting(
+        "min_free_disk_bytes",
+        int,
+        1024**3,
+        "/readyz fails (disk) when the data volume has less free space than this.",
+    ),
+    Setting(
+        "rate_limit_per_principal",
+        int,
+        60,
+        "Uploads, runs and previews (each) one principal may make a minute, per server "
+        "process; 0 disables.",
+    ),
+    Setting(
+        "rate_limit_per_address",
+        int,
+        120,
+        "Uploads, runs and previews (each) one client address may make a minute, per server "
+        "process; 0 disables.",
+    ),
+    Setting(
+        "metrics",
+        str,
+        "token",
+        "GET /metrics: token (needs 'Authorization: Bearer <metrics_token>'; not found while no "
+        "token is set), open (no token: internal networks only) or off (not found).",
+        ("token", "open", "off"),
+    ),
+    Setting(
+        "metrics_token",
+        str,
+        "",
+        "The operator token GET /metrics needs when metrics is token (16 bytes or more).",
+    ),
     Setting("host", str, "127.0.0.1", "Address `cleanroom serve` binds."),
     Setting("port", int, 8000, "Port `cleanroom serve` binds."),
     Setting("gunicorn_workers", int, 2, "gunicorn worker processes for `cleanroom serve`."),
     Setting("log_level", str, "info", "Log level.", ("debug", "info", "warning", "error")),
+    Setting(
+        "log_format",
+        str,
+        "text",
+        "Server log lines: text, or json (one object a line, with the request id).",
+        ("text", "json"),
+    ),
     Setting("api_url", str, "http://127.0.0.1:8000", "Client commands: the server's base URL."),
     Setting("token", str, "", "Client commands: the bearer token sent to the server."),
     Setting(
@@ -241,10 +282,16 @@ class Settings:
     ingest_memory_limit: str
     worker_threads: int
     run_heartbeat_seconds: int
+    min_free_disk_bytes: int
+    rate_limit_per_principal: int
+    rate_limit_per_address: int
+    metrics: str
+    metrics_token: str
     host: str
     port: int
     gunicorn_workers: int
     log_level: str
+    log_format: str
     api_url: str
     token: str
     noise: str

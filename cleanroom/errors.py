@@ -228,6 +228,36 @@ class TemplateRejected(CleanroomError):
         return {"errors": [v.to_dict() for v in self.violations]}
 
 
+class TooManyRequests(CleanroomError):
+    """A rate limit was hit; ``retry_after`` says in how many seconds a retry can succeed."""
+
+    status, code, title = 429, "too_many_requests", "Too many requests"
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(detail or f"too many requests; retry in {self.retry_after} s")
+
+
+class ServiceUnavailable(CleanroomError):
+    """An outage (the store, the data volume) or not ready yet: nothing is wrong with the
+    request, and a retry after ``retry_after`` seconds may succeed."""
+
+    status, code, title = 503, "service_unavailable", "Service unavailable"
+    retry_after: int = 30
+    reason: str = ""  # for the server log (and local commands), never for a client
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """The metadata store cannot be reached, dropped the connection or stayed locked beyond
+    its busy timeout. ``reason`` (the driver's first line, e.g. "connection refused" or
+    "password authentication failed") is for the server log and local commands, never a client.
+    """
+
+    def __init__(self, detail: str | None = None, reason: str = "") -> None:
+        self.reason = reason
+        super().__init__(detail or "the metadata store is not available right now; retry later")
+
+
 class ConfigError(CleanroomError):
     status, code, title = 500, "config_error", "Configuration error"
 

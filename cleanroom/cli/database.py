@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 
 from cleanroom.config import Settings, load_settings, warn_generated_secrets
-from cleanroom.errors import CleanroomError
+from cleanroom.errors import CleanroomError, StoreUnavailable
 from cleanroom.services.context import build_services
 from cleanroom.services.datasets import purge_expired as purge_expired_versions
 from cleanroom.store import init_db as migrate_to_head
@@ -51,6 +51,8 @@ def init_db() -> None:
     url = settings.effective_database_url
     try:
         migrate_to_head(url)
+    except StoreUnavailable as err:  # the operator needs the driver's reason (a bad password?)
+        raise click.ClickException(f"{err.code}: {err.detail} ({err.reason})") from None
     except CleanroomError as err:
         raise click.ClickException(f"{err.code}: {err.detail}") from None
     click.echo(f"database at {redacted_url(url)} is at the newest schema")

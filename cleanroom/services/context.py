@@ -6,6 +6,7 @@ lazily, on the first run: a web worker that only serves metadata never starts a 
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -80,14 +81,23 @@ class Services:
             return self._engine
 
     def ready(self) -> dict[str, bool]:
-        """Readiness: the store answers and the engine can serve runs."""
+        """Readiness: the store answers, the engine can serve runs and the data volume has at
+        least ``min_free_disk_bytes`` free."""
         store_ok = self.store.ping()
         try:
             self.engine().check_ready()
             engine_ok = True
         except CleanroomError:
             engine_ok = False
-        return {"store": store_ok, "engine": engine_ok}
+        return {"store": store_ok, "engine": engine_ok, "disk": self.disk_ok()}
+
+    def disk_ok(self) -> bool:
+        """True when the data volume has at least ``min_free_disk_bytes`` free."""
+        try:
+            free = shutil.disk_usage(self.settings.data_dir).free
+        except OSError:
+            return False
+        return free >= self.settings.min_free_disk_bytes
 
     def close(self) -> None:
         for worker in self._workers:

@@ -27,6 +27,7 @@ from cleanroom.store.records import (
     Template,
 )
 from cleanroom.store.run_lifecycle import EXECUTION_FAILED
+from cleanroom.store.totals import OperationalTotals
 
 __all__ = [
     "EXECUTION_FAILED",
@@ -40,6 +41,7 @@ __all__ = [
     "Dataset",
     "DatasetVersion",
     "Membership",
+    "OperationalTotals",
     "Organization",
     "Report",
     "Run",

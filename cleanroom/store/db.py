@@ -28,15 +28,18 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from cleanroom.errors import NotFound
+from cleanroom.errors import NotFound, StoreUnavailable
 from cleanroom.events import AuditEvent
 from cleanroom.store.models import Base, CollaborationRow, OrganizationRow
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A PostgreSQL that does not answer a connection attempt is an outage after this long, not a hang.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
 # Connection option that asks the SQLite "begin" hook for BEGIN IMMEDIATE instead of BEGIN.
 _IMMEDIATE = "cleanroom_begin_immediate"
 # Any 64-bit number; all cleanroom processes agree on it to serialize migrations on PostgreSQL.
@@ -76,8 +79,36 @@ def _make_engine(database_url: str) -> Engine:
             database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )
         _configure_sqlite(engine)
-        return engine
-    return create_engine(database_url, pool_pre_ping=True)
+    else:
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in make_url(database_url).query:
+            connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_SECONDS
+        engine = create_engine(database_url, pool_pre_ping=True, connect_args=connect_args)
+    _report_outages(engine)
+    return engine
+
+
+def _report_outages(engine: Engine) -> None:
+    """The one place where a store outage becomes :class:`StoreUnavailable` (503 with
+    ``Retry-After`` on the web, a clear message in the CLI) instead of a driver error.
+
+    An outage is what the DB-API calls an ``OperationalError`` or ``InterfaceError``: connection
+    refused or lost (a PostgreSQL restart, ``pg_terminate_backend``), a database not accepting
+    connections, SQLite's ``database is locked`` after the busy timeout, a full or failing disk.
+    A failed pre-ping is left alone: the pool reconnects, and only if that fails is it an outage.
+    Nothing else (integrity errors, programming errors) is translated: those are bugs.
+    """
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> BaseException | None:
+        if context.is_pre_ping:
+            return None
+        wrapped = context.sqlalchemy_exception
+        if context.is_disconnect or isinstance(wrapped, OperationalError | InterfaceError):
+            original = context.original_exception
+            first_line = (str(original).strip().splitlines() or [""])[0][:300]
+            return StoreUnavailable(reason=f"{type(original).__name__}: {first_line}")
+        return None
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -11,6 +11,7 @@ from cleanroom.store.run_lifecycle import RunLifecycleMixin
 from cleanroom.store.runs import RunsMixin
 from cleanroom.store.suppressions import SuppressionsMixin
 from cleanroom.store.templates import TemplatesMixin
+from cleanroom.store.totals import TotalsMixin
 
 
 class Store(
@@ -22,6 +23,7 @@ class Store(
     RunLifecycleMixin,
     LedgerMixin,
     AuditMixin,
+    TotalsMixin,
 ):
     """The metadata store. Safe to share between threads; open one per process.
 

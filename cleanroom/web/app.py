@@ -18,7 +18,7 @@ from flask import Flask
 from cleanroom.config import Settings, load_settings
 from cleanroom.services.auth import check_auth_settings
 from cleanroom.services.server import serving_services
-from cleanroom.web import console, errors, meta
+from cleanroom.web import console, errors, logs, meta, metrics
 from cleanroom.web.api import API_PREFIX, BLUEPRINTS
 from cleanroom.web.state import EXTENSION_KEY, AppState, ServicesFactory
 
@@ -29,8 +29,8 @@ DEFAULT_SERVICES_FACTORY: ServicesFactory | None = serving_services
 def create_app(
     test_config: Mapping[str, Any] | None = None, settings: Settings | None = None
 ) -> Flask:
-    """A configured app: error handlers, ``/healthz``, ``/readyz``, ``/openapi.json``, ``/v1``
-    and the web console under ``/console``.
+    """A configured app: error handlers, ``/healthz``, ``/readyz``, ``/metrics``,
+    ``/openapi.json``, ``/v1`` and the web console under ``/console``.
 
     ``settings`` default to :func:`cleanroom.config.load_settings`. ``test_config`` overrides Flask
     config keys, among them ``SERVICES_FACTORY``: a callable ``(Settings) -> ServicesContext``
@@ -49,6 +49,8 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep declared member order
     app.extensions[EXTENSION_KEY] = AppState(settings, app.config["SERVICES_FACTORY"])
     errors.init_app(app)
+    logs.init_app(app)
+    metrics.init_app(app)
     app.register_blueprint(meta.bp)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint, url_prefix=API_PREFIX + (blueprint.url_prefix or ""))

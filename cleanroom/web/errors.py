@@ -18,20 +18,18 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from cleanroom.errors import CleanroomError, InternalError
+from cleanroom.errors import (
+    CleanroomError,
+    InternalError,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://cleanroom.dev/problems/"
 REQUEST_ID_HEADER = "X-Request-ID"
-RETRY_AFTER_SECONDS = 30
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 _log = logging.getLogger("cleanroom.web")
-
-
-class ServiceUnavailable(CleanroomError):
-    """The server is up but cannot serve yet (``/readyz``)."""
-
-    status, code, title = 503, "service_unavailable", "Service unavailable"
 
 
 # Werkzeug raises these itself (routing, body limits, body parsing); each gets a stable code.
@@ -106,11 +104,20 @@ def request_id() -> str:
 def handle_cleanroom_error(err: CleanroomError) -> Response:
     """A raised :class:`CleanroomError`: its own status, code, title, detail and extras."""
     extra = err.extra()
-    if err.status >= 500:
+    headers: dict[str, str] = {}
+    if isinstance(err, ServiceUnavailable | TooManyRequests):
+        headers["Retry-After"] = str(err.retry_after)
+    if isinstance(err, ServiceUnavailable):
+        # An outage, not a bug: one line with the driver's reason, which clients never see.
+        rid = request_id()
+        reason = err.reason or type(err).__name__
+        _log.error("request %s: %s (%s)", rid, err.code, reason)
+        extra["request_id"] = rid
+    elif err.status >= 500:
         rid = request_id()
         _log.error("request %s failed with %s", rid, err.code, exc_info=err)
         extra["request_id"] = rid
-    return problem_response(err.status, err.code, err.title, err.detail, extra)
+    return problem_response(err.status, err.code, err.title, err.detail, extra, headers)
 
 
 def handle_http_exception(exc: HTTPException) -> Response:
@@ -130,17 +137,11 @@ def handle_http_exception(exc: HTTPException) -> Response:
 def handle_unexpected(exc: BaseException) -> Response:
     """Anything else: logged with the request id; the client learns only that id. A full disk
     is an outage, not a bug: ``503 service_unavailable`` with ``Retry-After``."""
-    rid = request_id()
     if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
-        _log.error("request %s failed: no space left on the data volume", rid)
-        return problem_response(
-            503,
-            ServiceUnavailable.code,
-            ServiceUnavailable.title,
-            "the server is out of disk space; nothing was stored, retry later",
-            {"request_id": rid},
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        full = ServiceUnavailable("the server is out of disk space; nothing was stored, retry soon")
+        full.reason = "no space left on the data volume"
+        return handle_cleanroom_error(full)
+    rid = request_id()
     _log.error("request %s failed with an unexpected error", rid, exc_info=exc)
     generic = InternalError(f"the server failed to handle this request (request id {rid})")
     return problem_response(

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from cleanroom.web.errors import ServiceUnavailable
+from cleanroom.errors import ServiceUnavailable
 from cleanroom.web.openapi import build_openapi
 from cleanroom.web.routing import NamedSchema, ResponseDoc, route
 from cleanroom.web.state import app_state
@@ -32,7 +32,7 @@ READINESS = NamedSchema(
             "status": {"type": "string", "enum": ["ready"]},
             "checks": {
                 "type": "object",
-                "description": "Component name -> 'ok' (e.g. app, store, engine).",
+                "description": "Component name -> 'ok' (app, store, engine, disk).",
                 "additionalProperties": {"type": "string", "enum": ["ok"]},
             },
         },
@@ -71,11 +71,16 @@ def healthz() -> Response:
     summary="Readiness",
     auth=False,
     tags=["server"],
-    responses={200: ResponseDoc("The store and the engine are reachable.", READINESS)},
+    responses={
+        200: ResponseDoc(
+            "The store and the engine are reachable and the data volume has room.", READINESS
+        )
+    },
     errors=[503],
 )
 def readyz() -> Response:
-    """Ready when the services context reports every component (store, engine) reachable."""
+    """Ready when the services context reports every component ready: the store answers, the
+    engine can serve runs and the data volume has at least ``min_free_disk_bytes`` free."""
     state = app_state()
     checks = {"app": "ok"}
     if state.has_services:

@@ -65,6 +65,17 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "remaining": {"type": "object", "additionalProperties": {"type": "number"}},
     },
 }
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "description": "Seconds after which a retry may succeed.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+# Problem responses that carry Retry-After, by component name.
+RETRY_RESPONSES = {
+    "TooManyRequests": "A rate limit was hit (too_many_requests); retry after Retry-After.",
+    "Unavailable": "An outage of the store or the data volume, or not ready "
+    "(service_unavailable); nothing was done, retry after Retry-After.",
+}
+_RETRY_STATUSES = {429: "TooManyRequests", 503: "Unavailable"}
 _CONVERTER_SCHEMAS: Mapping[str, dict[str, Any]] = {
     "int": {"type": "integer"},
     "float": {"type": "number"},
@@ -94,6 +105,17 @@ def build_openapi(app: Flask) -> dict[str, Any]:
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         },
     )
+    for name, description in RETRY_RESPONSES.items():
+        spec.components.response(
+            name,
+            {
+                "description": description,
+                "headers": {"Retry-After": RETRY_AFTER_HEADER},
+                "content": {
+                    PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            },
+        )
     named: dict[str, NamedSchema] = {}
     by_path: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -157,9 +179,11 @@ def _operation(
             },
         }
     error_statuses = set(spec.errors) | {500}
+    if spec.rate_limit is not None:
+        error_statuses.add(429)
     if spec.auth:
         operation["security"] = [{"bearerAuth": []}]
-        error_statuses.add(401)
+        error_statuses.update((401, 503))  # every authenticated route reads the store
     else:
         operation["security"] = []
     if spec.request_schema is not None or parameters:
@@ -167,7 +191,10 @@ def _operation(
     if spec.request_schema is not None:
         error_statuses.update((413, 415))
     for status in sorted(error_statuses):
-        operation["responses"].setdefault(str(status), {"$ref": "#/components/responses/Problem"})
+        component = _RETRY_STATUSES.get(status, "Problem")
+        operation["responses"].setdefault(
+            str(status), {"$ref": f"#/components/responses/{component}"}
+        )
     return operation
 
 

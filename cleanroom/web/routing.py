@@ -29,7 +29,9 @@ from flask.typing import ResponseReturnValue
 from cleanroom.errors import InvalidRequest
 from cleanroom.web.auth import require_principal
 from cleanroom.web.parsing import DEFAULT_JSON_BODY_BYTES, json_object_body, limit_body
+from cleanroom.web.ratelimit import enforce
 from cleanroom.web.schema import NamedSchema, SchemaLike, check_declared_schema, schema_violations
+from cleanroom.web.state import app_state
 
 __all__ = ["NamedSchema", "ResponseDoc", "RouteSpec", "json_object_body", "route", "route_spec"]
 
@@ -70,6 +72,7 @@ class RouteSpec:
     paginated: bool
     idempotent: bool
     max_body_bytes: int  # of a JSON body
+    rate_limit: str | None = None  # the rate-limit group of an expensive route
 
 
 def route(
@@ -91,6 +94,7 @@ def route(
     idempotent: bool = False,
     endpoint: str | None = None,
     max_body_bytes: int = DEFAULT_JSON_BODY_BYTES,
+    rate_limit: str | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Register a view on ``bp`` and record its documentation.
 
@@ -101,6 +105,8 @@ def route(
     ``paginated`` adds ``limit``/``cursor`` and ``idempotent`` the ``Idempotency-Key`` header.
     A JSON body (on any route) larger than ``max_body_bytes`` is ``413 payload_too_large``
     before it is read; other bodies (uploads) are bounded by ``max_upload_bytes`` only.
+    ``rate_limit`` names the group of an expensive route (``cleanroom.web.ratelimit``): an
+    authenticated caller over its limit gets ``429 too_many_requests`` before the view runs.
     """
     if request_schema is not None:
         check_declared_schema(request_schema, f"{rule} request")
@@ -127,14 +133,18 @@ def route(
             paginated=paginated,
             idempotent=idempotent,
             max_body_bytes=max_body_bytes,
+            rate_limit=rate_limit,
         )
 
         @functools.wraps(view)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
             if request_media_type == JSON or request.is_json:
                 limit_body(max_body_bytes)
-            if auth:
-                require_principal()
+            principal = require_principal() if auth else None
+            if rate_limit is not None:
+                caller = f"{principal.org}\x1f{principal.sub}" if principal is not None else ""
+                limiter = app_state().rate_limiter
+                enforce(limiter, rate_limit, caller, request.remote_addr or "")
             if enforce_json and request_schema is not None:
                 problems = schema_violations(request_schema, json_object_body())
                 if problems:

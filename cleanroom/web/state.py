@@ -22,6 +22,7 @@ from flask import Flask, current_app
 
 from cleanroom.config import Settings
 from cleanroom.errors import InternalError
+from cleanroom.web.ratelimit import RateLimiter
 
 EXTENSION_KEY = "cleanroom"
 _log = logging.getLogger(__name__)
@@ -53,6 +54,10 @@ class AppState:
         self._pid: int | None = None
         self._closed = False
         self._lock = threading.Lock()
+        # Per process: gunicorn workers each build their own app (see the module docstring).
+        self.rate_limiter = RateLimiter(
+            settings.rate_limit_per_principal, settings.rate_limit_per_address
+        )
         # Built on first request to /openapi.json; the URL map is fixed by then.
         self.openapi_document: dict[str, Any] | None = None
 

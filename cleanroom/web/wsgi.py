@@ -13,12 +13,16 @@ from typing import Any
 
 from flask import Flask
 
+from cleanroom.config import load_settings
 from cleanroom.web.app import create_app
+from cleanroom.web.logs import configure_logging
 
 
 @functools.cache
 def _build() -> Flask:
-    return create_app()
+    settings = load_settings()
+    configure_logging(settings)  # the server's own log lines: text or JSON (log_format)
+    return create_app(settings=settings)
 
 
 def __getattr__(name: str) -> Any:

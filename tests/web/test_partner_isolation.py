@@ -137,6 +137,7 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("GET", "/healthz"): Route(_each(200)),
     ("GET", "/readyz"): Route(_each(200)),
     ("GET", "/openapi.json"): Route(_each(200)),
+    ("GET", "/metrics"): Route(_each(404)),  # for operators, with their own token only
     ("GET", "/v1/whoami"): Route(_each(200)),
     ("GET", "/v1/collaborations"): Route(_each(200)),
     ("POST", "/v1/collaborations"): Route(

@@ -17,6 +17,7 @@ from cleanroom.web.api.uploads import (
     upload_part,
 )
 from cleanroom.web.auth import current_principal
+from cleanroom.web.metrics import count_ingested_rows
 from cleanroom.web.routing import NamedSchema, ResponseDoc, route
 from cleanroom.web.state import current_services
 
@@ -109,6 +110,7 @@ DATASET_UPLOAD = NamedSchema(
     request_media_type="multipart/form-data",
     responses={201: ResponseDoc("The dataset and the version this upload became.", REGISTERED)},
     errors=[403, 404, 409, 413, 422],
+    rate_limit="uploads",
 )
 def register_dataset(cid: str) -> tuple[dict[str, Any], int]:
     """Multipart ``file`` (CSV or Parquet, hashed identifiers) and ``spec`` (JSON text).
@@ -126,6 +128,7 @@ def register_dataset(cid: str) -> tuple[dict[str, Any], int]:
             spec,
             file_format=declared_format(storage),
         )
+    count_ingested_rows(int(registered.get("ingest", {}).get("rows", 0)))
     return registered, 201
 
 

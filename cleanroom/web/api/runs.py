@@ -105,6 +105,7 @@ RUNS = item_list("RunList", RUN, "Runs the caller may see (its org's; every run 
     request_schema=RUN_REQUEST,
     responses={200: ResponseDoc("Cost split, expected half-widths, remaining budget.", PREVIEW)},
     errors=[403, 404, 409, 410],
+    rate_limit="previews",
 )
 def preview_run(cid: str) -> dict[str, Any]:
     """Touches no data and charges nothing."""
@@ -132,6 +133,7 @@ def preview_run(cid: str) -> dict[str, Any]:
         ),
     },
     errors=[403, 404, 409, 410],
+    rate_limit="runs",
 )
 def create_run(cid: str) -> Response:
     """Charge the budget and queue the run; a worker executes it."""

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, make_response, render_template
 from werkzeug.exceptions import HTTPException
 
-from cleanroom.errors import CleanroomError, InternalError
+from cleanroom.errors import CleanroomError, InternalError, ServiceUnavailable
 from cleanroom.permissions import allowed
 from cleanroom.services.context import Services
 from cleanroom.types import Principal
@@ -80,6 +80,11 @@ def _globals() -> dict[str, Any]:
 @bp.errorhandler(CleanroomError)
 def _error_page(err: CleanroomError) -> Response:
     """The same error the API would answer, as a page: status, code and the safe detail."""
+    if isinstance(err, ServiceUnavailable):
+        handle_cleanroom_error(err)  # logged under the request id, as the API does
+        response = page("error.html", 503, title=err.title, code=err.code, detail=err.detail)
+        response.headers["Retry-After"] = str(err.retry_after)
+        return response
     if err.status >= 500:
         handle_cleanroom_error(err)  # logs it under the request id, as the API does
         return _failure_page(err.status, err.title)
