@@ -1,31 +1,66 @@
 # cleanroom server image: gunicorn serving the HTTP API, metadata and datasets under /data.
 #
-#   docker build -t cleanroom .
+#   docker build -t cleanroom .                          # the DuckDB engine (default target)
+#   docker build --target spark -t cleanroom-spark .     # + Java and PySpark (docs/operations.md)
+#
+#   # once per install and per upgrade, before the servers start (a one-off job, never per replica):
+#   docker run --rm -v cleanroom-data:/data -e CLEANROOM_SECRET_KEY=... \
+#     -e CLEANROOM_JWT_SECRET=... cleanroom cleanroom init-db
 #   docker run -p 8000:8000 -v cleanroom-data:/data \
 #     -e CLEANROOM_SECRET_KEY=... -e CLEANROOM_JWT_SECRET=... cleanroom
 #
-# Production mode: the server refuses to start without an explicit secret key and JWT key.
+# Production mode: the server refuses to start without an explicit secret key and JWT key, and
+# refuses a store whose schema is not at the newest migration (run init-db, above).
 # Set CLEANROOM_DATABASE_URL=postgresql+psycopg://... to keep the metadata in PostgreSQL.
-FROM python:3.11-slim
+#
+# Dependencies come from the lock files (requirements/*.lock, exact versions and hashes, written
+# by `make lock`), never resolved at build time. The demo's extra (pandas, matplotlib) is not in
+# the image; `cleanroom demo` runs from a checkout (make demo).
+
+# --- builder: the locked dependencies in /opt/cleanroom, the package built as a wheel ---------
+FROM python:3.11-slim AS builder
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-RUN groupadd --system --gid 10001 cleanroom \
-    && useradd --system --uid 10001 --gid cleanroom --home-dir /app --shell /usr/sbin/nologin cleanroom
+WORKDIR /src
+# The dependency layers are reused until a lock file changes. The environment has no pip of its
+# own (--without-pip): the builder's pip installs into it with --python.
+COPY requirements ./requirements
+RUN python -m venv --without-pip /opt/cleanroom \
+    && pip --python /opt/cleanroom/bin/python install --require-hashes -r requirements/runtime.lock \
+    && pip install --require-hashes -r requirements/build.lock
 
-WORKDIR /app
-# The package exactly as the README installs it (pip install ., no dev extras); the configs
-# stay next to it because settings and gunicorn read them from files.
 COPY pyproject.toml README.md ./
 COPY cleanroom ./cleanroom
-COPY configs ./configs
-COPY queries ./queries
-RUN pip install . \
+# The wheel with the locked build backend (no build isolation: nothing unpinned is fetched), then
+# the package without dependencies; pip check fails the build if the lock misses a requirement.
+RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
+    && pip --python /opt/cleanroom/bin/python install --no-deps /wheels/cleanroom-*.whl \
+    && pip --python /opt/cleanroom/bin/python check
+
+# --- spark-builder: the same environment plus the spark extra (PySpark), as locked -------------
+FROM builder AS spark-builder
+RUN pip --python /opt/cleanroom/bin/python install --require-hashes -r requirements/spark.lock \
+    && pip --python /opt/cleanroom/bin/python check
+
+# --- base: what every runtime image shares (no compilers, no build tools, no sources) ----------
+FROM python:3.11-slim AS base
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/cleanroom/bin:$PATH
+
+RUN groupadd --system --gid 10001 cleanroom \
+    && useradd --system --uid 10001 --gid cleanroom --home-dir /app --shell /usr/sbin/nologin cleanroom \
     && mkdir -p /data \
     && chown cleanroom:cleanroom /data
+
+WORKDIR /app
+# The configs stay next to the package because settings and gunicorn read them from files.
+COPY configs ./configs
+COPY queries ./queries
 
 ENV CLEANROOM_MODE=production \
     CLEANROOM_CONFIG=/app/configs/default.toml \
@@ -40,5 +75,20 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('CLEANROOM_PORT', '8000'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status == 200 else 1)"]
 
-# Migrations first (idempotent), then gunicorn in place of the shell so it receives SIGTERM.
-CMD ["sh", "-c", "cleanroom init-db && exec cleanroom serve --host 0.0.0.0 --config /app/configs/gunicorn.conf.py"]
+# gunicorn replaces the CLI process, so it receives SIGTERM. No migration here: replicas starting
+# together would race; `cleanroom init-db` is the one-off job above.
+CMD ["cleanroom", "serve", "--host", "0.0.0.0", "--config", "/app/configs/gunicorn.conf.py"]
+
+# --- spark: the Spark variant, a Java runtime and PySpark for `cleanroom worker` on Spark -------
+FROM base AS spark
+USER root
+# procps: Spark's launch scripts call ps.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends default-jre-headless procps \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=spark-builder /opt/cleanroom /opt/cleanroom
+USER cleanroom
+
+# --- runtime: the default image (DuckDB engine) ------------------------------------------------
+FROM base AS runtime
+COPY --from=builder /opt/cleanroom /opt/cleanroom
