@@ -163,7 +163,11 @@ def closure(roots: list[Requirement]) -> dict[str, Requirement]:
         if key in seen:
             continue
         seen[key] = requirement
-        for text in importlib.metadata.requires(name) or []:
+        try:
+            texts = importlib.metadata.requires(name) or []
+        except importlib.metadata.PackageNotFoundError:
+            pytest.fail(f"{name} is not installed: run make lock, then make venv")
+        for text in texts:
             dependency = Requirement(text)
             marker = dependency.marker
             holds = marker is None or any(
