@@ -1,7 +1,7 @@
 # cleanroom server image: gunicorn serving the HTTP API, metadata and datasets under /data.
 #
-#   docker build -t cleanroom .                          # the DuckDB engine (default target)
-#   docker build --target spark -t cleanroom-spark .     # + Java and PySpark (docs/operations.md)
+#   docker build -t cleanroom .                                  # the DuckDB engine
+#   docker build --build-arg VARIANT=spark -t cleanroom-spark .  # + Java, PySpark (operations.md)
 #
 #   # once per install and per upgrade, before the servers start (a one-off job, never per replica):
 #   docker run --rm -v cleanroom-data:/data -e CLEANROOM_SECRET_KEY=... \
@@ -17,8 +17,13 @@
 # by `make lock`), never resolved at build time. The demo's extra (pandas, matplotlib) is not in
 # the image; `cleanroom demo` runs from a checkout (make demo).
 
+# default: the embedded DuckDB engine; spark: also a Java runtime and the spark extra (PySpark).
+# A build argument, not a stage, so the legacy builder (which builds every stage) stays fast.
+ARG VARIANT=default
+
 # --- builder: the locked dependencies in /opt/cleanroom, the package built as a wheel ---------
 FROM python:3.11-slim AS builder
+ARG VARIANT
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -28,8 +33,12 @@ WORKDIR /src
 # The dependency layers are reused until a lock file changes. The environment has no pip of its
 # own (--without-pip): the builder's pip installs into it with --python.
 COPY requirements ./requirements
-RUN python -m venv --without-pip /opt/cleanroom \
+RUN case "$VARIANT" in default|spark) ;; *) echo "VARIANT must be default or spark" >&2; exit 1;; esac \
+    && python -m venv --without-pip /opt/cleanroom \
     && pip --python /opt/cleanroom/bin/python install --require-hashes -r requirements/runtime.lock \
+    && if [ "$VARIANT" = spark ]; then \
+        pip --python /opt/cleanroom/bin/python install --require-hashes -r requirements/spark.lock; \
+    fi \
     && pip install --require-hashes -r requirements/build.lock
 
 COPY pyproject.toml README.md ./
@@ -40,23 +49,26 @@ RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
     && pip --python /opt/cleanroom/bin/python install --no-deps /wheels/cleanroom-*.whl \
     && pip --python /opt/cleanroom/bin/python check
 
-# --- spark-builder: the same environment plus the spark extra (PySpark), as locked -------------
-FROM builder AS spark-builder
-RUN pip --python /opt/cleanroom/bin/python install --require-hashes -r requirements/spark.lock \
-    && pip --python /opt/cleanroom/bin/python check
-
-# --- base: what every runtime image shares (no compilers, no build tools, no sources) ----------
-FROM python:3.11-slim AS base
+# --- runtime: no compilers, no build tools, no sources; the environment and the configs -------
+FROM python:3.11-slim AS runtime
+ARG VARIANT
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/cleanroom/bin:$PATH
 
+# The Spark variant's Java runtime (Debian's default JRE; procps: Spark's launch scripts call ps).
 RUN groupadd --system --gid 10001 cleanroom \
     && useradd --system --uid 10001 --gid cleanroom --home-dir /app --shell /usr/sbin/nologin cleanroom \
     && mkdir -p /data \
-    && chown cleanroom:cleanroom /data
+    && chown cleanroom:cleanroom /data \
+    && if [ "$VARIANT" = spark ]; then \
+        apt-get update \
+        && apt-get install -y --no-install-recommends default-jre-headless procps \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi
 
+COPY --from=builder /opt/cleanroom /opt/cleanroom
 WORKDIR /app
 # The configs stay next to the package because settings and gunicorn read them from files.
 COPY configs ./configs
@@ -78,17 +90,3 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 # gunicorn replaces the CLI process, so it receives SIGTERM. No migration here: replicas starting
 # together would race; `cleanroom init-db` is the one-off job above.
 CMD ["cleanroom", "serve", "--host", "0.0.0.0", "--config", "/app/configs/gunicorn.conf.py"]
-
-# --- spark: the Spark variant, a Java runtime and PySpark for `cleanroom worker` on Spark -------
-FROM base AS spark
-USER root
-# procps: Spark's launch scripts call ps.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends default-jre-headless procps \
-    && rm -rf /var/lib/apt/lists/*
-COPY --from=spark-builder /opt/cleanroom /opt/cleanroom
-USER cleanroom
-
-# --- runtime: the default image (DuckDB engine) ------------------------------------------------
-FROM base AS runtime
-COPY --from=builder /opt/cleanroom /opt/cleanroom

@@ -62,6 +62,18 @@ def instructions() -> list[tuple[str, str]]:
     return out
 
 
+def global_args() -> dict[str, str]:
+    """The ``ARG`` instructions before the first ``FROM``: name -> default."""
+    out: dict[str, str] = {}
+    for key, rest in instructions():
+        if key == "FROM":
+            break
+        assert key == "ARG", f"{key} before the first FROM"
+        name, _, default = rest.partition("=")
+        out[name] = default
+    return out
+
+
 def stages() -> list[Stage]:
     out: list[Stage] = []
     for key, rest in instructions():
@@ -69,8 +81,7 @@ def stages() -> list[Stage]:
             match = re.fullmatch(r"(\S+) AS (\S+)", rest, flags=re.IGNORECASE)
             assert match, f"every stage is named: FROM {rest}"
             out.append(Stage(match.group(2), match.group(1)))
-        else:
-            assert out, f"{key} before the first FROM"
+        elif out:
             out[-1].body.append((key, rest))
     return out
 
@@ -78,20 +89,6 @@ def stages() -> list[Stage]:
 def stage(name: str) -> Stage:
     (found,) = [s for s in stages() if s.name == name]
     return found
-
-
-def lineage(name: str) -> list[Stage]:
-    """The stage and the stages it is built FROM, nearest first."""
-    by_name = {s.name: s for s in stages()}
-    chain = [by_name[name]]
-    while chain[-1].base in by_name:
-        chain.append(by_name[chain[-1].base])
-    return chain
-
-
-def inherited(name: str, keyword: str) -> list[str]:
-    """The ``keyword`` instructions in effect in a stage (its own and its ancestors')."""
-    return [rest for s in reversed(lineage(name)) for rest in s.args_of(keyword)]
 
 
 def shell_words(rest: str) -> str:
@@ -104,15 +101,37 @@ def shell_words(rest: str) -> str:
     return text
 
 
-def pip_commands(name: str) -> list[list[str]]:
-    """Every ``pip`` command of a stage's RUN instructions, as words."""
-    out = []
-    for run in stage(name).args_of("RUN"):
-        for command in re.split(r"&&|;", run):
-            words = shlex.split(command)
-            if words and words[0] == "pip":
-                out.append(words)
+SHELL_KEYWORDS = {"then", "else", "do"}
+
+
+def shell_commands(run: str) -> list[tuple[str | None, list[str]]]:
+    """The simple commands of a RUN line as words, each with the ``if [ ... ]`` test it runs
+    under (None: unconditionally)."""
+    out: list[tuple[str | None, list[str]]] = []
+    condition: str | None = None
+    for piece in re.split(r"&&|;;|;|\|\|", run):
+        words = shlex.split(piece)
+        while words and words[0] in SHELL_KEYWORDS:
+            words = words[1:]
+        if not words:
+            continue
+        if words[0] == "if":
+            condition = " ".join(words[1:])
+        elif words[0] == "fi":
+            condition = None
+        else:
+            out.append((condition, words))
     return out
+
+
+def pip_commands(name: str, *, condition: str | None = None) -> list[list[str]]:
+    """The ``pip`` commands of a stage's RUN instructions that run under ``condition``."""
+    return [
+        words
+        for run in stage(name).args_of("RUN")
+        for under, words in shell_commands(run)
+        if words[0] == "pip" and under == condition
+    ]
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -254,11 +273,12 @@ def test_make_lock_writes_every_lock_file_and_make_venv_installs_the_dev_lock() 
 
 # --- the image --------------------------------------------------------------------------------
 
+SPARK = "[ $VARIANT = spark ]"  # as shlex reads the test
 
-def test_external_base_images_are_one_slim_python_the_package_supports() -> None:
-    names = {s.name for s in stages()}
-    external = {s.base for s in stages() if s.base not in names}
-    (base,) = external
+
+def test_two_stages_from_one_slim_python_the_package_supports() -> None:
+    assert [s.name for s in stages()] == ["builder", "runtime"], "the default target is runtime"
+    (base,) = {s.base for s in stages()}
     match = re.fullmatch(r"python:(3\.\d+)-slim", base)
     assert match, base
     minimum = re.fullmatch(r">=\s*(3\.\d+)", PROJECT["project"]["requires-python"])
@@ -266,35 +286,34 @@ def test_external_base_images_are_one_slim_python_the_package_supports() -> None
     assert _version(match.group(1)) >= _version(minimum.group(1))
 
 
-def test_the_default_target_is_the_runtime_stage_built_on_base() -> None:
-    assert stages()[-1].name == "runtime"
-    assert [s.name for s in lineage("runtime")] == ["runtime", "base"]
-    assert [s.name for s in lineage("spark")] == ["spark", "base"]
-
-
-@pytest.mark.parametrize("name", ["builder", "spark-builder"])
-def test_dependencies_install_only_from_the_lock_files_with_hashes(name: str) -> None:
-    installs = [words for words in pip_commands(name) if "install" in words]
+def test_dependencies_install_only_from_the_lock_files_with_hashes() -> None:
+    installs = [
+        words
+        for run in stage("builder").args_of("RUN")
+        for _, words in shell_commands(run)
+        if words[0] == "pip" and "install" in words
+    ]
     assert installs
     for words in installs:
         if "--no-deps" in words:
-            (target,) = words[words.index("install") + 1 :][-1:]
-            assert fnmatch.fnmatch(target, "/wheels/cleanroom-*.whl"), words
+            assert fnmatch.fnmatch(words[-1], "/wheels/cleanroom-*.whl"), words
             continue
         assert "--require-hashes" in words, words
         lock = words[words.index("-r") + 1]
         assert (ROOT / lock).is_file(), lock
         assert lock.removeprefix("requirements/") in (*LOCK_EXTRAS, "build.lock"), lock
+    for words in (w for run in stage("runtime").args_of("RUN") for _, w in shell_commands(run)):
+        assert words[0] != "pip", "the runtime stage installs no Python package"
 
 
 def test_the_environment_gets_the_runtime_lock_then_the_package_without_dependencies() -> None:
     commands = [" ".join(words) for words in pip_commands("builder")]
-    target = f"--python {VENV}/bin/python install"
-    runtime = commands.index(f"pip {target} --require-hashes -r requirements/runtime.lock")
+    target = f"--python {VENV}/bin/python"
+    runtime = commands.index(f"pip {target} install --require-hashes -r requirements/runtime.lock")
     wheel = next(i for i, c in enumerate(commands) if c.startswith("pip wheel "))
-    package = commands.index(f"pip {target} --no-deps /wheels/cleanroom-*.whl")
+    package = commands.index(f"pip {target} install --no-deps /wheels/cleanroom-*.whl")
     assert runtime < wheel < package
-    assert commands[package + 1] == f"pip --python {VENV}/bin/python check"
+    assert commands[package + 1] == f"pip {target} check"
     build = commands[wheel].split()
     # The package itself (no extras, no -e), with the locked backend and nothing fetched.
     assert build[-1] == "."
@@ -303,31 +322,43 @@ def test_the_environment_gets_the_runtime_lock_then_the_package_without_dependen
 
 
 def test_the_spark_variant_adds_the_spark_lock_and_a_java_runtime() -> None:
-    assert stage("spark-builder").base == "builder"
-    commands = [" ".join(words) for words in pip_commands("spark-builder")]
-    spark = f"pip --python {VENV}/bin/python install --require-hashes -r requirements/spark.lock"
-    assert spark in commands
+    assert global_args() == {"VARIANT": "default"}
+    for s in stages():
+        assert "VARIANT" in s.args_of("ARG"), f"stage {s.name} does not see VARIANT"
+    (check,) = [run for run in stage("builder").args_of("RUN") if run.startswith("case ")]
+    assert 'case "$VARIANT" in default|spark) ;;' in check, "an unknown VARIANT fails the build"
+    spark = [" ".join(w) for w in pip_commands("builder", condition=SPARK)]
+    assert spark == [f"pip --python {VENV}/bin/python install --require-hashes -r "
+                     "requirements/spark.lock"]  # fmt: skip
     assert PROJECT["project"]["optional-dependencies"]["spark"] == ["pyspark~=4.3"]
-    (apt,) = [run for run in stage("spark").args_of("RUN") if "apt-get install" in run]
-    assert re.search(r"\b(default|openjdk-\d+)-jre-headless\b", apt)
-    assert "--no-install-recommends" in apt
-    assert stage("spark").args_of("USER")[-1] == "cleanroom"
+    java = [
+        words
+        for run in stage("runtime").args_of("RUN")
+        for under, words in shell_commands(run)
+        if words[:2] == ["apt-get", "install"]
+    ]
+    assert java, "the Spark variant installs a Java runtime"
+    for run in stage("runtime").args_of("RUN"):
+        for under, words in shell_commands(run):
+            if words[0] == "apt-get":
+                assert under == SPARK, "the default image installs no Debian package"
+    (install,) = java
+    assert "--no-install-recommends" in install
+    assert any(re.fullmatch(r"(default|openjdk-\d+)-jre-headless", w) for w in install)
 
 
-@pytest.mark.parametrize(("name", "builder"), [("runtime", "builder"), ("spark", "spark-builder")])
-def test_runtime_images_copy_only_the_built_environment(name: str, builder: str) -> None:
-    copies = [rest for s in lineage(name) for rest in s.args_of("COPY")]
-    assert f"--from={builder} {VENV} {VENV}" in copies
+def test_the_runtime_stage_copies_only_the_built_environment_and_the_configs() -> None:
+    copies = stage("runtime").args_of("COPY")
+    assert f"--from=builder {VENV} {VENV}" in copies
     for rest in copies:
         words = rest.split()
         if words[0].startswith("--from="):
             assert words[1:] == [VENV, VENV], rest
         else:
-            assert set(words[:-1]) <= {"configs", "queries"}, "no sources in a runtime image"
-    for s in lineage(name):
-        for run in s.args_of("RUN"):
-            assert not re.search(r"\b(gcc|g\+\+|build-essential|make|pip)\b", run), run
-    env = " ".join(inherited(name, "ENV"))
+            assert set(words[:-1]) <= {"configs", "queries"}, "no sources in the runtime image"
+    for run in stage("runtime").args_of("RUN"):
+        assert not re.search(r"\b(gcc|g\+\+|build-essential|make)\b", run), run
+    env = " ".join(stage("runtime").args_of("ENV"))
     assert f"PATH={VENV}/bin:$PATH" in env
 
 
@@ -353,23 +384,28 @@ def test_every_copied_path_exists_and_is_in_the_build_context() -> None:
                 assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), source
 
 
+def runtime(keyword: str) -> list[str]:
+    return stage("runtime").args_of(keyword)
+
+
 def test_exposes_the_configured_default_port() -> None:
     port = tomllib.loads((ROOT / "configs" / "default.toml").read_text())["port"]
-    assert inherited("runtime", "EXPOSE") == [str(port)]
-    (check,) = inherited("runtime", "HEALTHCHECK")
+    assert runtime("EXPOSE") == [str(port)]
+    (check,) = runtime("HEALTHCHECK")
     assert f"'{port}'" in check or f":{port}/" in check
 
 
-@pytest.mark.parametrize("name", ["runtime", "spark"])
-def test_runs_as_a_non_root_user(name: str) -> None:
-    users = inherited(name, "USER")
+def test_runs_as_a_non_root_user() -> None:
+    order = [key for key, _ in stage("runtime").body]
+    users = runtime("USER")
     assert users, "no USER instruction: the server would run as root"
     assert users[-1].split(":")[0] not in ("root", "0")
-    assert stage(name).args_of("USER")[-1:] in ([], users[-1:])
+    assert order.index("USER") < order.index("CMD")
+    assert max(i for i, key in enumerate(order) if key == "RUN") < order.index("USER")
 
 
 def test_healthcheck_probes_healthz_with_python() -> None:
-    (check,) = inherited("runtime", "HEALTHCHECK")
+    (check,) = runtime("HEALTHCHECK")
     command = shell_words(check[check.index("CMD ") :])
     assert "/healthz" in command
     assert command.startswith("python ")
@@ -378,13 +414,13 @@ def test_healthcheck_probes_healthz_with_python() -> None:
 
 
 def test_data_directory_is_a_volume() -> None:
-    assert inherited("runtime", "VOLUME") == ["/data"]
-    env = " ".join(inherited("runtime", "ENV"))
+    assert runtime("VOLUME") == ["/data"]
+    env = " ".join(runtime("ENV"))
     assert re.search(r"\bCLEANROOM_DATA_DIR=/data\b", env)
 
 
 def test_serves_on_all_interfaces_and_never_migrates_on_start() -> None:
-    (cmd,) = inherited("runtime", "CMD")
+    (cmd,) = runtime("CMD")
     command = shell_words(cmd)
     assert command.startswith("cleanroom serve ")
     assert "init-db" not in command, "replicas starting together would race to migrate"
@@ -401,7 +437,7 @@ def test_serves_on_all_interfaces_and_never_migrates_on_start() -> None:
 
 @pytest.mark.parametrize("setting", ["CLEANROOM_CONFIG", "CLEANROOM_MODE"])
 def test_settings_point_at_the_copied_configuration(setting: str) -> None:
-    env = " ".join(inherited("runtime", "ENV"))
+    env = " ".join(runtime("ENV"))
     match = re.search(rf"\b{setting}=(\S+)", env)
     assert match, setting
     if setting == "CLEANROOM_CONFIG":
