@@ -2,7 +2,7 @@
 data directory (run on the server host, with the server's settings).
 
 ``init-db`` is the one migration step of a deployment (a one-off job per install or upgrade);
-servers in production mode and workers only check that the schema is at the newest migration
+workers, and servers in production mode, only check that the schema is at the newest migration
 (:func:`require_current_schema`), so replicas starting together never race to migrate."""
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def local_settings() -> Settings:
 
 
 def require_current_schema(url: str) -> None:
-    """Return when the store at ``url`` is at the newest migration, else a usage error that
-    says to run ``cleanroom init-db`` (the driver's own text may hold credentials: not shown)."""
+    """Return when the store at ``url`` is at the newest migration, else fail (exit 1) saying to
+    run ``cleanroom init-db``; the driver's own text may hold credentials and is not shown."""
     try:
         current, heads = schema_revisions(url)
     except Exception as err:  # noqa: BLE001 - the driver's text may hold credentials
