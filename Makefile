@@ -1,20 +1,45 @@
 # Everything runs inside .venv, created with the machine's python3 and kept up to date with
-# pyproject.toml (the stamp file makes re-runs a no-op).
+# pyproject.toml and the lock files (the stamp file makes re-runs a no-op).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+# The lock files (requirements/*.lock, pinned with hashes) and the tool that writes them, kept in
+# a venv of its own so that `make lock` works even when .venv no longer matches pyproject.toml.
+LOCKS := requirements
+LOCK_VENV := .venv-lock
+UV_VERSION := 0.13.9
+UV_COMPILE := $(LOCK_VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+	--generate-hashes --no-cache --custom-compile-command "make lock"
 
-.PHONY: venv demo test test-long lint typecheck contracts pytest bench clean
+.PHONY: venv lock demo test test-long lint typecheck contracts pytest bench clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exactly the locked versions (dev.lock: every extra), then the package itself without
+# dependencies; pip check fails when the lock no longer satisfies pyproject.toml (run make lock).
+$(STAMP): pyproject.toml $(LOCKS)/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
+	$(PIP) install --upgrade pip
+	$(PIP) install --require-hashes -r $(LOCKS)/dev.lock
+	$(PIP) install --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# Re-resolve every lock file from pyproject.toml (newest versions its ranges allow). The image
+# installs runtime.lock (spark.lock for the Spark variant) and build.lock; make venv dev.lock.
+# spark and dev are constrained to runtime's pins, so tests run the versions the image ships.
+lock:
+	test -x $(LOCK_VENV)/bin/uv || ($(PYTHON) -m venv $(LOCK_VENV) \
+		&& $(LOCK_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION))
+	mkdir -p $(LOCKS)
+	$(LOCK_VENV)/bin/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')" \
+		| $(UV_COMPILE) - -o $(LOCKS)/build.lock
+	$(UV_COMPILE) pyproject.toml -o $(LOCKS)/runtime.lock
+	$(UV_COMPILE) pyproject.toml --extra spark -c $(LOCKS)/runtime.lock -o $(LOCKS)/spark.lock
+	$(UV_COMPILE) pyproject.toml --all-extras -c $(LOCKS)/runtime.lock -o $(LOCKS)/dev.lock
 
 demo: venv
 	$(BIN)/cleanroom demo
@@ -44,4 +69,4 @@ bench: venv
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache demo-output
+	rm -rf $(VENV) $(LOCK_VENV) .mypy_cache .ruff_cache .pytest_cache demo-output

@@ -1,5 +1,9 @@
 """``cleanroom init-db`` and ``cleanroom purge-expired``: local maintenance of the store and the
-data directory (run on the server host, with the server's settings)."""
+data directory (run on the server host, with the server's settings).
+
+``init-db`` is the one migration step of a deployment (a one-off job per install or upgrade);
+workers, and servers in production mode, only check that the schema is at the newest migration
+(:func:`require_current_schema`), so replicas starting together never race to migrate."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from cleanroom.errors import CleanroomError, StoreUnavailable
 from cleanroom.services.context import build_services
 from cleanroom.services.datasets import purge_expired as purge_expired_versions
 from cleanroom.store import init_db as migrate_to_head
+from cleanroom.store import schema_revisions
 
 
 def redacted_url(url: str) -> str:
@@ -41,6 +46,26 @@ def local_settings() -> Settings:
         raise click.ClickException(f"{err.code}: {err.detail}") from None
     warn_generated_secrets(settings)
     return settings
+
+
+def require_current_schema(url: str) -> None:
+    """Return when the store at ``url`` is at the newest migration, else fail (exit 1) saying to
+    run ``cleanroom init-db``; the driver's own text may hold credentials and is not shown."""
+    try:
+        current, heads = schema_revisions(url)
+    except Exception as err:  # noqa: BLE001 - the driver's text may hold credentials
+        raise click.ClickException(
+            f"the metadata store at {redacted_url(url)} could not be read ({type(err).__name__});"
+            " check CLEANROOM_DATABASE_URL"
+        ) from None
+    if current == heads:
+        return
+    found = ", ".join(current) or "no schema"
+    raise click.ClickException(
+        f"the metadata store at {redacted_url(url)} is at {found}, not the newest migration "
+        f"({', '.join(heads)}): run `cleanroom init-db` once (a one-off job with the servers' "
+        "settings), then start the servers and workers"
+    )
 
 
 @click.command("init-db")

@@ -13,11 +13,13 @@ from cleanroom.cli import exits
 from cleanroom.cli.output import emit
 from cleanroom.cli.remote import (
     STDIO,
+    UPLOAD_FILE,
     client_command,
     client_options,
     collaboration_option,
     make_client,
     read_json_file,
+    upload_source,
     write_output,
 )
 from cleanroom.errors import CleanroomError
@@ -55,22 +57,28 @@ def datasets() -> None:
     type=click.Path(exists=True, dir_okay=False, allow_dash=True),
     help="Dataset spec JSON (docs/specs.md); - reads standard input.",
 )
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=UPLOAD_FILE)
 @client_options
 @client_command
 def add(
     collaboration_id: str,
     spec_path: str,
-    file: Path,
+    file: str,
     url: str | None,
     token: str | None,
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Upload FILE (CSV or Parquet, identifiers already hashed) as a new dataset version."""
+    """Upload FILE (CSV or Parquet, identifiers already hashed) as a new dataset version.
+
+    FILE - reads standard input; the server then tells CSV from Parquet by the bytes."""
+    if file == STDIO and spec_path == STDIO:
+        raise click.BadParameter("only one of FILE and --spec can be - (standard input)")
     spec = read_json_file(spec_path, "--spec")
     client = make_client(url, token, timeout)
-    dataset = client.register_dataset(collaboration_id, file, spec)
+    # No suffix on a spooled standard input: the server sniffs CSV or Parquet from the bytes.
+    with upload_source(file, "FILE") as source:
+        dataset = client.register_dataset(collaboration_id, source, spec)
     if as_json:
         emit(dataset, True)
         return

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+import cleanroom.cli.demo_extra  # noqa: F401 - first: a usage error when the demo extra is missing
 from cleanroom.client import ApiError
 from cleanroom.config import load_settings
 from cleanroom.demo.runner import DemoFailed, DemoOptions, run_demo

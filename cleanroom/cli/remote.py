@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -114,6 +116,26 @@ def read_text_input(path: str, what: str) -> str:
         raise click.BadParameter(
             f"cannot read {what} {path}: {type(err).__name__}", param_hint=what
         ) from None
+
+
+# A file argument that also takes ``-`` (standard input) for an upload.
+UPLOAD_FILE = click.Path(exists=True, dir_okay=False, allow_dash=True)
+
+
+@contextmanager
+def upload_source(path: str, what: str, name: str = "stdin") -> Iterator[Path]:
+    """The file a user named, or standard input (``-``) spooled to a private temporary file called
+    ``name`` and deleted afterwards; a usage error when standard input is empty."""
+    if path != STDIO:
+        yield Path(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="cleanroom-upload-") as folder:
+        spooled = Path(folder) / name
+        with spooled.open("wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out)
+        if spooled.stat().st_size == 0:
+            raise click.BadParameter("standard input is empty", param_hint=what)
+        yield spooled
 
 
 def read_json_file(path: Path | str, what: str) -> Any:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from cleanroom.cli.database import require_current_schema
 from cleanroom.config import ENV_PREFIX, load_settings, warn_generated_secrets
 from cleanroom.errors import CleanroomError
 from cleanroom.store import init_db as migrate_to_head
@@ -63,15 +64,18 @@ def serve(
     except CleanroomError as err:
         raise click.ClickException(f"{err.code}: {err.detail}") from None
     warn_generated_secrets(settings, every_time=True)
-    # The embedded default must serve from a fresh data directory; migrating is idempotent (and
-    # serialized by an advisory lock on PostgreSQL), so production's `init-db` step stays valid.
-    try:
-        migrate_to_head(settings.effective_database_url)
-    except Exception as err:  # noqa: BLE001 - the driver's text may hold credentials
-        raise click.ClickException(
-            f"the metadata store could not be migrated ({type(err).__name__}); "
-            "check CLEANROOM_DATABASE_URL and run `cleanroom init-db`"
-        ) from None
+    if settings.mode == "production":
+        # Migrating is `cleanroom init-db`, a one-off job: replicas must not race to do it.
+        require_current_schema(settings.effective_database_url)
+    else:
+        # The embedded default serves from a fresh data directory (migrating is idempotent).
+        try:
+            migrate_to_head(settings.effective_database_url)
+        except Exception as err:  # noqa: BLE001 - the driver's text may hold credentials
+            raise click.ClickException(
+                f"the metadata store could not be migrated ({type(err).__name__}); "
+                "check CLEANROOM_DATABASE_URL and run `cleanroom init-db`"
+            ) from None
     config_path = config or default_gunicorn_config()
     if not dev and not config_path.is_file():
         raise click.ClickException(f"gunicorn configuration {config_path} not found; use --config")

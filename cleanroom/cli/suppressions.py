@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from cleanroom.cli.output import emit
-from cleanroom.cli.remote import client_command, client_options, collaboration_option, make_client
+from cleanroom.cli.remote import (
+    UPLOAD_FILE,
+    client_command,
+    client_options,
+    collaboration_option,
+    make_client,
+    upload_source,
+)
 
 HISTORY_COLUMNS = ["seq", "created_at", "name", "actor", "details"]
 
@@ -20,37 +25,45 @@ def suppressions() -> None:
 
 @suppressions.command("add")
 @collaboration_option
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=UPLOAD_FILE)
 @client_options
 @client_command
 def add(
     collaboration_id: str,
-    file: Path,
+    file: str,
     url: str | None,
     token: str | None,
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Add the hashed identifiers in FILE (CSV) to the suppression list (retailer admin)."""
-    result = make_client(url, token, timeout).add_suppressions(collaboration_id, file=file)
+    """Add the hashed identifiers in FILE (CSV) to the suppression list (retailer admin).
+
+    FILE - reads standard input."""
+    client = make_client(url, token, timeout)
+    with upload_source(file, "FILE", "stdin.csv") as source:
+        result = client.add_suppressions(collaboration_id, file=source)
     emit(result, as_json)
 
 
 @suppressions.command("remove")
 @collaboration_option
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=UPLOAD_FILE)
 @client_options
 @client_command
 def remove(
     collaboration_id: str,
-    file: Path,
+    file: str,
     url: str | None,
     token: str | None,
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Take the hashed identifiers in FILE (CSV) off the list: people who opted back in."""
-    result = make_client(url, token, timeout).remove_suppressions(collaboration_id, file=file)
+    """Take the hashed identifiers in FILE (CSV) off the list: people who opted back in.
+
+    FILE - reads standard input."""
+    client = make_client(url, token, timeout)
+    with upload_source(file, "FILE", "stdin.csv") as source:
+        result = client.remove_suppressions(collaboration_id, file=source)
     emit(result, as_json)
 
 

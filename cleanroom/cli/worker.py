@@ -13,7 +13,7 @@ from types import FrameType
 
 import click
 
-from cleanroom.cli.database import local_settings
+from cleanroom.cli.database import local_settings, require_current_schema
 from cleanroom.errors import CleanroomError
 from cleanroom.services.context import build_services
 from cleanroom.services.runs import RunWorker
@@ -26,7 +26,9 @@ from cleanroom.services.server import recover_orphaned_runs, worker_id
 @click.option("--once", is_flag=True, help="Execute the queued runs, then exit.")
 def worker(threads: int, once: bool) -> None:
     """Claim queued runs from the store and execute them until stopped (SIGTERM or Ctrl-C)."""
-    svc = build_services(local_settings())
+    settings = local_settings()
+    require_current_schema(settings.effective_database_url)
+    svc = build_services(settings)
     try:
         recovered = recover_orphaned_runs(svc)
         if recovered:

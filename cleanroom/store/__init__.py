@@ -10,7 +10,7 @@ The only importer of SQLAlchemy and Alembic. Everything public is here; it retur
 
 from cleanroom.store.audit import GENESIS_HASH
 from cleanroom.store.db import AuditArg, new_id, utcnow
-from cleanroom.store.facade import Store, init_db, open_store
+from cleanroom.store.facade import Store, init_db, open_store, schema_revisions
 from cleanroom.store.records import (
     AuditRecord,
     AuditVerification,
@@ -51,5 +51,6 @@ __all__ = [
     "init_db",
     "new_id",
     "open_store",
+    "schema_revisions",
     "utcnow",
 ]

@@ -26,6 +26,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, ExceptionContext, make_url
@@ -175,6 +177,16 @@ class StoreBase:
                     )
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
+
+    def schema_revisions(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``(the store's revisions, the newest migrations')``: equal when the schema is at head;
+        the first is empty before ``migrate()`` ever ran. Reads only, takes no lock."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        heads = tuple(sorted(ScriptDirectory.from_config(config).get_heads()))
+        with self._engine.connect() as conn:
+            current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+        return current, heads
 
     def ping(self) -> bool:
         """True when the database answers and the schema is migrated (for ``/readyz``)."""

@@ -52,3 +52,12 @@ def init_db(database_url: str) -> None:
         store.migrate()
     finally:
         store.close()
+
+
+def schema_revisions(database_url: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(the store's schema revisions, the newest migrations')`` without changing anything."""
+    store = open_store(database_url)
+    try:
+        return store.schema_revisions()
+    finally:
+        store.close()

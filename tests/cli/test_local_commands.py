@@ -15,7 +15,7 @@ from cleanroom.config import Settings
 from cleanroom.services.collaborations import create_collaboration
 from cleanroom.services.context import Services, build_services
 from cleanroom.services.datasets import register_dataset
-from cleanroom.store import open_store
+from cleanroom.store import init_db, open_store, schema_revisions
 from tests.cli.cli_world import POLICY, RETAILER, SPEC, command_env, queue_run, write_inputs
 
 
@@ -147,3 +147,51 @@ def test_purge_expired_deletes_expired_files(cli_settings: Settings, inputs: Pat
     assert not stored.exists()
     again = CliRunner().invoke(cli, ["purge-expired"], env=command_env(cli_settings))
     assert "purged 0 expired" in again.stdout
+
+
+# Should the check ever pass, serve stops at this missing gunicorn config instead of exec-ing.
+NO_SERVER = ["serve", "--config", "/nonexistent/gunicorn.conf.py"]
+
+
+def _production_env(settings: Settings) -> dict[str, str | None]:
+    env = command_env(settings)
+    env.update(CLEANROOM_MODE="production", CLEANROOM_SECRET_KEY="s" * 32)
+    return env
+
+
+def test_production_serve_and_worker_refuse_a_store_not_migrated_and_never_migrate_it(
+    cli_settings: Settings,
+) -> None:
+    url = cli_settings.effective_database_url
+    cli_settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for command in (NO_SERVER, ["worker", "--once"]):
+        result = CliRunner().invoke(cli, command, env=_production_env(cli_settings))
+        assert result.exit_code == 1, result.output
+        assert "is at no schema, not the newest migration" in result.stderr
+        assert "run `cleanroom init-db` once" in result.stderr
+        current, heads = schema_revisions(url)
+        assert (current, len(heads)) == ((), 1), "serve and worker must leave migrating to init-db"
+    # After the one-off job the worker starts (serve would exec gunicorn: tests/web serve it).
+    assert CliRunner().invoke(cli, ["init-db"], env=_production_env(cli_settings)).exit_code == 0
+    result = CliRunner().invoke(cli, ["worker", "--once"], env=_production_env(cli_settings))
+    assert result.exit_code == 0, result.output
+    assert "executed 0 run(s)" in result.stdout
+
+
+def test_a_store_behind_the_newest_migration_is_named_with_its_revision(
+    cli_settings: Settings,
+) -> None:
+    url = cli_settings.effective_database_url
+    cli_settings.data_dir.mkdir(parents=True, exist_ok=True)
+    init_db(url)
+    (head,) = schema_revisions(url)[1]
+    store = open_store(url)
+    try:
+        with store.engine.begin() as conn:  # as an older release left it
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0003'")
+    finally:
+        store.close()
+    result = CliRunner().invoke(cli, NO_SERVER, env=_production_env(cli_settings))
+    assert result.exit_code == 1
+    assert f"is at 0003, not the newest migration ({head})" in result.stderr
+    assert schema_revisions(url)[0] == ("0003",)
