@@ -145,7 +145,8 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         32,
         "Request threads per gunicorn worker: requests being handled or sending a body each "
-        "hold one; connections still sending headers hold none.",
+        "hold one; connections still sending headers hold none. A quarter (at least one) "
+        "serve only requests without a body.",
     ),
     Setting(
         "http_max_connections",

@@ -59,6 +59,11 @@ _HTTP_CODES = {
         "a request header, or all of them together, is larger than this server accepts",
     ),
     501: ("not_implemented", "the request uses a transfer coding this server does not support"),
+    503: (
+        ServiceUnavailable.code,
+        "the server is busy with as many uploads and other bodies as it takes; retry after "
+        "the Retry-After seconds",
+    ),
 }
 
 

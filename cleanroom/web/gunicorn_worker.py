@@ -17,6 +17,8 @@ changes three things:
   ``http_min_body_rate`` bytes per second after that grace. A body that falls behind raises
   :class:`ClientTooSlow`, which the app answers as ``408 request_timeout`` before the
   connection is closed; one write of a response waits at most ``http_io_timeout_seconds`` too.
+- **Bodies never take every thread** (:func:`body_slots`): a quarter of the threads serve only
+  requests without a body (probes, reads); a body beyond the rest gets ``503`` at once.
 - **Errors gunicorn answers itself** (request line too long, headers too large, malformed
   requests) are written as ``application/problem+json`` with the API's stable codes, where
   gunicorn writes an HTML page. gunicorn still decides the status (and logs it).
@@ -34,6 +36,7 @@ import json
 import math
 import selectors
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -52,6 +55,7 @@ from cleanroom.errors import ConfigError
 from cleanroom.web.errors import (
     PROBLEM_MEDIA_TYPE,
     REQUEST_ID_HEADER,
+    RETRY_AFTER_SECONDS,
     http_problem,
     new_request_id,
     problem_document,
@@ -233,7 +237,25 @@ class PacedConn(TConn):  # type: ignore[misc]  # gunicorn ships no type informat
             self.gathered.clear()
 
 
-def problem_bytes(status: int, rid: str | None = None) -> bytes:
+def body_slots(threads: int) -> int:
+    """How many of a worker's ``threads`` may serve requests with a body at once: a quarter
+    (at least one) stay for requests without one, such as probes and reads.
+
+    >>> body_slots(32), body_slots(4), body_slots(1)
+    (24, 3, 1)
+    """
+    return max(1, threads - max(1, threads // 4))
+
+
+def has_body(req: Any) -> bool:
+    """Whether a parsed gunicorn request announces a body (a length, or a transfer coding)."""
+    for name, value in req.headers:
+        if name == "TRANSFER-ENCODING" or (name == "CONTENT-LENGTH" and value.strip() != "0"):
+            return True
+    return False
+
+
+def problem_bytes(status: int, rid: str | None = None, retry_after: int | None = None) -> bytes:
     r"""A complete ``Connection: close`` HTTP/1.1 response carrying the problem of ``status``.
 
     >>> head, body = problem_bytes(414, "0123456789abcdef").split(b"\r\n\r\n")
@@ -248,7 +270,9 @@ def problem_bytes(status: int, rid: str | None = None) -> bytes:
     head = (
         f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
         f"Content-Type: {PROBLEM_MEDIA_TYPE}\r\nContent-Length: {len(body)}\r\n"
-        f"{REQUEST_ID_HEADER}: {rid}\r\n\r\n"
+        f"{REQUEST_ID_HEADER}: {rid}\r\n"
+        + ("" if retry_after is None else f"Retry-After: {retry_after}\r\n")
+        + "\r\n"
     )
     return head.encode("latin-1") + body
 
@@ -283,6 +307,8 @@ class PacedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships n
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits = ClientLimits.from_settings(load_settings())
+        self.body_limit = body_slots(self.cfg.threads)
+        self.body_slots = threading.BoundedSemaphore(self.body_limit)
         self.gathering: deque[PacedConn] = deque()
         self.lingering: deque[PacedConn] = deque()
         # Reading before the request is parsed would break a TLS handshake or an HTTP/2 preface.
@@ -408,6 +434,18 @@ class PacedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships n
     def handle_request(self, req: Any, conn: PacedConn) -> bool:
         conn.pace.expect_body(time.monotonic())
         conn.sock.settimeout(self.limits.io_timeout)  # bounds each write of the response
+        if not has_body(req):
+            return self._serve(req, conn)
+        if not self.body_slots.acquire(blocking=False):
+            self.log.warning("503: %d requests with a body are being served", self.body_limit)
+            self._write(conn.sock, problem_bytes(503, retry_after=RETRY_AFTER_SECONDS))
+            return False
+        try:
+            return self._serve(req, conn)
+        finally:
+            self.body_slots.release()
+
+    def _serve(self, req: Any, conn: PacedConn) -> bool:
         keepalive = bool(super().handle_request(req, conn)) and not conn.pace.tripped
         if keepalive:  # the unread body that has arrived is drained; one still coming: close
             keepalive = bool(conn.parser.finish_body(deadline=time.monotonic() + DRAIN_SECONDS))

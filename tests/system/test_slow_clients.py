@@ -1,9 +1,9 @@
 """Slow and malformed clients against a real ``cleanroom serve`` (gunicorn, 2 workers).
 
 Fifty connections trickling headers or upload bodies leave ``/healthz`` and an authenticated
-read answering; a client too slow for the limits gets ``408 request_timeout``; the errors
-gunicorn writes itself (request line or headers too large, malformed requests) are
-problem+json with the API's stable codes.
+read answering (uploads beyond a worker's body slots get 503); a client too slow for the
+limits gets ``408 request_timeout``; the errors gunicorn writes itself (request line or headers
+too large, malformed requests) are problem+json with the API's stable codes.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 
+from cleanroom.web.gunicorn_worker import body_slots
 from tests.system.live_server import LiveServer, serve
 
 pytestmark = pytest.mark.slow
@@ -103,12 +104,14 @@ def assert_problem(status: int, headers: dict[str, str], body: Any, code: str) -
     assert body["type"] == f"https://cleanroom.dev/problems/{code}"
 
 
-@pytest.fixture
-def patient_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """Limits long enough that no slow client is cut off while the probes run."""
+@pytest.fixture(params=[32, 4], ids=["32-threads", "4-threads"])
+def patient_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+    """Limits long enough that no slow client is cut off while the probes run; the default
+    32 request threads per worker, or as few as 4 (fewer than the slow uploads)."""
     limits = {
         "CLEANROOM_HTTP_HEADER_TIMEOUT_SECONDS": "300",
         "CLEANROOM_HTTP_IO_TIMEOUT_SECONDS": "300",
+        "CLEANROOM_HTTP_THREADS": str(request.param),
     }
     with serve(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", limits) as server:
         yield server
@@ -116,9 +119,11 @@ def patient_server(tmp_path: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Short limits: 2 s for headers, 2 s per read, bodies at 1000 bytes/s or faster."""
+    """Short limits: 2 s for headers, 2 s per read, bodies at 1000 bytes/s or faster; 4 request
+    threads per worker."""
     tmp_path = tmp_path_factory.mktemp("strict")
     limits = {
+        "CLEANROOM_HTTP_THREADS": "4",
         "CLEANROOM_HTTP_HEADER_TIMEOUT_SECONDS": "2",
         "CLEANROOM_HTTP_IO_TIMEOUT_SECONDS": "2",
         "CLEANROOM_HTTP_MIN_BODY_RATE": "1000",
@@ -137,13 +142,13 @@ def test_fifty_slow_clients_leave_health_and_reads_answering(patient_server: Liv
         Trickler(server.base, upload_head(upload, token if i % 2 else "not-a-token"))
         for i in range(SLOW_CLIENTS // 2)
     ]
-    held = headers_only + [t for i, t in enumerate(bodies) if i % 2]  # never answered
+    uploads = [t for i, t in enumerate(bodies) if i % 2]  # valid tokens: the body is read
     everyone = headers_only + bodies
     try:
         for trickler in everyone:
             trickler.start()
         deadline = time.monotonic() + RESPONSE_TIMEOUT
-        while min(t.dripped for t in held) < 5:  # every slow client is well under way
+        while min(t.dripped for t in headers_only) < 5:  # the slow clients are well under way
             assert time.monotonic() < deadline, "the slow clients could not send"
             time.sleep(DRIP_SECONDS)
         for _ in range(3):
@@ -152,8 +157,11 @@ def test_fifty_slow_clients_leave_health_and_reads_answering(patient_server: Liv
             whoami = requests.get(f"{server.base}/v1/whoami", headers=valid, timeout=PROBE_TIMEOUT)
             assert whoami.status_code == 200
             assert whoami.json()["org"] == "acme"
-        # the probes were answered while the slow clients were still connected and sending
-        assert not any(t.cut_off for t in held)
+        # the probes were answered while the slow clients were still connected and sending (at
+        # least one worker's body slots' worth of uploads: the others may have been refused)
+        assert not any(t.cut_off for t in headers_only)
+        slots = body_slots(server.settings.http_threads)
+        assert sum(not t.cut_off for t in uploads) >= min(len(uploads), slots)
     finally:
         for trickler in everyone:
             trickler.close()
@@ -223,3 +231,23 @@ def test_a_malformed_request_is_problem_json(strict_server: LiveServer) -> None:
     assert status == 400
     assert_problem(status, headers, body, "invalid_request")
     assert "9.9" not in json.dumps(body)  # nothing of the request is echoed
+
+
+def test_uploads_beyond_the_body_slots_get_503(strict_server: LiveServer) -> None:
+    """The strict server runs 4 threads per worker: 3 body slots each, 6 in all."""
+    token = strict_server.headers("acme", "retailer_admin")["Authorization"].split()[1]
+    head = upload_head("/v1/collaborations/x/datasets", token)
+    tricklers = [Trickler(strict_server.base, head) for _ in range(2 * body_slots(4) + 1)]
+    for trickler in tricklers:
+        trickler.start()
+    try:
+        answers = [trickler.response() for trickler in tricklers]
+    finally:
+        for trickler in tricklers:
+            trickler.close()
+    statuses = sorted(status for status, _, _ in answers)
+    assert 503 in statuses, statuses  # 7 uploads, at most 6 slots
+    status, headers, body = next(a for a in answers if a[0] == 503)
+    assert_problem(status, headers, body, "service_unavailable")
+    assert int(headers["Retry-After"]) > 0
+    assert set(statuses) <= {408, 503}  # the others were cut off for being slow
