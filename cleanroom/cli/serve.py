@@ -17,6 +17,7 @@ import click
 from cleanroom.config import ENV_PREFIX, load_settings, warn_generated_secrets
 from cleanroom.errors import CleanroomError
 from cleanroom.store import init_db as migrate_to_head
+from cleanroom.web.gunicorn_worker import ClientLimits
 
 WSGI_APP = "cleanroom.web.wsgi:app"
 APP_FACTORY = "cleanroom.web.app:create_app"
@@ -60,6 +61,7 @@ def serve(
             os.environ[ENV_PREFIX + name] = str(value)
     try:
         settings = load_settings()  # fail here, with a message, rather than in every worker
+        ClientLimits.from_settings(settings)
     except CleanroomError as err:
         raise click.ClickException(f"{err.code}: {err.detail}") from None
     warn_generated_secrets(settings, every_time=True)
