@@ -251,3 +251,46 @@ def test_uploads_beyond_the_body_slots_get_503(strict_server: LiveServer) -> Non
     assert_problem(status, headers, body, "service_unavailable")
     assert int(headers["Retry-After"]) > 0
     assert set(statuses) <= {408, 503}  # the others were cut off for being slow
+
+
+def read_responses(sock: socket.socket, count: int) -> list[bytes]:
+    """``count`` complete responses (each with a Content-Length) read from a kept-alive socket."""
+    data = b""
+    found: list[bytes] = []
+    while len(found) < count:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if sep:
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            if len(rest) >= length:
+                found.append(head)
+                data = rest[length:]
+                continue
+        chunk = sock.recv(65536)
+        assert chunk, f"the server closed after {len(found)} responses"
+        data += chunk
+    return found
+
+
+def test_kept_alive_and_pipelined_requests_are_served_then_paced(
+    strict_server: LiveServer,
+) -> None:
+    host, port = strict_server.base.removeprefix("http://").split(":")
+    request = b"GET /healthz HTTP/1.1\r\nHost: cleanroom\r\n\r\n"
+    with socket.create_connection((host, int(port)), timeout=RESPONSE_TIMEOUT) as sock:
+        sock.sendall(request)
+        first = read_responses(sock, 1)
+        sock.sendall(request)  # the same connection, kept alive
+        second = read_responses(sock, 1)
+        sock.sendall(request * 2)  # pipelined
+        third = read_responses(sock, 2)
+        assert all(h.startswith(b"HTTP/1.1 200") for h in first + second + third)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: clean")  # then too slow: 408, closed
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    status, headers, body = parse_response(data)
+    assert_problem(status, headers, body, "request_timeout")
