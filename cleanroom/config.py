@@ -218,6 +218,41 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", str, "127.0.0.1", "Address `cleanroom serve` binds."),
     Setting("port", int, 8000, "Port `cleanroom serve` binds."),
     Setting("gunicorn_workers", int, 2, "gunicorn worker processes for `cleanroom serve`."),
+    Setting(
+        "http_threads",
+        int,
+        32,
+        "Request threads per gunicorn worker: requests being handled or sending a body each "
+        "hold one; connections still sending headers hold none. A quarter (at least one) "
+        "serve only requests without a body.",
+    ),
+    Setting(
+        "http_max_connections",
+        int,
+        1000,
+        "Open connections per gunicorn worker; more wait in the listen backlog.",
+    ),
+    Setting(
+        "http_header_timeout_seconds",
+        int,
+        10,
+        "A request line and headers not complete this long after the connection opened (or "
+        "was reused) get 408 request_timeout and the connection is closed.",
+    ),
+    Setting(
+        "http_io_timeout_seconds",
+        int,
+        30,
+        "Longest wait for one read of a request body or one write of a response; a client "
+        "silent for longer is cut off.",
+    ),
+    Setting(
+        "http_min_body_rate",
+        int,
+        4096,
+        "Slowest average rate (bytes/s) a request body may arrive at, after a grace of "
+        "http_io_timeout_seconds; a slower one gets 408 request_timeout. 0: no minimum.",
+    ),
     Setting("log_level", str, "info", "Log level.", ("debug", "info", "warning", "error")),
     Setting(
         "log_format",
@@ -290,6 +325,11 @@ class Settings:
     host: str
     port: int
     gunicorn_workers: int
+    http_threads: int
+    http_max_connections: int
+    http_header_timeout_seconds: int
+    http_io_timeout_seconds: int
+    http_min_body_rate: int
     log_level: str
     log_format: str
     api_url: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from cleanroom.config import load_settings
+from cleanroom.web.gunicorn_worker import WORKER_CLASS, ClientLimits
 
 _settings = load_settings()
 
@@ -19,10 +20,14 @@ wsgi_app = "cleanroom.web.wsgi:app"
 _host = f"[{_settings.host}]" if ":" in _settings.host else _settings.host
 bind = [f"{_host}:{_settings.port}"]
 workers = _settings.gunicorn_workers
-# Threads let one worker overlap slow clients (uploads, report downloads); runs themselves
-# execute on the services layer's worker threads, not on request threads.
-worker_class = "gthread"
-threads = 4
+# gunicorn's gthread worker with slow clients bounded: headers are gathered by the event loop
+# (no thread held), every read is paced (http_header_timeout_seconds, http_io_timeout_seconds,
+# http_min_body_rate) and gunicorn's own errors are problem+json. See docs/operations.md,
+# "Production topology". Runs execute on the services layer's threads, not on request threads.
+ClientLimits.from_settings(_settings)  # a setting out of range stops the master, with its name
+worker_class = WORKER_CLASS
+threads = _settings.http_threads
+worker_connections = _settings.http_max_connections
 # With gthread this is the worker heartbeat, not a request deadline: large uploads stream for
 # longer than this without being killed.
 timeout = 60

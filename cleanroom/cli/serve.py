@@ -18,6 +18,7 @@ from cleanroom.cli.database import require_current_schema
 from cleanroom.config import ENV_PREFIX, load_settings, warn_generated_secrets
 from cleanroom.errors import CleanroomError
 from cleanroom.store import init_db as migrate_to_head
+from cleanroom.web.gunicorn_worker import ClientLimits
 
 WSGI_APP = "cleanroom.web.wsgi:app"
 APP_FACTORY = "cleanroom.web.app:create_app"
@@ -61,6 +62,7 @@ def serve(
             os.environ[ENV_PREFIX + name] = str(value)
     try:
         settings = load_settings()  # fail here, with a message, rather than in every worker
+        ClientLimits.from_settings(settings)
     except CleanroomError as err:
         raise click.ClickException(f"{err.code}: {err.detail}") from None
     warn_generated_secrets(settings, every_time=True)

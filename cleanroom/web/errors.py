@@ -32,7 +32,8 @@ _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 _log = logging.getLogger("cleanroom.web")
 
 
-# Werkzeug raises these itself (routing, body limits, body parsing); each gets a stable code.
+# Werkzeug raises these itself (routing, body limits, body parsing), and gunicorn answers some
+# before the app sees the request (cleanroom.web.gunicorn_worker); each gets a stable code.
 _HTTP_CODES = {
     400: ("invalid_request", "the request could not be understood; check its syntax"),
     401: ("invalid_token", "a valid bearer token is required"),
@@ -40,11 +41,43 @@ _HTTP_CODES = {
     404: ("not_found", "no resource at this URL; /openapi.json lists the routes"),
     405: ("method_not_allowed", "this URL does not accept that method; see the Allow header"),
     406: ("not_acceptable", "this resource cannot be served in the requested media type"),
+    408: (
+        "request_timeout",
+        "the request arrived too slowly (headers, or the body below the minimum rate); "
+        "send it again at full speed",
+    ),
     409: ("conflict", "the request conflicts with the resource's current state"),
     413: ("payload_too_large", "the request body is larger than this server accepts"),
+    414: ("uri_too_long", "the request line (method, path and query) is too long; shorten it"),
     415: ("unsupported_media_type", "the request body's Content-Type is not accepted here"),
+    417: ("expectation_failed", "the Expect header names an expectation this server cannot meet"),
     429: ("too_many_requests", "too many requests; retry later"),
+    431: (
+        "headers_too_large",
+        "a request header, or all of them together, is larger than this server accepts",
+    ),
+    501: ("not_implemented", "the request uses a transfer coding this server does not support"),
+    503: (
+        ServiceUnavailable.code,
+        "the server is busy with as many uploads and other bodies as it takes; retry after "
+        "the Retry-After seconds",
+    ),
 }
+
+
+def http_problem(status: int) -> tuple[str, str]:
+    """The stable code and detail of a bare HTTP error status (no exception of ours behind it).
+
+    >>> http_problem(431)[0]
+    'headers_too_large'
+    >>> http_problem(499)[0], http_problem(500)[0]
+    ('invalid_request', 'internal_error')
+    """
+    if status in _HTTP_CODES:
+        return _HTTP_CODES[status]
+    if status >= 500:
+        return InternalError.code, "the server failed to handle this request"
+    return "invalid_request", "the request was not accepted"
 
 
 def problem_type(code: str) -> str:
@@ -56,15 +89,14 @@ def problem_type(code: str) -> str:
     return PROBLEM_TYPE_BASE + code
 
 
-def problem_response(
-    status: int,
-    code: str,
-    title: str,
-    detail: str,
-    extra: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """A problem+json response; ``extra`` members never override the five standard ones."""
+def problem_document(
+    status: int, code: str, title: str, detail: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The RFC 9457 body: ``extra`` members never override the five standard ones.
+
+    >>> problem_document(414, "uri_too_long", "URI Too Long", "shorten it")["type"]
+    'https://cleanroom.dev/problems/uri_too_long'
+    """
     body: dict[str, Any] = dict(extra or {})
     body.update(
         {
@@ -75,6 +107,19 @@ def problem_response(
             "code": code,
         }
     )
+    return body
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A problem+json response; ``extra`` members never override the five standard ones."""
+    body = problem_document(status, code, title, detail, extra)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -87,6 +132,11 @@ def problem_response(
     return response
 
 
+def new_request_id() -> str:
+    """A fresh random request id (16 hex digits)."""
+    return secrets.token_hex(8)
+
+
 def request_id() -> str:
     """This request's id: a sane incoming ``X-Request-ID`` or a fresh random one."""
     existing = g.get("request_id")
@@ -96,7 +146,7 @@ def request_id() -> str:
     if 8 <= len(incoming) <= 64 and all(c.isalnum() or c in "-_." for c in incoming):
         value = incoming
     else:
-        value = secrets.token_hex(8)
+        value = new_request_id()
     g.request_id = value
     return value
 
@@ -125,7 +175,7 @@ def handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
     if status >= 500:
         return handle_unexpected(exc)
-    code, detail = _HTTP_CODES.get(status, ("invalid_request", "the request was not accepted"))
+    code, detail = http_problem(status)
     headers = {}
     if status == 405 and exc.response is None:
         allow = dict(exc.get_headers()).get("Allow")

@@ -48,8 +48,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    """Migrate the store, start the server, yield when ready, always terminate it."""
+def serve(
+    tmp_path: Path, database_url: str, extra_env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """Migrate the store, start the server, yield when ready, always terminate it.
+    ``extra_env`` adds or overrides ``CLEANROOM_*`` settings of the server."""
     data = tmp_path / "data"
     data.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEANROOM_")}
@@ -60,6 +63,7 @@ def serve(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
         CLEANROOM_DATABASE_URL=database_url,
         CLEANROOM_WORKER_THREADS="2",
     )
+    env.update(extra_env or {})
     settings = load_settings(env=env, config_file=None)
     init_db(settings.effective_database_url)
     port = free_port()

@@ -143,6 +143,13 @@ def test_token_command_output_verifies(tmp_path: Path) -> None:
     )
 
 
+def test_serve_refuses_serving_limits_out_of_range(tmp_path: Path) -> None:
+    env = {**server_env(tmp_path / "data"), "CLEANROOM_HTTP_MAX_CONNECTIONS": "8"}
+    result = CliRunner().invoke(cli, ["serve", "--port", str(free_port())], env=env)
+    assert result.exit_code == 1
+    assert "http_max_connections" in result.output  # fewer connections than http_threads
+
+
 def test_token_command_refuses_unknown_roles(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["token", "--org", "acme", "--role", "root"], env=server_env(tmp_path / "data")
