@@ -51,11 +51,10 @@ from werkzeug.exceptions import RequestTimeout
 from werkzeug.http import HTTP_STATUS_CODES
 
 from cleanroom.config import Settings, load_settings
-from cleanroom.errors import ConfigError
+from cleanroom.errors import ConfigError, ServiceUnavailable
 from cleanroom.web.errors import (
     PROBLEM_MEDIA_TYPE,
     REQUEST_ID_HEADER,
-    RETRY_AFTER_SECONDS,
     http_problem,
     new_request_id,
     problem_document,
@@ -438,7 +437,7 @@ class PacedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships n
             return self._serve(req, conn)
         if not self.body_slots.acquire(blocking=False):
             self.log.warning("503: %d requests with a body are being served", self.body_limit)
-            self._write(conn.sock, problem_bytes(503, retry_after=RETRY_AFTER_SECONDS))
+            self._write(conn.sock, problem_bytes(503, retry_after=ServiceUnavailable.retry_after))
             return False
         try:
             return self._serve(req, conn)
