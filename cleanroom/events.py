@@ -37,6 +37,7 @@ EVENT_NAMES = frozenset(
         "run.succeeded",
         "run.failed",
         "run.cancelled",
+        "run.flagged_for_review",
         "report.downloaded",
         "budget.charged",
         "budget.raised",

@@ -98,6 +98,7 @@ MIN_USERS_PER_ROW = Range(10, 1_000_000, integer=True)
 MAX_GROUPS_PER_USER = Range(1, 10_000, integer=True)
 MAX_COUNT_PER_USER = Range(1, 1_000_000, integer=True)
 BUDGET_REFRESH_DAYS = Range(1, 36_500, integer=True)
+FAIRNESS_MIN_RATIO = Range(0.0, 1.0)
 # Dataset specs.
 MAX_ROWS_PER_USER = Range(1, 1_000_000, integer=True)
 RETENTION_DAYS = Range(1, 36_500, integer=True)

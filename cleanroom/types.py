@@ -92,10 +92,15 @@ class CollaborationPolicy:
     max_epsilon_per_run: float = 2.0
     budget_refresh: str | None = None  # ISO-8601 duration such as "P30D"; None: never refreshes
     purposes: tuple[str, ...] = ("measurement", "audience_sizing")
+    # A fairness analysis flags a campaign for human review when a group's rate, relative to the
+    # whole eligible population's, is below this ratio with its 95% interval excluding it (the
+    # four-fifths rule by default).
+    fairness_min_ratio: float = 0.8
 
     KEYS = (
         "epsilon_budget", "delta_budget", "min_users_per_row", "max_groups_per_user",
         "max_count_per_user", "max_epsilon_per_run", "budget_refresh", "purposes",
+        "fairness_min_ratio",
     )  # fmt: skip
 
     @classmethod
@@ -135,6 +140,9 @@ class CollaborationPolicy:
             max_epsilon_per_run=per_run,
             budget_refresh=refresh,
             purposes=tuple(dict.fromkeys(checked)),
+            fairness_min_ratio=float(
+                _in_range(data, "fairness_min_ratio", 0.8, ranges.FAIRNESS_MIN_RATIO)
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,6 +155,7 @@ class CollaborationPolicy:
             "max_epsilon_per_run": self.max_epsilon_per_run,
             "budget_refresh": self.budget_refresh,
             "purposes": list(self.purposes),
+            "fairness_min_ratio": self.fairness_min_ratio,
         }
 
 

@@ -148,6 +148,7 @@ AUDIT_EVENTS: Mapping[str, EventVisibility] = MappingProxyType(
         "run.succeeded": EventVisibility("run"),
         "run.failed": EventVisibility("run"),
         "run.cancelled": EventVisibility("run"),
+        "run.flagged_for_review": EventVisibility("run"),
         "report.downloaded": EventVisibility("report", RUN_ORG),
         "budget.charged": EventVisibility("budget_line"),
         "budget.raised": EventVisibility("budget_line", PARTNER_ORG),

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cleanroom.demo.emails import respell
-from cleanroom.demo.specs import ADVERTISER_BRAND, PLACEMENTS
+from cleanroom.demo.specs import ADVERTISER_BRAND, AGE_BANDS, PLACEMENTS
 
 TXN_START = datetime(2024, 4, 1)
 TXN_END = datetime(2025, 7, 1)  # exclusive; covers the 365 days before the first flight
@@ -50,6 +50,9 @@ class Campaign:
     placement_weights: tuple[float, ...]  # over PLACEMENTS
     lift: float  # P(extra brand purchase within 14 days of first exposure), exposed test cell
     spend_cents: int
+    # How much less likely each age band (AGE_BANDS) of the test cell is to be exposed: the
+    # planted delivery skew a fairness analysis must find (1.0: none).
+    reach_by_age: tuple[float, ...] = (1.0, 1.0, 1.0)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -63,6 +66,7 @@ class Campaign:
             "placement_weights": dict(zip(PLACEMENTS, self.placement_weights, strict=True)),
             "lift": self.lift,
             "spend_cents": self.spend_cents,
+            "reach_by_age": dict(zip(AGE_BANDS, self.reach_by_age, strict=True)),
         }
 
 
@@ -72,7 +76,7 @@ CAMPAIGNS = (
     Campaign("c2", date(2025, 4, 15), 28, 0.35, 0.2, 0.80, 4.0, (0.2, 0.3, 0.1, 0.3, 0.1), 0.08,
              700_000),
     Campaign("c3", date(2025, 5, 1), 28, 0.45, 0.2, 0.90, 2.5, (0.4, 0.2, 0.2, 0.0, 0.2), 0.15,
-             600_000),
+             600_000, reach_by_age=(1.0, 1.0, 0.35)),  # c3's delivery under-reaches 55+
     Campaign("c4", date(2025, 5, 15), 28, 0.30, 0.2, 0.75, 5.0, (0.1, 0.3, 0.2, 0.3, 0.1), 0.06,
              900_000),
 )  # fmt: skip
@@ -98,6 +102,7 @@ def run_campaigns(rng: np.random.Generator, people: pd.DataFrame) -> CampaignAct
     """Audiences, randomized holdout cells, exposures of the test cells, and the planted effect."""
     n = len(people)
     emails = people["email"].to_numpy()
+    band = pd.Categorical(people["age_band"], categories=AGE_BANDS).codes
     holdouts, exposures, planted = [], [], []
     for c in CAMPAIGNS:
         start = _seconds(c.start)
@@ -122,7 +127,7 @@ def run_campaigns(rng: np.random.Generator, people: pd.DataFrame) -> CampaignAct
             )
         )
         test = np.concatenate([audience[~in_holdout], late])
-        reached = test[rng.random(len(test)) < c.reach]
+        reached = test[rng.random(len(test)) < c.reach * np.asarray(c.reach_by_age)[band[test]]]
         first = start + rng.uniform(0, 0.75 * c.days * _DAY, size=len(reached)).astype(np.int64)
         count = np.minimum(1 + rng.poisson(c.mean_frequency - 1, size=len(reached)), MAX_FREQUENCY)
         end = start + c.days * _DAY

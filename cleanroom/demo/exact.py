@@ -22,7 +22,7 @@ from cleanroom.demo.emails import identity_key
 from cleanroom.demo.specs import demo_dataset_specs
 from cleanroom.demo.world import World
 
-_KEPT_ROLES = ("dimension", "metric", "timestamp")
+_KEPT_ROLES = ("dimension", "sensitive", "metric", "timestamp")
 
 
 def person_key(email: str) -> str:

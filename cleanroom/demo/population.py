@@ -10,18 +10,23 @@ import numpy as np
 import pandas as pd
 
 from cleanroom.demo.emails import make_emails, respell
-from cleanroom.demo.specs import CRM_SEGMENTS, LOYALTY_TIERS, REGIONS, RETAIL_SEGMENTS
+from cleanroom.demo.specs import AGE_BANDS, CRM_SEGMENTS, LOYALTY_TIERS, REGIONS, RETAIL_SEGMENTS
 
 BRAND_BUYER_SHARE = 0.55  # shoppers who ever buy the advertiser's brand without ads
 BRAND_RATE_PER_DAY = 1 / 70  # mean brand purchase rate of those who do
 OTHER_RATE_PER_DAY = 1 / 90  # competitor purchase rate
 CONSENT_SHARE = 0.93
+AGE_BAND_SHARES = (0.35, 0.4, 0.25)  # over AGE_BANDS
 EXTERNAL_CRM_SHARE = 0.15  # CRM people who do not shop at the retailer, relative to shoppers
 _REGION_POSTAL_PREFIX = {"north": "10", "south": "30", "east": "20", "west": "90"}
 
 
-def make_people(rng: np.random.Generator, shoppers: int) -> tuple[pd.DataFrame, list[str]]:
-    """Shoppers of the retailer, and the addresses of outside people the advertiser knows."""
+def make_people(
+    rng: np.random.Generator, shoppers: int, age_rng: np.random.Generator | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Shoppers of the retailer, and the addresses of outside people the advertiser knows.
+    Age bands come from ``age_rng`` (its own stream, so that adding them changed no other
+    column of a seeded world)."""
     external = int(shoppers * EXTERNAL_CRM_SHARE)
     emails = make_emails(rng, shoppers + external)
     region = rng.choice(np.array(REGIONS), size=shoppers, p=[0.3, 0.25, 0.25, 0.2])
@@ -48,12 +53,15 @@ def make_people(rng: np.random.Generator, shoppers: int) -> tuple[pd.DataFrame, 
             ],
         }
     )
+    age_rng = age_rng if age_rng is not None else np.random.default_rng(0)
+    people["age_band"] = age_rng.choice(np.array(AGE_BANDS), size=shoppers, p=AGE_BAND_SHARES)
     return people, emails[shoppers:]
 
 
 def customers_table(people: pd.DataFrame) -> pd.DataFrame:
     """The retailer's ``customers`` file: one row per shopper."""
-    return people[["email", "region", "segment", "loyalty_tier", "consent_measurement"]].copy()
+    columns = ["email", "age_band", "region", "segment", "loyalty_tier", "consent_measurement"]
+    return people[columns].copy()
 
 
 def crm_table(rng: np.random.Generator, people: pd.DataFrame, external: list[str]) -> pd.DataFrame:

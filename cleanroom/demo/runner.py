@@ -25,12 +25,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cleanroom.client import ApiClient, ApiError, ReportFormat
 from cleanroom.config import Settings, load_settings
+from cleanroom.demo.activity import CAMPAIGNS
 from cleanroom.demo.charts import write_chart
 from cleanroom.demo.exact import exact_frame
 from cleanroom.demo.report_view import (
@@ -48,6 +49,8 @@ from cleanroom.services.context import build_services
 from cleanroom.services.exact import exact_answer
 
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"  # in a source checkout
+FAIRNESS_TEMPLATE = "audience_composition"
+FAIRNESS_EPSILON = 1.0
 SERVER_START_SECONDS = 90.0
 RUN_TIMEOUT_SECONDS = 300.0
 Echo = Callable[[str], None]
@@ -64,7 +67,7 @@ class DemoOptions:
     output: Path = Path("demo-output")
     shoppers: int = 15_000
     seed: int = 7
-    epsilon: float = 3.0  # per run; ten runs fit the demo policy's budget of 50
+    epsilon: float = 3.0  # per run; the eleven runs (and the fairness check) fit the budget of 50
     delta: float = 1e-7
     queries: Path | None = None  # None: the checkout's queries/, else ./queries
     workdir: Path | None = None  # None: a fresh temporary directory, removed afterwards
@@ -80,6 +83,7 @@ class DemoResult:
     audit_events: int
     seconds: float
     files: tuple[Path, ...] = field(default=())
+    fairness: Mapping[str, list[str]] = field(default_factory=dict)  # campaign -> flagged groups
 
     @property
     def within(self) -> int:
@@ -99,6 +103,7 @@ class DemoResult:
             "seconds": round(self.seconds, 1),
             "reports": [c.to_dict() for c in self.comparisons],
             "files": [str(f) for f in self.files],
+            "fairness": {campaign: list(groups) for campaign, groups in self.fairness.items()},
         }
 
 
@@ -126,7 +131,8 @@ def run_demo(
             cid = _set_up(admin, advertiser, world, uploads, templates, echo)
             exact_settings = settings.replace(data_dir=work / "exact")
             comparisons, files = [], []
-            for name, template_id in _approved(admin, advertiser, cid, templates, echo):
+            approved = dict(_approved(admin, advertiser, cid, templates, echo))
+            for name, template_id in approved.items():
                 report = _run_one(advertiser, cid, name, template_id, options, echo, progress)
                 text, purpose = templates[name]
                 exact = exact_answer(exact_settings, text, tables[purpose])
@@ -135,6 +141,11 @@ def run_demo(
                 echo(comparison_table(comparison))
                 files += _write_outputs(advertiser, cid, report, comparison, options.output)
                 comparisons.append(comparison)
+            fairness = {}
+            if FAIRNESS_TEMPLATE in approved:
+                fairness = _fairness_check(
+                    advertiser, cid, approved[FAIRNESS_TEMPLATE], options, echo, progress
+                )
             remaining = _print_budget(advertiser, cid, echo)
             verified = admin.audit_verify(cid)
             echo(f"audit chain: {'ok' if verified.get('ok') else 'BROKEN'} "
@@ -143,7 +154,7 @@ def run_demo(
                 _keep_serving(url, settings, echo)
     result = DemoResult(
         tuple(comparisons), remaining, bool(verified.get("ok")), int(verified.get("events", 0)),
-        time.monotonic() - started, tuple(files),
+        time.monotonic() - started, tuple(files), fairness,
     )  # fmt: skip
     options.output.mkdir(parents=True, exist_ok=True)
     summary = options.output / "summary.json"
@@ -336,6 +347,41 @@ def _approved(
     return approved
 
 
+def _fairness_check(
+    advertiser: ApiClient,
+    cid: str,
+    template_id: str,
+    options: DemoOptions,
+    echo: Echo,
+    progress: Progress,
+) -> dict[str, list[str]]:
+    """The bias test of every campaign's delivery: audience_composition once per campaign, at
+    FAIRNESS_EPSILON each; the groups each run flagged for review."""
+    echo(f"\nfairness: each campaign's reach by age band (epsilon {FAIRNESS_EPSILON:g} per run)")
+    flagged: dict[str, list[str]] = {}
+    fair = replace(options, epsilon=FAIRNESS_EPSILON)
+    for campaign in CAMPAIGNS:
+        params = {"campaign_id": campaign.campaign_id}
+        report = _run_one(advertiser, cid, FAIRNESS_TEMPLATE, template_id, fair, echo, progress,
+                          params=params, quiet=True)  # fmt: skip
+        found = report.get("fairness") or {}
+        flagged[campaign.campaign_id] = list(found.get("flagged_groups") or [])
+        reached = next(a for a in found.get("audiences", []) if a["audience"] == "reached")
+        ratios = ", ".join(
+            f"{g['group']} {g['ratio']:.2f} [{g['ratio_interval'][0]:.2f}, "
+            f"{g['ratio_interval'][1]:.2f}]"
+            for g in reached["groups"]
+            if g["ratio"] is not None and g["ratio_interval"] is not None
+        )
+        verdict = (
+            f"FLAGGED for review ({', '.join(flagged[campaign.campaign_id])})"
+            if flagged[campaign.campaign_id]
+            else "not flagged"
+        )
+        echo(f"  {campaign.campaign_id}: reach ratio by age band {ratios}: {verdict}")
+    return flagged
+
+
 def _run_one(
     advertiser: ApiClient,
     cid: str,
@@ -344,13 +390,17 @@ def _run_one(
     options: DemoOptions,
     echo: Echo,
     progress: Progress,
+    params: Mapping[str, Any] | None = None,
+    quiet: bool = False,
 ) -> dict[str, Any]:
-    preview = advertiser.preview_run(cid, template_id, {}, options.epsilon, options.delta)
-    expected = (preview.get("accuracy") or {}).get("half_widths") or {}
-    shown = ", ".join(f"{k} ±{v:,.4g}" for k, v in expected.items()) or "per row"
-    echo(f"\npreview {name}: expected 95% half-widths {shown}")
+    values = dict(params or {})
+    if not quiet:
+        preview = advertiser.preview_run(cid, template_id, values, options.epsilon, options.delta)
+        expected = (preview.get("accuracy") or {}).get("half_widths") or {}
+        shown = ", ".join(f"{k} ±{v:,.4g}" for k, v in expected.items()) or "per row"
+        echo(f"\npreview {name}: expected 95% half-widths {shown}")
     run = advertiser.create_run(
-        cid, template_id, {}, options.epsilon, options.delta, idempotency_key=str(uuid.uuid4())
+        cid, template_id, values, options.epsilon, options.delta, idempotency_key=str(uuid.uuid4())
     )
     with progress(f"run {name}") as update:
         final = advertiser.wait_for_run(

@@ -31,6 +31,7 @@ EXPOSURE_CHANNELS = ("onsite", "offsite", "instore")
 PURCHASE_CHANNELS = ("online", "instore")
 CATEGORIES = ("snacks", "beverages", "household", "personal_care")
 CELLS = ("test", "holdout")
+AGE_BANDS = ("18-34", "35-54", "55+")  # the demo's sensitive attribute (a protected-class proxy)
 
 # Ten templates at up to 5 epsilon each fit the budget. On the default world a person touches at
 # most 5 groups of any shipped template (last touch by campaign x placement) and has at most 30
@@ -44,7 +45,10 @@ DEMO_POLICY: dict[str, Any] = {
     "max_count_per_user": 30,
     "max_epsilon_per_run": 5.0,
     "budget_refresh": None,
-    "purposes": ["measurement", "audience_sizing"],
+    "purposes": ["measurement", "audience_sizing", "fairness"],
+    # A fairness analysis flags a campaign for review when a group's reach rate is below this
+    # share of the overall rate and the interval of the ratio excludes it.
+    "fairness_min_ratio": 0.8,
 }
 
 DATASET_OWNERS: dict[str, str] = {
@@ -57,6 +61,7 @@ DATASET_OWNERS: dict[str, str] = {
 }
 
 _BOTH_PURPOSES = ["measurement", "audience_sizing"]
+_WITH_FAIRNESS = [*_BOTH_PURPOSES, "fairness"]
 _CONSENT = {"role": "consent", "purpose": "measurement"}
 
 _SPECS: dict[str, dict[str, Any]] = {
@@ -65,9 +70,10 @@ _SPECS: dict[str, dict[str, Any]] = {
         "kind": "personal",
         "max_rows_per_user": 5,
         "retention_days": 365,
-        "purposes": _BOTH_PURPOSES,
+        "purposes": _WITH_FAIRNESS,
         "columns": {
             "email": {"role": "identifier"},
+            "age_band": {"role": "sensitive", "values": list(AGE_BANDS)},
             "region": {"role": "dimension", "values": list(REGIONS)},
             "segment": {"role": "dimension", "values": list(RETAIL_SEGMENTS)},
             "loyalty_tier": {"role": "dimension", "values": list(LOYALTY_TIERS)},
@@ -79,7 +85,7 @@ _SPECS: dict[str, dict[str, Any]] = {
         "kind": "personal",
         "max_rows_per_user": 500,
         "retention_days": 365,
-        "purposes": _BOTH_PURPOSES,
+        "purposes": _WITH_FAIRNESS,
         "columns": {
             "email": {"role": "identifier"},
             "campaign_id": {"role": "dimension"},
@@ -93,7 +99,7 @@ _SPECS: dict[str, dict[str, Any]] = {
         "kind": "personal",
         "max_rows_per_user": 2000,
         "retention_days": 730,
-        "purposes": _BOTH_PURPOSES,
+        "purposes": _WITH_FAIRNESS,
         "columns": {
             "email": {"role": "identifier"},
             "txn_ts": {"role": "timestamp"},

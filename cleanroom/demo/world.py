@@ -93,7 +93,7 @@ def generate_world(out_dir: Path | str, seed: int = 7, shoppers: int = 20_000) -
     out = Path(out_dir)
     (out / "specs").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    people, outside = make_people(rng, shoppers)
+    people, outside = make_people(rng, shoppers, np.random.default_rng([seed, 55]))
     activity = run_campaigns(rng, people)
     tables = {
         "customers": customers_table(people),

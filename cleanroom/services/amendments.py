@@ -85,6 +85,7 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "max_epsilon_per_run": Rule("lower: each run may spend less", _lower),
         "budget_refresh": Rule("longer, and `null` (never refreshes) tightest", _longer_refresh),
         "purposes": Rule("fewer: removing purposes tightens, adding any loosens", _fewer_purposes),
+        "fairness_min_ratio": Rule("higher: more campaigns are flagged for review", _higher),
         "starts_at": Rule("later (no date: open from creation, the loosest)", _later_start),
         "ends_at": Rule("earlier (no date: open for ever, the loosest)", _earlier_end),
     }

@@ -19,6 +19,7 @@ from typing import Any
 
 from cleanroom.config import Settings
 from cleanroom.dp import release
+from cleanroom.dp.fairness import composition
 from cleanroom.errors import CleanroomError, Conflict, InvalidRequest
 from cleanroom.events import AuditEvent
 from cleanroom.scratch import sweep_data_dir
@@ -27,7 +28,7 @@ from cleanroom.services.context import Services
 from cleanroom.services.lifecycle import require_can_run
 from cleanroom.services.run_planning import RunPlan, plan_run
 from cleanroom.store import EXECUTION_FAILED, Collaboration, Run
-from cleanroom.types import SUPPRESSION_VIEW, Principal, dataset_view
+from cleanroom.types import FAIRNESS_PURPOSE, SUPPRESSION_VIEW, Col, Principal, dataset_view
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.5
@@ -161,7 +162,7 @@ def execute_run(svc: Services, run: Run, worker_id: str) -> None:
     try:
         with _heartbeat(svc, run):
             plan = _plan(svc, run)
-            report_json = _release(svc, run, plan)
+            report_json, flagged = _release(svc, run, plan)
     except _DataFailure:
         if not _finished_meanwhile(svc, run):
             _fail(svc, run, *EXECUTION_FAILED)
@@ -175,12 +176,12 @@ def execute_run(svc: Services, run: Run, worker_id: str) -> None:
         log.exception("run %s failed unexpectedly", run.id)
         _fail(svc, run, "internal_error", "the run failed; this is a bug")
         return
+    events = [AuditEvent("run.succeeded", worker_id, run.org, {"run_id": run.id})]
+    if flagged:  # a human must look: in the log the retailer reads, with the groups it concerns
+        details = {"run_id": run.id, "template_id": run.template_id, "groups": flagged}
+        events.append(AuditEvent("run.flagged_for_review", "system", run.org, details))
     try:
-        svc.store.complete_run(
-            run.id,
-            report_json,
-            audit=AuditEvent("run.succeeded", worker_id, run.org, {"run_id": run.id}),
-        )
+        svc.store.complete_run(run.id, report_json, audit=events)
     except Conflict:
         if not _finished_meanwhile(svc, run):
             raise
@@ -235,8 +236,9 @@ def _plan(svc: Services, run: Run) -> RunPlan:
     return plan
 
 
-def _release(svc: Services, run: Run, plan: RunPlan) -> str:
-    """Execute, noise and serialize the report. Any failure here is a :class:`_DataFailure`."""
+def _release(svc: Services, run: Run, plan: RunPlan) -> tuple[str, list[str]]:
+    """Execute, noise and serialize the report, with the groups a fairness analysis flagged for
+    review. Any failure here is a :class:`_DataFailure`."""
     try:
         views = {
             dataset_view(name): str(svc.settings.data_dir / version.path)
@@ -252,7 +254,8 @@ def _release(svc: Services, run: Run, plan: RunPlan) -> str:
         )
         result = release(compiled.plan, table, plan.loss, noise=plan.noise, weights=plan.weights)
         report = build_report(run, plan, result.to_dict(), svc.store.now().isoformat())
-        return json.dumps(report, sort_keys=True, allow_nan=False)
+        flagged = list(report.get("fairness", {}).get("flagged_groups", []))
+        return json.dumps(report, sort_keys=True, allow_nan=False), flagged
     except CleanroomError as exc:  # our own text is safe for the log, but not for the partner
         log.warning("run %s failed while executing: %s: %s", run.id, exc.code, exc.detail)
         raise _DataFailure from None
@@ -279,11 +282,40 @@ def _progress_reporter(svc: Services, run: Run, cancel: threading.Event) -> Any:
     return report
 
 
+def fairness_of(plan: RunPlan, released: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A fairness analysis's composition (:mod:`cleanroom.dp.fairness`): for a template of
+    purpose ``fairness`` grouped by one key, its first person count is the eligible population
+    and every other one an audience. None for every other release."""
+    release_plan = plan.compiled.plan
+    if plan.template.purpose != FAIRNESS_PURPOSE or len(release_plan.group_keys) != 1:
+        return None
+    kinds = {m.column: m.kind for m in release_plan.measurements}
+    counts = [
+        o.name
+        for o in release_plan.outputs
+        if not o.is_group_key
+        and isinstance(o.expr, Col)
+        and kinds.get(o.expr.name) == "person_count"
+        and o.expr.name == o.name
+    ]
+    if len(counts) < 2:
+        return None
+    return composition(
+        released["rows"],
+        release_plan.group_keys[0].name,
+        counts,
+        released["mechanisms"],
+        plan.policy.fairness_min_ratio,
+    )
+
+
 def build_report(
     run: Run, plan: RunPlan, released: Mapping[str, Any], created_at: str
 ) -> dict[str, Any]:
     """The report document (docs/specs.md, Report) around a release."""
+    fairness = fairness_of(plan, released)
     return {
+        **({"fairness": fairness} if fairness is not None else {}),
         "run_id": run.id,
         "collaboration_id": run.collaboration_id,
         "template": {

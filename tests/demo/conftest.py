@@ -26,7 +26,7 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> World:
 def exact_connections(small_world: World) -> Iterator[dict[str, duckdb.DuckDBPyConnection]]:
     """purpose -> DuckDB connection holding the demo datasets as that purpose sees them."""
     out: dict[str, duckdb.DuckDBPyConnection] = {}
-    for purpose in ("measurement", "audience_sizing"):
+    for purpose in ("measurement", "audience_sizing", "fairness"):
         con = duckdb.connect()
         for name in demo_dataset_specs():
             frame = exact_frame(small_world, name, purpose)

@@ -32,6 +32,7 @@ EXPECTED_COLUMNS = {
     "time_to_conversion": ["campaign_id", "days_bucket", "buyers"],
     "channel_overlap_reach": ["channels", "reach", "buyers"],
     "audience_size": ["region", "audience_size"],
+    "audience_composition": ["age_band", "eligible", "reached", "converted"],
 }
 # fmt: on
 
@@ -55,12 +56,13 @@ def test_header_parses_with_defaults_for_every_parameter(name: str) -> None:
     source = _source(name)
     assert source.name == name
     assert source.description
-    assert source.purpose in ("measurement", "audience_sizing")
+    assert source.purpose in ("measurement", "audience_sizing", "fairness")
     assert source.parameters, "every shipped template is parameterized"
     assert all(p.has_default for p in source.parameters)
     assert "campaign_ids" not in {p.name for p in source.parameters} or next(
         p for p in source.parameters if p.name == "campaign_ids"
     ).default == ["c1", "c2", "c3", "c4"]
+    assert (source.purpose == "fairness") == (name == "audience_composition")
 
 
 @pytest.mark.parametrize("name", SHIPPED)

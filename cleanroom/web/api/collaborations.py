@@ -29,6 +29,7 @@ POLICY: dict[str, Any] = {
         "max_epsilon_per_run": ranges.EPSILON_PER_RUN.schema(),
         "budget_refresh": {"type": ["string", "null"]},
         "purposes": {"type": "array", "items": {"type": "string"}},
+        "fairness_min_ratio": ranges.FAIRNESS_MIN_RATIO.schema(),
     },
 }
 

@@ -1,0 +1,58 @@
+"""A fairness analysis end to end through the services: the shipped audience_composition on the
+demo world (whose campaign c3 was planted to under-reach the 55+ age band) releases each band's
+counts, the report's ``fairness`` member flags exactly that campaign's 55+ band, and the flag is
+in the audit log the retailer reads. A measurement report has no ``fairness`` member."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cleanroom.services.audit import list_audit
+from cleanroom.services.context import Services
+from cleanroom.services.reports import get_report
+from cleanroom.services.runs import RunWorker, create_run
+from tests.services.conftest import ADMIN, ANALYST, Room, build_room
+
+
+@pytest.fixture
+def fair_room(svc: Services, hashed_files: dict[str, Path]) -> Room:
+    return build_room(svc, hashed_files, ("audience_composition", "exposed_conversion"))
+
+
+def _report(svc: Services, room: Room, name: str, params: dict[str, object]) -> dict[str, object]:
+    body = {"template_id": room.templates[name].id, "parameters": params,
+            "privacy_loss": {"epsilon": 1.0}}  # fmt: skip
+    run, _ = create_run(svc, ANALYST, room.collab.id, body)
+    RunWorker(svc, "test").run_pending()
+    return get_report(svc, ANALYST, room.collab.id, run.id)
+
+
+def test_only_the_skewed_campaign_is_flagged_and_audited(svc: Services, fair_room: Room) -> None:
+    flagged = {}
+    for campaign in ("c1", "c2", "c3", "c4"):
+        report = _report(svc, fair_room, "audience_composition", {"campaign_id": campaign})
+        fairness = report["fairness"]
+        assert isinstance(fairness, dict)
+        assert fairness["attribute"] == "age_band"
+        assert fairness["eligible"] == "eligible"
+        assert [a["audience"] for a in fairness["audiences"]] == ["reached", "converted"]
+        for audience in fairness["audiences"]:
+            assert [g["group"] for g in audience["groups"]] == ["18-34", "35-54", "55+"]
+            for group in audience["groups"]:
+                lo, hi = group["ratio_interval"]
+                assert lo <= group["ratio"] <= hi
+        flagged[campaign] = fairness["flagged_groups"]
+    assert flagged == {"c1": [], "c2": [], "c3": ["55+"], "c4": []}
+
+    events = [e for e in list_audit(svc, ADMIN, fair_room.collab.id, limit=1000)
+              if e.name == "run.flagged_for_review"]  # fmt: skip
+    assert len(events) == 1
+    assert events[0].details["groups"] == ["55+"]
+    assert events[0].details["template_id"] == fair_room.templates["audience_composition"].id
+
+
+def test_a_measurement_report_has_no_fairness_member(svc: Services, fair_room: Room) -> None:
+    report = _report(svc, fair_room, "exposed_conversion", {})
+    assert "fairness" not in report
