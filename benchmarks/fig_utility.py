@@ -129,7 +129,7 @@ def utility_figure(size: Size, repeat: int, scratch: Path) -> list[Table]:
 
 def _truth_tables(world: Any, root: Path) -> dict[str, dict[str, Path]]:
     out: dict[str, dict[str, Path]] = {}
-    for purpose in ("measurement", "audience_sizing"):
+    for purpose in DEMO_POLICY["purposes"]:
         folder = root / purpose
         folder.mkdir(parents=True, exist_ok=True)
         out[purpose] = {}
