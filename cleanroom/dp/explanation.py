@@ -162,7 +162,7 @@ class _Texts:
         if not plan.group_keys:
             sentences.append("One row for all the data (no grouping).")
         elif plan.keys_are_public:
-            keys = ", ".join(k.name for k in plan.group_keys)
+            keys = ", ".join(self._key_output_name(k.name) for k in plan.group_keys)
             sentences.append(
                 f"The rows are the declared (public) values of {keys}: each is a row whether or "
                 "not the data has it; one without data is zero-filled before noise, and which "
@@ -202,7 +202,8 @@ class _Texts:
     def output(self, output: Output) -> dict[str, Any]:
         reads = sorted(columns_of(output.expr) & self.measured)
         if output.is_group_key:
-            return {"kind": "group_key", "reads": [], "text": self._key(output.name)}
+            name = output.expr.name if isinstance(output.expr, Col) else output.name
+            return {"kind": "group_key", "reads": [], "text": self._key(name)}
         if isinstance(output.expr, Col) and output.expr.name in self.measured:
             m = self.c.measurement(output.expr.name)
             text = self.measurement(m)
@@ -230,6 +231,13 @@ class _Texts:
             "under measurements."
         )
         return {"kind": "derived", "reads": reads, "text": text}
+
+    def _key_output_name(self, key: str) -> str:
+        """The output a group key is released as (the plan names keys internally)."""
+        for o in self.plan.outputs:
+            if o.is_group_key and o.expr == Col(key):
+                return o.name
+        return key
 
     def _key(self, name: str) -> str:
         key = next((k for k in self.plan.group_keys if k.name == name), None)

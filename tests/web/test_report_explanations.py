@@ -51,6 +51,8 @@ def test_every_output_and_flagged_cell_of_a_real_report_is_explained(
     sources = {c: m["bounds_source"] for c, m in explanations["measurements"].items()}
     assert sources == {"reach": "structural", "sales": "template"}
     assert "[0, 20000] per group" in explanations["outputs"]["sales"]["text"]
+    assert "public domain" in explanations["outputs"]["campaign_id"]["text"]
+    assert "declared (public) values of campaign_id" in explanations["release"]
     # The selection and the minimum, as the report's own members say.
     assert f"at least {report['min_users_per_row']}" in explanations["release"]
     assert f"{report['suppressed_by_policy']['count']} row" in explanations["release"]
