@@ -20,7 +20,7 @@ from cleanroom.services.reports import FORMATS
 from cleanroom.web.app import create_app
 from cleanroom.web.console.reports import report_view
 from tests.conftest import TEST_JWT_SECRET, TEST_SECRET
-from tests.dp.dp_plans import attribution_plan, table
+from tests.dp.dp_plans import attribution_plan, out, ratio, table
 from tests.web.console_world import ConsoleUser, csrf_of
 from tests.web.route_world import (
     ADVERTISER,
@@ -200,7 +200,8 @@ def test_flagged_cells_get_a_footnote_marker_and_clipped_intervals(world: World)
     """The report page for a release whose noise went below zero (a real release, rendered by
     the console's own view and template)."""
     campaigns = [f"c{i}" for i in range(30)]
-    plan = attribution_plan(campaigns, min_users=0)
+    aov = out("aov", ratio("sales", "buyers"))  # derived: undefined where buyers is 0
+    plan = attribution_plan(campaigns, min_users=0, extra_outputs=(aov,))
     zeros = table(campaigns, buyers=[0] * 30, sales=[0] * 30)
     services = world.api.services()
     run = services.store.get_run(world.rid)
@@ -218,7 +219,12 @@ def test_flagged_cells_get_a_footnote_marker_and_clipped_intervals(world: World)
     assert "Notes on marked cells" in html
     assert escape(report["explanations"]["notes"]["clipped_to_zero"]) in html
     assert '<li id="note-1" value="1">' in html
+    assert '<dt id="explain-aov">aov <span class="muted">(derived)</span></dt>' in html
+    assert "<li><strong>buyers</strong>: " in html  # a derived output's inputs, explained
+    assert "no value: " in html
     for cell in cells:  # a clipped cell is 0 with an interval cut at 0: [0, half-width]
+        if cell["column"] == "aov":
+            continue
         lo, hi = report["accuracy"]["row_intervals"][cell["row"]][cell["column"]]
         assert lo == 0
         assert f"[0, {hi:.4g}]" in html or f"[0, {hi:,.0f}]" in html
