@@ -10,8 +10,9 @@ from typing import Any
 from flask import Response
 from markupsafe import Markup
 
+from cleanroom.report_rows import row_intervals
 from cleanroom.services import collaborations, reports, runs
-from cleanroom.services.reports import report_explanations, report_layout, row_intervals
+from cleanroom.services.reports import report_explanations, report_layout
 from cleanroom.web.console.blueprint import bp, page, svc, who
 from cleanroom.web.console.charts import interval_chart
 from cleanroom.web.console.session import signed_in
@@ -39,7 +40,7 @@ def _interval(pair: Any) -> tuple[float, float] | None:
 
 def report_view(report: dict[str, Any]) -> dict[str, Any]:
     """Keys, outputs, the cells of each row with their intervals (the report's own, through
-    :func:`~cleanroom.services.reports.row_intervals`, as every download shows them) and
+    :func:`~cleanroom.report_rows.row_intervals`, as every download shows them) and
     footnotes, one chart per output, and the explanations."""
     layout = report_layout(report)
     explained = report_explanations(report)
