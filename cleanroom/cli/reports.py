@@ -1,8 +1,10 @@
-"""``cleanroom report get``: download a run's report as JSON, CSV or Parquet, or show it."""
+"""``cleanroom report get``: download a run's report as JSON, CSV or Parquet, or show it;
+``cleanroom report explain``: how each released number was made, in words."""
 
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
 import click
@@ -16,6 +18,7 @@ from cleanroom.cli.remote import (
     write_output,
 )
 from cleanroom.client import REPORT_FORMATS
+from cleanroom.services.reports import report_explanations, report_layout
 
 
 def report_text(report: dict[str, Any]) -> str:
@@ -91,3 +94,56 @@ def get(
         click.echo(json.dumps(document, indent=2, sort_keys=True))
         return
     emit(report_text(document), False)
+
+
+def explain_text(report: dict[str, Any]) -> str:
+    """Per output and per flagged cell, how the report's numbers were made, in plain English."""
+    explained = report_explanations(report)
+    template = report.get("template") or {}
+    head = f"report {report.get('run_id')}: {template.get('name')} v{template.get('version')}"
+    if not explained.available:
+        return f"{head}\n(this report was made before explanations were recorded)"
+    lines = [head, "", "Rows:", _indent(explained.release), "", "Outputs:"]
+    for output in explained.outputs:
+        lines.append(f"  {output.column} ({output.kind.replace('_', ' ')}):")
+        lines.append(_indent(output.text, 4))
+        for measurement, text in output.inputs:
+            lines.append(f"    input {measurement}:")
+            lines.append(_indent(text, 6))
+    lines += ["", "Flagged cells:"]
+    if not explained.cells:
+        lines.append("  (none: every cell is explained by its output's text above)")
+    keys = report_layout(report).key_columns
+    rows = report.get("rows") or []
+    for (index, column), notes in sorted(explained.cells.items()):
+        row = rows[index] if index < len(rows) else {}
+        where = ", ".join(f"{k}={cell_text(row.get(k))}" for k in keys) or "the only row"
+        lines.append(f"  row {index + 1} ({where}), {column} = {cell_text(row.get(column))}:")
+        lines.extend(_indent(f"- {note}", 4) for note in notes)
+    return "\n".join(lines)
+
+
+def _indent(text: str, by: int = 2) -> str:
+    return textwrap.fill(text, width=100, initial_indent=" " * by, subsequent_indent=" " * by)
+
+
+@report.command("explain")
+@collaboration_option
+@click.argument("run_id")
+@client_options
+@client_command
+def explain(
+    collaboration_id: str,
+    run_id: str,
+    url: str | None,
+    token: str | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Explain a succeeded run's report: per output, the mechanism, noise scale, share of the
+    loss and per-person bounds; per flagged cell, what post-processing did to it."""  # fmt: skip
+    document = make_client(url, token, timeout).get_report(collaboration_id, run_id)
+    if as_json:
+        click.echo(json.dumps(document.get("explanations") or {}, indent=2, sort_keys=True))
+        return
+    emit(explain_text(document), False)

@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
 from cleanroom.dp.calibration import ReleaseCalibration, calibrate_release
 from cleanroom.dp.candidates import Candidates, GroupTuple, candidates
+from cleanroom.dp.explanation import CellNote, Dropped, explain
 from cleanroom.dp.intervals import Interval, half_width, interval, noisy_columns
 from cleanroom.dp.loss import PrivacyLoss
 from cleanroom.dp.mechanisms import ALPHA, CONFIDENCE
-from cleanroom.dp.postprocess import Env, Value, evaluate, is_number, order_indices
+from cleanroom.dp.postprocess import Env, Value, columns_of, evaluate, is_number, order_indices
 from cleanroom.dp.split import LossSplit
 from cleanroom.types import Col, Output, ReleasePlan
 
@@ -61,6 +62,7 @@ class Release:
     loss_split: LossSplit
     noise: str
     confidence: float = CONFIDENCE
+    explanations: dict[str, Any] = field(default_factory=dict)  # see cleanroom.dp.explanation
 
     @property
     def privacy_loss(self) -> PrivacyLoss:
@@ -90,6 +92,7 @@ class Release:
                 "groups": [dict(g) for g in self.suppressed_by_policy],
             },
             "loss_split": self.loss_split.to_dict(),
+            "explanations": self.explanations,
         }
 
 
@@ -101,6 +104,7 @@ def release(
     noise: str = "auto",
     weights: Mapping[str, float] | None = None,
     delta_budget_for_selection: float | None = None,
+    bound_sources: Mapping[str, str] | None = None,
 ) -> Release:
     """Release ``plan``'s outputs from the engine's exact per-group ``table`` under ``loss``.
 
@@ -108,7 +112,9 @@ def release(
     measurement, already bounded per person by the rewrite. ``noise`` is ``"auto"``,
     ``"laplace"`` or ``"gaussian"`` and ``weights`` the per-output weights (see
     :mod:`cleanroom.dp.split`); ``delta_budget_for_selection`` is the delta the service
-    grants partition selection. Noise is drawn here, once: persist the result.
+    grants partition selection; ``bound_sources`` says where each measurement's bounds come from
+    (:data:`~cleanroom.dp.explanation.BOUND_SOURCES`, by measurement column; the default is by
+    kind). Noise is drawn here, once: persist the result.
     """
     calibration = calibrate_release(
         plan,
@@ -117,7 +123,7 @@ def release(
         weights=weights,
         delta_budget_for_selection=delta_budget_for_selection,
     )
-    groups, noisy = _noise(calibration, candidates(plan, table))
+    groups, noisy, moved = _noise(calibration, candidates(plan, table))
     key_names = [k.name for k in plan.group_keys]
     envs: list[dict[str, Value]] = []
     suppressed: list[dict[str, Value]] = []
@@ -127,11 +133,21 @@ def release(
         if person_count < plan.min_users_per_row:
             suppressed.append(keys)
             continue
-        envs.append({**keys, **{column: values[i] for column, values in noisy.items()}})
+        env = {**keys, **{column: values[i] for column, values in noisy.items()}}
+        envs.append({**env, _GROUP: i})
 
-    rows, kept = _post_process(plan, envs)
+    rows, kept, dropped = _post_process(plan, envs)
     hw = _RowAccuracy(calibration)
     cells = [hw.for_row(env, row) for env, row in zip(kept, rows, strict=True)]
+    notes = _cell_notes(plan, rows, kept, cells, moved)
+    explanations = explain(
+        calibration,
+        notes,
+        Dropped(len(suppressed), *dropped),
+        len(rows),
+        bound_sources,
+        DERIVED_METHOD,
+    )
     return Release(
         columns=tuple(o.name for o in plan.outputs),
         rows=tuple(rows),
@@ -145,13 +161,49 @@ def release(
         min_users_per_row=plan.min_users_per_row,
         loss_split=calibration.split,
         noise=calibration.noise,
+        explanations=explanations,
     )
+
+
+# The group index an environment came from (no column name holds a NUL character).
+_GROUP = "\0group"
+# Per measurement column, the group indices post-processing moved, by cell-note code.
+Moved = dict[str, dict[str, set[int]]]
+
+
+def _cell_notes(
+    plan: ReleasePlan,
+    rows: list[dict[str, Value]],
+    kept: list[dict[str, Value]],
+    cells: list[dict[str, tuple[float | None, list[float] | None]]],
+    moved: Moved,
+) -> list[CellNote]:
+    """What happened to each released cell that a general explanation cannot say."""
+    measured = [m.column for m in plan.measurements]
+    reads = {o.name: [c for c in measured if c in columns_of(o.expr)] for o in plan.outputs}
+    notes: list[CellNote] = []
+    for r, (row, env, accuracy) in enumerate(zip(rows, kept, cells, strict=True)):
+        group = env[_GROUP]
+        for output in plan.outputs:
+            if output.is_group_key:
+                continue
+            name = output.name
+            for column in reads[name]:
+                for code, where in moved.get(column, {}).items():
+                    if group in where:
+                        notes.append(CellNote(r, name, code, column))
+            if row[name] is None:
+                notes.append(CellNote(r, name, "no_value"))
+            elif is_number(row[name]) and accuracy[name][1] is None:
+                notes.append(CellNote(r, name, "no_interval"))
+    return notes
 
 
 def _noise(
     calibration: ReleaseCalibration, found: Candidates
-) -> tuple[list[GroupTuple], dict[str, list[int | float]]]:
-    """Noisy values per measurement for the groups that may appear, clipped where bounds allow."""
+) -> tuple[list[GroupTuple], dict[str, list[int | float]], Moved]:
+    """Noisy values per measurement for the groups that may appear, clipped where bounds allow,
+    and which values post-processing moved (by group index)."""
     noisy = {m.column: m.sample(found.exact[m.column]) for m in calibration.mechanisms}
     groups = found.groups
     threshold = calibration.threshold
@@ -161,27 +213,40 @@ def _noise(
         groups = [groups[i] for i in keep]
         noisy = {column: [values[i] for i in keep] for column, values in noisy.items()}
         noisy[threshold.column] = [passed[i] for i in keep]
+    moved: Moved = {}
     for m in calibration.plan.measurements:
         # Post-processing toward the feasible range never hurts privacy and only reduces error.
         zero: int | float = 0 if m.integer else 0.0
+        values = noisy[m.column]
         if m.lower >= 0:
-            noisy[m.column] = [max(v, zero) for v in noisy[m.column]]
+            clipped = {i for i, v in enumerate(values) if v < zero}
+            noisy[m.column] = [max(v, zero) for v in values]
         elif m.upper <= 0:
-            noisy[m.column] = [min(v, zero) for v in noisy[m.column]]
+            clipped = {i for i, v in enumerate(values) if v > zero}
+            noisy[m.column] = [min(v, zero) for v in values]
+        else:
+            clipped = set()
+        if clipped:
+            moved.setdefault(m.column, {})["clipped_to_zero"] = clipped
     people = next(
         m for m in calibration.plan.measurements if m.column == calibration.plan.person_count
     )
     for m in calibration.plan.measurements:
         if m.kind == "row_count" and m.unconditional and people.unconditional and m.lower >= 0:
             floor = noisy[people.column]
-            noisy[m.column] = [max(v, p) for v, p in zip(noisy[m.column], floor, strict=True)]
-    return groups, noisy
+            values = noisy[m.column]
+            raised = {i for i, (v, p) in enumerate(zip(values, floor, strict=True)) if v < p}
+            noisy[m.column] = [max(v, p) for v, p in zip(values, floor, strict=True)]
+            if raised:
+                moved.setdefault(m.column, {})["raised_to_person_count"] = raised
+    return groups, noisy, moved
 
 
 def _post_process(
     plan: ReleasePlan, envs: list[dict[str, Value]]
-) -> tuple[list[dict[str, Value]], list[dict[str, Value]]]:
-    """Output rows after HAVING, ORDER BY and LIMIT, with the environments they came from."""
+) -> tuple[list[dict[str, Value]], list[dict[str, Value]], tuple[int, int]]:
+    """Output rows after HAVING, ORDER BY and LIMIT, with the environments they came from and
+    how many rows HAVING and LIMIT removed."""
     rows: list[dict[str, Value]] = []
     kept: list[dict[str, Value]] = []
     for env in envs:
@@ -195,9 +260,12 @@ def _post_process(
     if plan.order_by:
         order = order_indices(kept, plan.order_by)
         rows, kept = [rows[i] for i in order], [kept[i] for i in order]
+    by_having = len(envs) - len(rows)
+    by_limit = 0
     if plan.limit is not None:
+        by_limit = max(0, len(rows) - plan.limit)
         rows, kept = rows[: plan.limit], kept[: plan.limit]
-    return rows, kept
+    return rows, kept, (by_having, by_limit)
 
 
 def _finite(value: Value) -> Value:

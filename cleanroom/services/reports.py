@@ -253,3 +253,63 @@ def report_parquet(report: dict[str, Any]) -> bytes:
     sink = io.BytesIO()
     pq.write_table(report_table(report), sink)
     return sink.getvalue()
+
+
+@dataclass(frozen=True)
+class OutputExplanation:
+    column: str
+    kind: str  # group_key | measurement | derived | exact
+    text: str
+    inputs: tuple[tuple[str, str], ...]  # a derived output's noisy inputs: (measurement, text)
+
+
+@dataclass(frozen=True)
+class ReportExplanations:
+    """A report's ``explanations`` member, ready for a renderer (the CLI's ``report explain``, the
+    console's report page): per output its text, per flagged cell its notes in words."""
+
+    available: bool  # False: a report written before explanations were recorded
+    release: str
+    outputs: tuple[OutputExplanation, ...]
+    cells: Mapping[tuple[int, str], tuple[str, ...]]  # (row index, column) -> note texts
+
+
+def report_explanations(report: Mapping[str, Any]) -> ReportExplanations:
+    """The explanations of a parsed report (docs/specs.md, Report: ``explanations``).
+
+    >>> ex = report_explanations({"columns": ["c", "n"], "explanations": {
+    ...     "release": "All rows.", "measurements": {"n": {"text": "Counted."}},
+    ...     "outputs": {"c": {"kind": "group_key", "reads": [], "text": "Key."},
+    ...                 "n": {"kind": "measurement", "reads": ["n"], "text": "Counted."}},
+    ...     "notes": {"clipped_to_zero": "set to 0"},
+    ...     "cells": [{"row": 0, "column": "n", "note": "clipped_to_zero", "measurement": "n"}]}})
+    >>> ex.outputs[1].text, ex.cells[0, "n"]
+    ('Counted.', ('n: set to 0',))
+    >>> report_explanations({"columns": ["c"]}).available
+    False
+    """
+    member = report.get("explanations")
+    if not isinstance(member, Mapping) or not member:
+        return ReportExplanations(False, "", (), {})
+    measurements = member.get("measurements") or {}
+    described = member.get("outputs") or {}
+    outputs = []
+    for column in report.get("columns") or []:
+        entry = described.get(column) or {}
+        kind = str(entry.get("kind", ""))
+        inputs: tuple[tuple[str, str], ...] = ()
+        if kind == "derived":
+            inputs = tuple(
+                (m, str((measurements.get(m) or {}).get("text", "")))
+                for m in entry.get("reads", [])
+            )
+        outputs.append(OutputExplanation(column, kind, str(entry.get("text", "")), inputs))
+    legend = member.get("notes") or {}
+    cells: dict[tuple[int, str], tuple[str, ...]] = {}
+    for note in member.get("cells") or []:
+        text = str(legend.get(note.get("note"), note.get("note")))
+        if note.get("measurement"):
+            text = f"{note['measurement']}: {text}"
+        key = (int(note["row"]), str(note["column"]))
+        cells[key] = (*cells.get(key, ()), text)
+    return ReportExplanations(True, str(member.get("release", "")), tuple(outputs), cells)

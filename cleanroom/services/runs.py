@@ -19,7 +19,9 @@ from typing import Any
 
 from cleanroom.config import Settings
 from cleanroom.dp import release
+from cleanroom.dp.explanation import default_bound_sources
 from cleanroom.dp.fairness import composition
+from cleanroom.dp.postprocess import columns_of
 from cleanroom.errors import CleanroomError, Conflict, InvalidRequest
 from cleanroom.events import AuditEvent
 from cleanroom.scratch import sweep_data_dir
@@ -252,7 +254,14 @@ def _release(svc: Services, run: Run, plan: RunPlan) -> tuple[str, list[str]]:
         table = engine.execute(
             sql, views, suppressed, on_progress=_progress_reporter(svc, run, cancel), cancel=cancel
         )
-        result = release(compiled.plan, table, plan.loss, noise=plan.noise, weights=plan.weights)
+        result = release(
+            compiled.plan,
+            table,
+            plan.loss,
+            noise=plan.noise,
+            weights=plan.weights,
+            bound_sources=bound_sources(plan),
+        )
         report = build_report(run, plan, result.to_dict(), svc.store.now().isoformat())
         flagged = list(report.get("fairness", {}).get("flagged_groups", []))
         return json.dumps(report, sort_keys=True, allow_nan=False), flagged
@@ -262,6 +271,29 @@ def _release(svc: Services, run: Run, plan: RunPlan) -> tuple[str, list[str]]:
     except Exception:  # the engine's own text may quote data: log here, tell nobody
         log.exception("run %s failed unexpectedly while executing", run.id)
         raise _DataFailure from None
+
+
+def bound_sources(plan: RunPlan) -> dict[str, str]:
+    """Where each measurement's per-person bounds come from (the report's explanations): the
+    template's ``-- bounds`` header when it names the measurement or an output reading it (a
+    count: only the output that is the count, not an average over it), else by the
+    measurement's kind. From the plan only."""
+    release_plan = plan.compiled.plan
+    header = set(plan.template.bounds)
+    sources = default_bound_sources(release_plan)
+    for m in release_plan.measurements:
+        if m.kind == "person_count":
+            continue
+        readers = {
+            o.name
+            for o in release_plan.outputs
+            if (
+                o.expr == Col(m.column) if m.kind == "row_count" else m.column in columns_of(o.expr)
+            )
+        }
+        if header & ({m.column} | readers):
+            sources[m.column] = "template"
+    return sources
 
 
 def _progress_reporter(svc: Services, run: Run, cancel: threading.Event) -> Any:

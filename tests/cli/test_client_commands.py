@@ -126,6 +126,16 @@ def test_submit_approve_run_and_download(
     assert sorted(r["campaign_id"] for r in rows) == sorted(CAMPAIGNS)
     document = advertiser.json("report", "get", "--collaboration", cid, rid)
     assert document["run_id"] == rid
+    explained = advertiser("report", "explain", "--collaboration", cid, rid).stdout
+    for heading in ("Outputs:", "Flagged cells:", "campaign_id (group key):"):
+        assert heading in explained
+    assert "reach (measurement):" in explained
+    words = " ".join(explained.split())  # the text is wrapped for a terminal
+    mechanism = document["mechanisms"][0]["mechanism"].replace("_", " ")
+    assert f"{mechanism} noise of scale" in words  # the noise family, in words
+    assert "declared, never estimated" in words
+    explanations = advertiser.json("report", "explain", "--collaboration", cid, rid)
+    assert explanations == document["explanations"]
     streamed = advertiser("report", "get", "--collaboration", cid, rid, "--format", "csv").stdout
     assert list(csv.DictReader(io.StringIO(streamed))) == rows
     parquet = inputs / "report.parquet"

@@ -62,6 +62,7 @@ COMMANDS: dict[str, Callable[[Ids], list[str]]] = {
     "runs cancel": lambda i: ["--collaboration", i["cid"], i["rid"]],
     "whoami": lambda i: [],
     "report get": lambda i: ["--collaboration", i["cid"], i["rid"], "-o", i["out"]],
+    "report explain": lambda i: ["--collaboration", i["cid"], i["rid"]],
     "budget show": lambda i: ["--collaboration", i["cid"]],
     "budget raise": lambda i: ["--collaboration", i["cid"], "--org", "acme",
                                "--add-epsilon", "1"],

@@ -10,11 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import render_template
+from markupsafe import escape
 
 from cleanroom.config import load_settings
+from cleanroom.dp import PrivacyLoss, release
 from cleanroom.services.auth import mint_token
+from cleanroom.services.reports import FORMATS
 from cleanroom.web.app import create_app
+from cleanroom.web.console.reports import report_view
 from tests.conftest import TEST_JWT_SECRET, TEST_SECRET
+from tests.dp.dp_plans import attribution_plan, out, ratio, table
 from tests.web.console_world import ConsoleUser, csrf_of
 from tests.web.route_world import (
     ADVERTISER,
@@ -172,6 +178,56 @@ def test_the_report_shows_intervals_charts_and_the_api_downloads(world: World) -
     report = json.loads(world.advertiser.get(f"{c}/report.json").data)
     for row in report["rows"]:
         assert f"{row['reach']:.4g}" in html or f"{row['reach']:,}" in html
+
+
+def test_the_report_explains_every_output_and_marks_every_flagged_cell(world: World) -> None:
+    c = f"/console/c/{world.cid}/runs/{world.rid}"
+    html = world.advertiser.text(f"{c}/report")
+    report = json.loads(world.advertiser.get(f"{c}/report.json").data)
+    explanations = report["explanations"]
+    assert escape(explanations["release"]) in html
+    for column in report["columns"]:
+        assert f'<dt id="explain-{column}">{column}' in html
+        assert escape(explanations["outputs"][column]["text"]) in html
+    assert html.count('class="note-marker"') == len(explanations["cells"])
+    # The intervals shown are the report's own (row_intervals), not value ± half-width.
+    for intervals in report["accuracy"]["row_intervals"]:
+        lo, hi = intervals["reach"]
+        assert f"[{lo:.4g}, {hi:.4g}]" in html or f"[{lo:,.0f}, {hi:,.0f}]" in html
+
+
+def test_flagged_cells_get_a_footnote_marker_and_clipped_intervals(world: World) -> None:
+    """The report page for a release whose noise went below zero (a real release, rendered by
+    the console's own view and template)."""
+    campaigns = [f"c{i}" for i in range(30)]
+    aov = out("aov", ratio("sales", "buyers"))  # derived: undefined where buyers is 0
+    plan = attribution_plan(campaigns, min_users=0, extra_outputs=(aov,))
+    zeros = table(campaigns, buyers=[0] * 30, sales=[0] * 30)
+    services = world.api.services()
+    run = services.store.get_run(world.rid)
+    collab = services.store.get_collaboration(world.cid)
+    stored = services.store.get_report(world.rid).data()
+    report = {**stored, **release(plan, zeros, PrivacyLoss(0.5)).to_dict()}
+    cells = report["explanations"]["cells"]
+    assert cells
+    with world.api.app.test_request_context(f"/console/c/{world.cid}/runs/{world.rid}/report"):
+        html = render_template(
+            "console/report.html", collab=collab, run=run, report=report,
+            formats=FORMATS, principal=None, **report_view(report),
+        )  # fmt: skip
+    assert html.count('class="note-marker"') == len(cells)
+    assert "Notes on marked cells" in html
+    assert escape(report["explanations"]["notes"]["clipped_to_zero"]) in html
+    assert '<li id="note-1" value="1">' in html
+    assert '<dt id="explain-aov">aov <span class="muted">(derived)</span></dt>' in html
+    assert "<li><strong>buyers</strong>: " in html  # a derived output's inputs, explained
+    assert "no value: " in html
+    for cell in cells:  # a clipped cell is 0 with an interval cut at 0: [0, half-width]
+        if cell["column"] == "aov":
+            continue
+        lo, hi = report["accuracy"]["row_intervals"][cell["row"]][cell["column"]]
+        assert lo == 0
+        assert f"[0, {hi:.4g}]" in html or f"[0, {hi:,.0f}]" in html
 
 
 def test_a_rejected_submission_shows_each_violation_at_its_line(world: World) -> None:

@@ -2,7 +2,7 @@
 released value and a whisker for its 95% interval. Only attributes style it (the console's
 content security policy allows no inline styles) and every chart has a title and description.
 
->>> svg = interval_chart("sales", [("c1", 10.0, 2.0), ("c2", 5.0, None)])
+>>> svg = interval_chart("sales", [("c1", 10.0, (8.0, 12.0)), ("c2", 5.0, None)])
 >>> svg.count("<rect"), "<title" in svg, "95% interval" in svg
 (2, True, True)
 """
@@ -22,12 +22,16 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
 
 
-def interval_chart(output: str, bars: Sequence[tuple[str, float | None, float | None]]) -> Markup:
-    """``bars``: (row label, released value, 95% half-width); values that are not numbers are
-    left out of the chart (the table still shows them)."""
-    shown = [(label, v, h) for label, v, h in bars if v is not None and math.isfinite(v)]
-    lows = [v - (h or 0.0) for _, v, h in shown]
-    highs = [v + (h or 0.0) for _, v, h in shown]
+Bar = tuple[str, float | None, tuple[float, float] | None]
+
+
+def interval_chart(output: str, bars: Sequence[Bar]) -> Markup:
+    """``bars``: (row label, released value, its 95% interval ``(lo, hi)`` as the report stores
+    it, which need not be symmetric); values that are not numbers are left out of the chart (the
+    table still shows them)."""
+    shown = [(label, v, i) for label, v, i in bars if v is not None and math.isfinite(v)]
+    lows = [i[0] if i else v for _, v, i in shown]
+    highs = [i[1] if i else v for _, v, i in shown]
     lo, hi = min([0.0, *lows]), max([0.0, *highs])
     span = (hi - lo) or 1.0
     plot = WIDTH - LABEL - 2 * PAD
@@ -44,7 +48,7 @@ def interval_chart(output: str, bars: Sequence[tuple[str, float | None, float | 
         f'<line x1="{x(0):.1f}" y1="{PAD}" x2="{x(0):.1f}" y2="{height - 18}" '
         f'stroke="{AXIS}" stroke-width="1"/>',
     ]
-    for i, (label, value, half) in enumerate(shown):
+    for i, (label, value, bounds) in enumerate(shown):
         top = PAD + i * ROW
         left, right = sorted((x(0), x(value)))
         parts.append(
@@ -55,13 +59,13 @@ def interval_chart(output: str, bars: Sequence[tuple[str, float | None, float | 
             f'<rect x="{left:.1f}" y="{top + 5}" width="{max(right - left, 1):.1f}" height="14" '
             f'fill="{BAR}"><title>{escape(label)}: {_fmt(value)}</title></rect>'
         )
-        if half is not None and math.isfinite(half):
-            a, b, mid = x(value - half), x(value + half), top + 12
+        if bounds is not None and all(math.isfinite(end) for end in bounds):
+            a, b, mid = x(bounds[0]), x(bounds[1]), top + 12
             parts.append(
                 f'<path d="M{a:.1f} {mid}H{b:.1f}M{a:.1f} {mid - 6}V{mid + 6}'
                 f'M{b:.1f} {mid - 6}V{mid + 6}" stroke="{WHISKER}" stroke-width="1.5" '
-                f'fill="none"><title>95% interval [{_fmt(value - half)}, '
-                f"{_fmt(value + half)}]</title></path>"
+                f'fill="none"><title>95% interval [{_fmt(bounds[0])}, '
+                f"{_fmt(bounds[1])}]</title></path>"
             )
     parts.append(
         f'<text x="{LABEL + PAD}" y="{height - 4}" font-size="11" font-family="sans-serif" '

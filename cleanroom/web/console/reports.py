@@ -10,8 +10,9 @@ from typing import Any
 from flask import Response
 from markupsafe import Markup
 
+from cleanroom.report_rows import row_intervals
 from cleanroom.services import collaborations, reports, runs
-from cleanroom.services.reports import report_layout
+from cleanroom.services.reports import report_explanations, report_layout
 from cleanroom.web.console.blueprint import bp, page, svc, who
 from cleanroom.web.console.charts import interval_chart
 from cleanroom.web.console.session import signed_in
@@ -20,14 +21,8 @@ from cleanroom.web.console.session import signed_in
 @dataclass(frozen=True)
 class Cell:
     value: Any
-    half_width: float | None = None
-
-    @property
-    def interval(self) -> tuple[float, float] | None:
-        number = _number(self.value)
-        if number is None or self.half_width is None:
-            return None
-        return number - self.half_width, number + self.half_width
+    interval: tuple[float, float] | None = None  # the stored 95% interval (row_intervals)
+    notes: tuple[int, ...] = ()  # footnote numbers of what happened to this cell
 
 
 def _number(value: Any) -> float | None:
@@ -36,24 +31,43 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _interval(pair: Any) -> tuple[float, float] | None:
+    if not isinstance(pair, list | tuple) or len(pair) != 2:
+        return None
+    lo, hi = _number(pair[0]), _number(pair[1])
+    return None if lo is None or hi is None else (lo, hi)
+
+
 def report_view(report: dict[str, Any]) -> dict[str, Any]:
-    """Keys, outputs, the cells of each row with their intervals and one chart per output."""
+    """Keys, outputs, the cells of each row with their intervals (the report's own, through
+    :func:`~cleanroom.report_rows.row_intervals`, as every download shows them) and
+    footnotes, one chart per output, and the explanations."""
     layout = report_layout(report)
+    explained = report_explanations(report)
     rows = list(report.get("rows") or [])
+    footnotes: dict[str, int] = {}  # note text -> its number, in order of first use
     table = []
-    for row, widths in zip(rows, layout.row_half_widths, strict=True):
+    for r, (row, intervals) in enumerate(zip(rows, row_intervals(report), strict=True)):
         keys = [Cell(row.get(k)) for k in layout.key_columns]
-        values = [Cell(row.get(c), _number(widths.get(c))) for c in layout.value_columns]
+        values = []
+        for c in layout.value_columns:
+            texts = explained.cells.get((r, c), ())
+            numbers = tuple(footnotes.setdefault(t, len(footnotes) + 1) for t in texts)
+            values.append(Cell(row.get(c), _interval(intervals.get(c)), numbers))
         table.append((keys, values))
     charts: list[tuple[str, Markup]] = []
     for i, column in enumerate(layout.value_columns):
         bars = [
-            (" / ".join(str(k.value) for k in keys) or "all", _number(v[i].value), v[i].half_width)
+            (" / ".join(str(k.value) for k in keys) or "all", _number(v[i].value), v[i].interval)
             for keys, v in table
         ]
         if any(value is not None for _, value, _ in bars):
             charts.append((column, interval_chart(column, bars)))
-    return {"layout": layout, "table": table, "charts": charts}
+    notes = [(number, text) for text, number in footnotes.items()]
+    return {
+        "layout": layout, "table": table, "charts": charts, "explained": explained,
+        "footnotes": notes,
+    }  # fmt: skip
 
 
 @bp.get("/c/<cid>/runs/<rid>/report")
