@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cleanroom.report_rows import row_intervals
 from cleanroom.services.exact import ExactAnswer
 from cleanroom.services.reports import report_layout
 
@@ -37,19 +38,32 @@ class CellCheck:
     noisy: float | None
     exact: float | None
     half_width: float | None
+    # The released 95% interval (accuracy.row_intervals: clipped where post-processing clipped
+    # the value); None: released without one.
+    interval: tuple[float, float] | None = None
 
     @property
     def comparable(self) -> bool:
         # Non-finite values were turned into None when the cell was built.
-        return None not in (self.noisy, self.exact, self.half_width)
+        return None not in (self.noisy, self.exact, self.bounds)
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """The interval, or (a cell built without one) the value plus or minus its half-width."""
+        if self.interval is not None:
+            return self.interval
+        if self.noisy is None or self.half_width is None:
+            return None
+        return (self.noisy - self.half_width, self.noisy + self.half_width)
 
     @property
     def within(self) -> bool:
         """True when the exact value lies in the released 95% interval."""
-        if self.noisy is None or self.exact is None or self.half_width is None:
+        bounds = self.bounds
+        if self.noisy is None or self.exact is None or bounds is None:
             return False
         slack = 1e-9 * max(1.0, abs(self.exact))  # float rounding of derived outputs
-        return abs(self.noisy - self.exact) <= self.half_width + slack
+        return bounds[0] - slack <= self.exact <= bounds[1] + slack
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +72,7 @@ class CellCheck:
             "released": self.noisy,
             "exact": self.exact,
             "half_width": self.half_width,
+            "interval": list(self.bounds) if self.bounds is not None else None,
             "within": self.within if self.comparable else None,
         }
 
@@ -100,6 +115,13 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _span(value: Any) -> tuple[float, float] | None:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    lo, hi = _number(value[0]), _number(value[1])
+    return None if lo is None or hi is None else (lo, hi)
+
+
 def _key(value: Any) -> str:
     """A group key value as text that matches across JSON and engine types (12 vs 12.0)."""
     number = _number(value)
@@ -111,9 +133,10 @@ def compare_report(name: str, report: Mapping[str, Any], exact: ExactAnswer) -> 
     layout = report_layout(report)
     keys, values, widths = layout.key_columns, layout.value_columns, layout.row_half_widths
     rows = list(report.get("rows") or [])
+    intervals = row_intervals(dict(report))
     truth = {tuple(_key(r.get(k)) for k in keys): r for r in exact.rows}
     cells = []
-    for row, width in zip(rows, widths, strict=True):
+    for row, width, spans in zip(rows, widths, intervals, strict=True):
         key = tuple(_key(row.get(k)) for k in keys)
         exact_row = truth.get(key)
         for column in values:
@@ -124,6 +147,7 @@ def compare_report(name: str, report: Mapping[str, Any], exact: ExactAnswer) -> 
                     noisy=_number(row.get(column)),
                     exact=None if exact_row is None else _number(exact_row.get(column)),
                     half_width=_number(width.get(column)),
+                    interval=_span(spans.get(column)),
                 )
             )
     return ReportComparison(name, keys, values, tuple(cells))
@@ -156,8 +180,8 @@ def comparison_table(comparison: ReportComparison) -> str:
     header = [*comparison.key_columns, "output", "released", "exact", "95% interval", "within"]
     lines = []
     for cell in comparison.cells:
-        if cell.noisy is not None and cell.half_width is not None:
-            low, high = cell.noisy - cell.half_width, cell.noisy + cell.half_width
+        if cell.noisy is not None and cell.bounds is not None:
+            low, high = cell.bounds
             interval = f"[{format_number(low)}, {format_number(high)}]"
         else:
             interval = "-"
