@@ -530,3 +530,25 @@ class Principal:
 
     def to_dict(self) -> dict[str, str]:
         return {"sub": self.sub, "org": self.org, "role": self.role}
+
+
+@dataclass(frozen=True)
+class LiftSpec:
+    """A template's ``-- lift:`` header line: the cell key and its test and holdout values."""
+
+    cell: str
+    test: str
+    holdout: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"cell": self.cell, "test": self.test, "holdout": self.holdout}
+
+
+def parse_lift(value: str) -> LiftSpec:
+    """``cell test holdout`` -> LiftSpec; raises ValueError with a readable reason."""
+    parts = value.split()
+    if len(parts) != 3 or parts[1] == parts[2]:
+        raise ValueError(
+            "a lift line is 'cell_key test_value holdout_value', e.g. 'cell test holdout'"
+        )
+    return LiftSpec(parts[0].lower(), parts[1], parts[2])

@@ -5,6 +5,7 @@
 -- param: brands list[str] = ["acme"]
 -- param: measure_days int = 42
 -- bounds: sales 0 30000
+-- lift: cell test holdout
 WITH cells AS (
     SELECT pid, campaign_id, cell, assigned_ts
     FROM holdout

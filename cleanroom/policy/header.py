@@ -18,9 +18,9 @@ from typing import Any
 
 from cleanroom.errors import TemplateRejected, Violation
 from cleanroom.policy.params import check_param_value
-from cleanroom.types import NAME_RE, PARAM_TYPES, ParamSpec
+from cleanroom.types import NAME_RE, PARAM_TYPES, LiftSpec, ParamSpec, parse_lift
 
-HEADER_KEYS = ("name", "description", "purpose", "param", "bounds", "weight")
+HEADER_KEYS = ("name", "description", "purpose", "param", "bounds", "weight", "lift")
 _HEADER_LINE = re.compile(r"^--\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s?(.*)$")
 _PARAM = re.compile(r"^([a-z][a-z0-9_]*)\s+(list\[(?:str|int)\]|[a-z]+)\s*(?:=\s*(.+))?$")
 
@@ -43,6 +43,9 @@ class TemplateSource:
     # ``-- weight: sales 3``: an output's share of the run's loss relative to the others (noise
     # allocation only; the guarantee does not depend on it).
     weights: Mapping[str, float] = field(default_factory=dict)
+    # ``-- lift: cell test holdout``: a holdout test whose report carries the ``lift`` member
+    # (post-processing only; the SQL language and the guarantee do not depend on it).
+    lift: LiftSpec | None = None
     has_header: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,6 +56,7 @@ class TemplateSource:
             "parameters": [p.to_dict() for p in self.parameters],
             "bounds": {k: list(v) for k, v in self.bounds.items()},
             "weights": dict(self.weights),
+            **({"lift": self.lift.to_dict()} if self.lift is not None else {}),
         }
 
 
@@ -112,6 +116,7 @@ def parse_template_file(text: str) -> TemplateSource:
     params: list[ParamSpec] = []
     bounds: dict[str, tuple[float, float]] = {}
     weights: dict[str, float] = {}
+    lift: LiftSpec | None = None
     body_start = 0
     for index, line in enumerate(lines):
         stripped = line.strip()
@@ -138,6 +143,10 @@ def parse_template_file(text: str) -> TemplateSource:
             elif key == "weight":
                 name, weight = _parse_weight(value)
                 weights[name] = weight
+            elif key == "lift":
+                if lift is not None:
+                    raise ValueError("header key 'lift' appears twice")
+                lift = parse_lift(value)
             elif key in fields:
                 raise ValueError(f"header key '{key}' appears twice")
             else:
@@ -146,7 +155,7 @@ def parse_template_file(text: str) -> TemplateSource:
             violations.append(Violation("bad_header", str(err), lineno, 1))
     if violations:
         raise TemplateRejected(violations)
-    has_header = bool(fields or params or bounds or weights)
+    has_header = bool(fields or params or bounds or weights or lift)
     return TemplateSource(
         sql="\n".join(lines[body_start:]),
         line_offset=body_start,
@@ -156,5 +165,6 @@ def parse_template_file(text: str) -> TemplateSource:
         parameters=tuple(params),
         bounds=bounds,
         weights=weights,
+        lift=lift,
         has_header=has_header,
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from cleanroom.budget import fits
 from cleanroom.dp import LossSplit, Preview, PrivacyLoss, preview
+from cleanroom.dp.lift import lift_problem
 from cleanroom.dp.split import check_weights
 from cleanroom.errors import (
     Conflict,
@@ -28,7 +29,7 @@ from cleanroom.services.context import Services
 from cleanroom.services.datasets import require_current, usable_datasets
 from cleanroom.services.templates import template_text
 from cleanroom.store import Collaboration, DatasetVersion, Template
-from cleanroom.types import CollaborationPolicy, CompiledQuery, DatasetSpec
+from cleanroom.types import CollaborationPolicy, CompiledQuery, DatasetSpec, LiftSpec
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class RunPlan:
     noise: str
     weights: Mapping[str, float]  # per output or measurement, from the template's header
     expected: Preview  # the calibration (mechanisms, half-widths): what preview shows, once
+    lift: LiftSpec | None = None  # the template's ``-- lift:`` header (cleanroom.dp.lift)
 
     @property
     def loss(self) -> PrivacyLoss:
@@ -141,4 +143,8 @@ def plan_run(
     # The same calibration the release does (data-independent): what is charged is what it uses.
     expected = preview(compiled.plan, loss, noise=noise, weights=chosen)
     split = expected.loss_split
-    return RunPlan(template, policy, compiled, versions, split, noise, chosen, expected)
+    lift = text.source.lift
+    problem = None if lift is None else lift_problem(lift, compiled.plan)
+    if problem:
+        raise InvalidRequest(f"the template's lift header does not fit its outputs: {problem}")
+    return RunPlan(template, policy, compiled, versions, split, noise, chosen, expected, lift)

@@ -21,6 +21,7 @@ from cleanroom.config import Settings
 from cleanroom.dp import release
 from cleanroom.dp.explanation import default_bound_sources
 from cleanroom.dp.fairness import composition
+from cleanroom.dp.lift import group_key_outputs, lift_of, measured_outputs
 from cleanroom.dp.postprocess import columns_of
 from cleanroom.errors import CleanroomError, Conflict, InvalidRequest
 from cleanroom.events import AuditEvent
@@ -341,13 +342,38 @@ def fairness_of(plan: RunPlan, released: Mapping[str, Any]) -> dict[str, Any] | 
     )
 
 
+def lift_report(plan: RunPlan, released: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A holdout test's lift (:mod:`cleanroom.dp.lift`) for a template with a ``-- lift:``
+    header (plan_run checked that its outputs fit); None for every other release."""
+    if plan.lift is None:
+        return None
+    release_plan = plan.compiled.plan
+    measured = measured_outputs(release_plan)
+    # The report's mechanisms are by measurement column; lift reads them by output name.
+    columns = {m.column: name for name, m in measured.items()}
+    mechanisms = [
+        {**m, "column": columns[m["column"]]}
+        for m in released["mechanisms"]
+        if m["column"] in columns
+    ]
+    return lift_of(
+        plan.lift,
+        released["rows"],
+        [k for k in group_key_outputs(release_plan) if k != plan.lift.cell],
+        mechanisms,
+        {name: (m.lower, m.upper) for name, m in measured.items()},
+    )
+
+
 def build_report(
     run: Run, plan: RunPlan, released: Mapping[str, Any], created_at: str
 ) -> dict[str, Any]:
     """The report document (docs/specs.md, Report) around a release."""
     fairness = fairness_of(plan, released)
+    lift = lift_report(plan, released)
     return {
         **({"fairness": fairness} if fairness is not None else {}),
+        **({"lift": lift} if lift is not None else {}),
         "run_id": run.id,
         "collaboration_id": run.collaboration_id,
         "template": {

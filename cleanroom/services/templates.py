@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cleanroom.errors import Forbidden, InvalidRequest, TemplateRejected
+from cleanroom.dp.lift import lift_problem
+from cleanroom.errors import Forbidden, InvalidRequest, TemplateRejected, Violation
 from cleanroom.events import AuditEvent
 from cleanroom.policy import MAX_SQL_CHARS, TemplateSource, analyze_template, parse_template_file
 from cleanroom.ranges import BOUND
@@ -27,7 +28,7 @@ from cleanroom.services.datasets import usable_datasets
 from cleanroom.services.lifecycle import require_not_ended
 from cleanroom.services.validation import parameters_from_json
 from cleanroom.store import Collaboration, Dataset, Template
-from cleanroom.types import NAME_RE, DatasetSpec, ParamSpec, Principal
+from cleanroom.types import NAME_RE, DatasetSpec, ParamSpec, Principal, ReleasePlan
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,10 @@ def submit_template(
     except TemplateRejected:
         refuse(svc, who, collab.id, "template.submit", "template_rejected")
         raise
+    problem = lift_header_problem(sql, source, analysis.plan)
+    if problem is not None:
+        refuse(svc, who, collab.id, "template.submit", "template_rejected")
+        raise TemplateRejected([problem])
     return svc.store.submit_template(
         collab.id,
         name,
@@ -123,6 +128,20 @@ def submit_template(
         approvers=template_approvers(collab, usable, analysis.datasets),
         audit=AuditEvent("template.submitted", who.sub, who.org, {"name": name}),
     )
+
+
+def lift_header_problem(
+    text: str, source: TemplateSource, plan: ReleasePlan | None
+) -> Violation | None:
+    """A ``-- lift:`` header that the release's outputs cannot carry (cleanroom.dp.lift)."""
+    if source.lift is None or plan is None:
+        return None
+    problem = lift_problem(source.lift, plan)
+    if problem is None:
+        return None
+    header = text.split("\n")[: source.line_offset]
+    line = next((i + 1 for i, t in enumerate(header) if "lift" in t.split(":")[0]), 1)
+    return Violation("bad_header", problem, line, 1)
 
 
 def template_approvers(

@@ -46,6 +46,14 @@ def test_weight_lines_reach_the_source() -> None:
     assert source.weights == {"sales": 4.0, "buyers": 0.5}
 
 
+def test_a_lift_line_reaches_the_source() -> None:
+    source = parse_template_file("-- lift: Cell treated control\nSELECT 1")
+    assert source.lift is not None
+    assert source.lift.to_dict() == {"cell": "cell", "test": "treated", "holdout": "control"}
+    assert source.to_dict()["lift"] == {"cell": "cell", "test": "treated", "holdout": "control"}
+    assert parse_template_file("-- name: x\nSELECT 1").lift is None
+
+
 @pytest.mark.parametrize(
     "line",
     [
@@ -57,6 +65,9 @@ def test_weight_lines_reach_the_source() -> None:
         "-- weight: sales lots",
         "-- weight: sales 3 4",
         "-- param: x int\n-- param: x int",
+        "-- lift: cell test",
+        "-- lift: cell test test",
+        "-- lift: cell a b\n-- lift: cell a b",
     ],
 )
 def test_bad_header_lines(line: str) -> None:
