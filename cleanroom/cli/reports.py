@@ -18,6 +18,7 @@ from cleanroom.cli.remote import (
     write_output,
 )
 from cleanroom.client import REPORT_FORMATS
+from cleanroom.dp.lift import lift_lines
 from cleanroom.services.reports import report_explanations, report_layout
 
 
@@ -43,7 +44,15 @@ def report_text(report: dict[str, Any]) -> str:
         "(± is the 95% interval half-width of the DP noise, not of sampling error or clamping; "
         "money is in cents; ±? means no finite interval)"
     )
-    return f"{head}\n{body}\n{note}"
+    lift = report.get("lift")
+    if not lift:
+        return f"{head}\n{body}\n{note}"
+    lines = "\n".join("  " + line for line in lift_lines(lift))
+    lift_note = (
+        f"(lift of cell {lift.get('test')} over {lift.get('holdout')}: 95% intervals of DP noise "
+        "and sampling error; significant when the interval excludes 0)"
+    )
+    return f"{head}\n{body}\n{note}\n\nholdout lift per campaign:\n{lines}\n{lift_note}"
 
 
 def _plus_minus(column: str, cells: dict[str, Any], half: dict[str, Any]) -> str:

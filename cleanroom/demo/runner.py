@@ -43,10 +43,12 @@ from cleanroom.demo.report_view import (
 from cleanroom.demo.specs import ADVERTISER_ORG, DEMO_POLICY, RETAILER_ORG, demo_dataset_specs
 from cleanroom.demo.uploads import hash_world
 from cleanroom.demo.world import World, generate_world
+from cleanroom.dp.lift import campaign_label, exact_effects, lift_lines
 from cleanroom.policy import parse_template_file
 from cleanroom.services.auth import mint_token
 from cleanroom.services.context import build_services
-from cleanroom.services.exact import exact_answer
+from cleanroom.services.exact import ExactAnswer, exact_answer
+from cleanroom.types import LiftSpec
 
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"  # in a source checkout
 FAIRNESS_TEMPLATE = "audience_composition"
@@ -84,6 +86,8 @@ class DemoResult:
     seconds: float
     files: tuple[Path, ...] = field(default=())
     fairness: Mapping[str, list[str]] = field(default_factory=dict)  # campaign -> flagged groups
+    # campaign -> estimate -> value, interval, significant, exact (intention-to-treat), covered
+    lift: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def within(self) -> int:
@@ -104,6 +108,7 @@ class DemoResult:
             "reports": [c.to_dict() for c in self.comparisons],
             "files": [str(f) for f in self.files],
             "fairness": {campaign: list(groups) for campaign, groups in self.fairness.items()},
+            "lift": {campaign: dict(found) for campaign, found in self.lift.items()},
         }
 
 
@@ -131,6 +136,7 @@ def run_demo(
             cid = _set_up(admin, advertiser, world, uploads, templates, echo)
             exact_settings = settings.replace(data_dir=work / "exact")
             comparisons, files = [], []
+            lift: dict[str, dict[str, Any]] = {}
             approved = dict(_approved(admin, advertiser, cid, templates, echo))
             for name, template_id in approved.items():
                 report = _run_one(advertiser, cid, name, template_id, options, echo, progress)
@@ -139,6 +145,8 @@ def run_demo(
                 comparison = compare_report(name, report, exact)
                 echo(f"\n{name} (epsilon {options.epsilon:g}): released vs exact")
                 echo(comparison_table(comparison))
+                if report.get("lift"):
+                    lift = _lift_check(report["lift"], exact, echo)
                 files += _write_outputs(advertiser, cid, report, comparison, options.output)
                 comparisons.append(comparison)
             fairness = {}
@@ -154,7 +162,7 @@ def run_demo(
                 _keep_serving(url, settings, echo)
     result = DemoResult(
         tuple(comparisons), remaining, bool(verified.get("ok")), int(verified.get("events", 0)),
-        time.monotonic() - started, tuple(files), fairness,
+        time.monotonic() - started, tuple(files), fairness, lift,
     )  # fmt: skip
     options.output.mkdir(parents=True, exist_ok=True)
     summary = options.output / "summary.json"
@@ -345,6 +353,27 @@ def _approved(
     echo(f"retailer admin approved {len(approved)} templates, {ADVERTISER_ORG} {by_owner} "
          "reading its CRM")  # fmt: skip
     return approved
+
+
+def _lift_check(
+    lift: Mapping[str, Any], exact: ExactAnswer, echo: Echo
+) -> dict[str, dict[str, Any]]:
+    """Print each campaign's released lift, incremental buyers and sales with their significance
+    beside the exact intention-to-treat effects of the demo world; the comparison by campaign."""
+    spec = LiftSpec(str(lift["cell"]), str(lift["test"]), str(lift["holdout"]))
+    keys = [k for k in exact.columns if k not in (spec.cell, "users", "buyers", "sales")]
+    truth = exact_effects(spec, exact.rows, keys)
+    echo("holdout lift per campaign (95% intervals of DP noise and sampling error):")
+    echo("\n".join("  " + line for line in lift_lines(lift, truth)))
+    found: dict[str, dict[str, Any]] = {}
+    for campaign in lift.get("campaigns") or []:
+        label = campaign_label(campaign.get("group") or {})
+        for name, value in truth.get(label, {}).items():
+            estimate = campaign.get(name) or {}
+            interval = estimate.get("interval")
+            covered = interval is not None and interval[0] <= value <= interval[1]
+            found.setdefault(label, {})[name] = {**estimate, "exact": value, "covered": covered}
+    return found
 
 
 def _fairness_check(

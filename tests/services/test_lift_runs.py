@@ -13,9 +13,11 @@ from typing import Any
 import duckdb
 import pytest
 
+from cleanroom.cli.reports import report_text
 from cleanroom.demo.exact import exact_frame
 from cleanroom.demo.specs import demo_dataset_specs
 from cleanroom.demo.world import World
+from cleanroom.dp.lift import campaign_label, exact_effects
 from cleanroom.errors import TemplateRejected
 from cleanroom.policy import bind_template_sql, parse_template_file
 from cleanroom.services.context import Services
@@ -46,20 +48,12 @@ def _exact_effects(world: World) -> dict[str, dict[str, float]]:
         con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
         con.unregister("frame")
     source = parse_template_file((QUERIES / "incrementality_lift.sql").read_text())
-    rows = con.execute(bind_template_sql(source)).fetchall()
+    rows = con.execute(bind_template_sql(source)).fetchall()  # the template's column order
     con.close()
-    cells: dict[str, dict[str, tuple[float, float, float]]] = {}
-    for campaign, cell, users, buyers, sales in rows:
-        cells.setdefault(campaign, {})[cell] = (float(users), float(buyers), float(sales))
-    out = {}
-    for campaign, by_cell in cells.items():
-        (n_t, b_t, s_t), (n_h, b_h, s_h) = by_cell["test"], by_cell["holdout"]
-        out[campaign] = {
-            "lift": (b_t / n_t) / (b_h / n_h) - 1,
-            "incremental_buyers": b_t - n_t * b_h / n_h,
-            "incremental_sales": s_t - n_t * s_h / n_h,
-        }
-    return out
+    columns = ["campaign_id", "cell", "users", "buyers", "sales"]
+    assert source.lift is not None
+    return exact_effects(source.lift, [dict(zip(columns, r, strict=True)) for r in rows],
+                         ["campaign_id"])  # fmt: skip
 
 
 def test_lift_intervals_cover_the_exact_effects(
@@ -70,8 +64,8 @@ def test_lift_intervals_cover_the_exact_effects(
     assert (lift["cell"], lift["test"], lift["holdout"]) == ("cell", "test", "holdout")
     assert "sampling" in lift["method"]
     exact = _exact_effects(small_world)
-    found = {entry["group"]["campaign_id"]: entry for entry in lift["campaigns"]}
-    assert set(found) == set(exact) == {"c1", "c2", "c3", "c4"}
+    found = {campaign_label(entry["group"]): entry for entry in lift["campaigns"]}
+    assert set(found) == set(exact) == {f"campaign_id=c{i}" for i in range(1, 5)}
     for campaign, effects in exact.items():
         for name, value in effects.items():
             estimate = found[campaign][name]
@@ -79,6 +73,13 @@ def test_lift_intervals_cover_the_exact_effects(
             assert lo <= estimate["value"] <= hi
             assert lo <= value <= hi, (campaign, name, value, estimate)
             assert estimate["significant"] == (lo > 0 or hi < 0)
+    # `cleanroom report get` shows a line per campaign and estimate with its statement.
+    text = report_text(report)
+    assert "holdout lift per campaign:" in text
+    for campaign in exact:
+        lines = [ln for ln in text.splitlines() if ln.startswith(f"  {campaign}: ")]
+        assert len(lines) == 3
+        assert all(ln.endswith("significant at 95%") for ln in lines)
 
 
 def test_a_report_without_the_lift_header_has_no_lift_member(

@@ -60,6 +60,16 @@ def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path, engine: s
     # The bias test flags exactly the campaign whose delivery was planted to under-reach 55+.
     assert summary["fairness"] == {"c1": [], "c2": [], "c3": ["55+"], "c4": []}
     assert "c3: reach ratio by age band" in result.stdout
+    # The holdout lift of every campaign, printed with its significance beside the exact
+    # intention-to-treat effect of the planted world, which its interval covers (the interval
+    # also covers sampling error, so against the realized effect it holds with room to spare).
+    assert "holdout lift per campaign" in result.stdout
+    assert sorted(summary["lift"]) == [f"campaign_id=c{i}" for i in range(1, 5)]
+    for campaign, found in summary["lift"].items():
+        assert sorted(found) == ["incremental_buyers", "incremental_sales", "lift"]
+        assert all(e["covered"] for e in found.values()), (campaign, found)
+        assert f"{campaign}: lift " in result.stdout
+    assert "significant at 95%" in result.stdout
     assert "server stopped" in result.stdout
 
 
