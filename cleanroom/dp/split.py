@@ -197,13 +197,16 @@ def measurement_weights(
     given = dict(weights or {})
     by_output = {o.name: o.expr.name for o in plan.outputs if isinstance(o.expr, Col)}
     resolved: dict[str, float] = {}
+    unknown = []
     for name, value in given.items():
         column = name if any(m.column == name for m in plan.measurements) else by_output.get(name)
         if column is None or not any(m.column == column for m in plan.measurements):
-            raise InvalidRequest(
-                f"weights name '{name}', which is not a measured output of this template"
-            )
+            unknown.append(name)
+            continue
         resolved[column] = value
+    if unknown:
+        names = ", ".join(f"'{n}'" for n in sorted(unknown))
+        raise InvalidRequest(f"weights name {names}, not measured outputs of this template")
     return {m.column: resolved.get(m.column, _default_weight(m)) for m in plan.measurements}
 
 

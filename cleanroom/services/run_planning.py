@@ -40,7 +40,7 @@ class RunPlan:
     versions: Mapping[str, DatasetVersion]  # dataset name -> the version the run reads
     split: LossSplit
     noise: str
-    weights: Mapping[str, float]  # per output or measurement, from the template's header
+    weights: Mapping[str, float]  # per output or measurement: the template's, then the request's
     expected: Preview  # the calibration (mechanisms, half-widths): what preview shows, once
     lift: LiftSpec | None = None  # the template's ``-- lift:`` header (cleanroom.dp.lift)
 
@@ -81,8 +81,12 @@ def plan_run(
     *,
     org: str,
     require_approved: bool = True,
+    weights: Any = None,
 ) -> RunPlan:
-    """Load, check, compile and cost a run of ``template_id`` for ``org``. Touches no data."""
+    """Load, check, compile and cost a run of ``template_id`` for ``org``. Touches no data.
+
+    ``weights`` are the run request's per-output weights; they override the template header's
+    for the outputs they name."""
     if not isinstance(template_id, str) or not template_id:
         raise InvalidRequest("template_id is required")
     if parameters is None:
@@ -139,7 +143,10 @@ def plan_run(
     may_pool = noise == "gaussian" or (noise == "auto" and policy.delta_budget > 0)
     needs_delta = may_pool or not compiled.plan.keys_are_public
     loss = requested_loss(privacy_loss, policy, needs_delta)
-    chosen = check_weights(text.source.weights, "the template's weights")
+    chosen = {
+        **check_weights(text.source.weights, "the template's weights"),
+        **check_weights(weights, "weights"),
+    }
     # The same calibration the release does (data-independent): what is charged is what it uses.
     expected = preview(compiled.plan, loss, noise=noise, weights=chosen)
     split = expected.loss_split

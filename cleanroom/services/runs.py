@@ -23,6 +23,8 @@ from cleanroom.dp.explanation import default_bound_sources
 from cleanroom.dp.fairness import composition
 from cleanroom.dp.lift import group_key_outputs, lift_of, measured_outputs
 from cleanroom.dp.postprocess import columns_of
+from cleanroom.dp.preview import check_targets, smallest_loss
+from cleanroom.dp.split import check_weights
 from cleanroom.errors import CleanroomError, Conflict, InvalidRequest
 from cleanroom.events import AuditEvent
 from cleanroom.scratch import sweep_data_dir
@@ -43,29 +45,55 @@ def heartbeat_timeout(settings: Settings) -> timedelta:
     return timedelta(seconds=HEARTBEATS_MISSED * settings.run_heartbeat_seconds)
 
 
-def _body(body: Mapping[str, Any]) -> tuple[Any, Any, Any]:
-    unknown = sorted(set(body) - {"template_id", "parameters", "privacy_loss"})
+RUN_FIELDS = ("template_id", "parameters", "privacy_loss", "weights")
+
+
+def _body(body: Mapping[str, Any], extra: tuple[str, ...] = ()) -> tuple[Any, Any, Any, Any]:
+    unknown = sorted(set(body) - {*RUN_FIELDS, *extra})
     if unknown:
         raise InvalidRequest(f"unknown run field(s): {', '.join(unknown)}")
-    return body.get("template_id"), body.get("parameters"), body.get("privacy_loss")
+    return (
+        body.get("template_id"),
+        body.get("parameters"),
+        body.get("privacy_loss"),
+        body.get("weights"),
+    )
 
 
 def preview_run(
     svc: Services, who: Principal, collaboration_id: str, body: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Cost split, expected 95% half-widths and remaining budget; touches no data."""
+    """Cost split, expected 95% half-widths and remaining budget; with ``targets`` (a half-width
+    per output), the smallest epsilon that meets them all and whether the budget affords it.
+    Touches no data."""
     collab = authorize(svc, who, collaboration_id, "run.preview")
     require_can_run(collab, who.org, svc.store.now())
-    template_id, parameters, loss = _body(body)
-    plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org)
+    template_id, parameters, loss, weights = _body(body, ("targets",))
+    plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org, weights=weights)
     expected = plan.expected  # calibrated once, by plan_run
     line = svc.store.get_budget_line(collab.id, who.org)
-    return {
+    out = {
         "template": {"id": plan.template.id, "name": plan.template.name},
         **expected.to_dict(),
+        **({"weights": dict(plan.weights)} if plan.weights else {}),
         "remaining": {"epsilon": line.remaining_epsilon, "delta": line.remaining_delta},
         "affordable": line.can_afford(plan.loss.epsilon, plan.loss.delta),
     }
+    if body.get("targets") is not None:
+        targets = check_targets(body["targets"], plan.compiled.plan)
+        found = smallest_loss(
+            plan.compiled.plan,
+            targets,
+            plan.split.requested.delta,
+            max_epsilon=plan.policy.max_epsilon_per_run,
+            noise=plan.noise,
+            weights=plan.weights,
+            start=expected,
+        )
+        charged = found.privacy_loss
+        affordable = charged is not None and line.can_afford(charged.epsilon, charged.delta)
+        out["target"] = {**found.to_dict(), "affordable": affordable}
+    return out
 
 
 def create_run(
@@ -86,8 +114,8 @@ def create_run(
     # Spending budget is decided on the terms as they are now, never on a cached copy.
     collab = svc.store.get_collaboration(collab.id)
     require_can_run(collab, who.org, svc.store.now())
-    template_id, parameters, loss = _body(body)
-    plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org)
+    template_id, parameters, loss, weights = _body(body)
+    plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org, weights=weights)
     details = {"template_id": plan.template.id, **plan.loss.to_dict()}
     creation = svc.store.create_run_with_charge(
         collab.id,
@@ -99,6 +127,7 @@ def create_run(
         plan.loss.epsilon,
         plan.loss.delta,
         idempotency_key=idempotency_key,
+        weights=check_weights(weights, "weights"),
         audit=[
             AuditEvent("run.created", who.sub, who.org, details),
             AuditEvent("budget.charged", who.sub, who.org, plan.loss.to_dict()),
@@ -233,7 +262,9 @@ def _plan(svc: Services, run: Run) -> RunPlan:
     collab = svc.store.get_collaboration(run.collaboration_id)
     require_can_run(collab, run.org, svc.store.now())  # ended since it was queued: refused
     loss = {"epsilon": run.epsilon, "delta": run.delta}
-    plan = plan_run(svc, collab, run.template_id, run.parameters, loss, org=run.org)
+    plan = plan_run(
+        svc, collab, run.template_id, run.parameters, loss, org=run.org, weights=run.weights or None
+    )
     if plan.template.version != run.template_version:
         raise InvalidRequest("the run's template version changed; this is a bug")
     return plan

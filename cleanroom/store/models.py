@@ -197,6 +197,8 @@ class RunRow(Base):
     org: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     submitted_by: Mapped[str]
     parameters: Mapped[dict[str, Any]]
+    # The run request's per-output weights (noise allocation only); NULL: none given.
+    weights: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     epsilon: Mapped[float] = mapped_column(Double)
     delta: Mapped[float] = mapped_column(Double)
     status: Mapped[str] = mapped_column(String(20))

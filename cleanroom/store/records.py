@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -283,6 +283,8 @@ class Run:
     finished_at: datetime | None
     claimed_by: str | None
     heartbeat_at: datetime | None
+    # The run request's per-output weights (how its loss is divided; not the guarantee).
+    weights: Mapping[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -302,6 +304,8 @@ class Run:
         }
         if self.error_code is not None:
             out["error"] = {"code": self.error_code, "message": self.error_message}
+        if self.weights:
+            out["weights"] = dict(self.weights)
         return out
 
 

@@ -134,6 +134,7 @@ def run(row: RunRow) -> Run:
         org=row.org,
         submitted_by=row.submitted_by,
         parameters=dict(row.parameters),
+        weights=dict(row.weights or {}),
         epsilon=row.epsilon,
         delta=row.delta,
         status=row.status,

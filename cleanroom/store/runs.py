@@ -46,6 +46,7 @@ def _new_run(run_id: str, now: datetime, **fields: Any) -> dict[str, Any]:
         **fields,
         "id": run_id,
         "parameters": dict(fields["parameters"]),
+        "weights": dict(fields["weights"]) if fields.get("weights") else None,
         "status": "queued",
         "progress": 0.0,
         "error_code": None,
@@ -142,17 +143,19 @@ class RunsMixin(StoreBase):
         totals: tuple[float, float] | None = None,
         refresh_days: int | None = None,
         audit: AuditArg = None,
+        weights: Mapping[str, float] | None = None,
     ) -> RunCreation:
         """Insert a ``queued`` run and charge its privacy loss in ONE transaction.
 
         An idempotency key already used returns the existing run and charges nothing. Raises
         ``BudgetExhausted`` (and writes nothing) when the charge does not fit; ``totals`` and
-        ``refresh_days`` as for ``charge_budget``.
+        ``refresh_days`` as for ``charge_budget``; ``weights`` are the request's per-output
+        weights, kept so that the worker divides the loss as the request did.
         """
         return self._create_run(
             collaboration_id, template_id, template_version, org, submitted_by, parameters,
             epsilon, delta, idempotency_key=idempotency_key, run_id=run_id, audit=audit,
-            charge=True, totals=totals, refresh_days=refresh_days,
+            charge=True, totals=totals, refresh_days=refresh_days, weights=weights,
         )  # fmt: skip
 
     def _create_run(
@@ -172,6 +175,7 @@ class RunsMixin(StoreBase):
         charge: bool = False,
         totals: tuple[float, float] | None = None,
         refresh_days: int | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> RunCreation:
         """The one body of ``create_run`` and ``create_run_with_charge``: insert (or replay the
         idempotency key), charge when asked, audit, all in one transaction."""
@@ -188,6 +192,7 @@ class RunsMixin(StoreBase):
                 org=org,
                 submitted_by=submitted_by,
                 parameters=parameters,
+                weights=weights,
                 epsilon=epsilon,
                 delta=delta,
                 idempotency_key=idempotency_key,

@@ -24,34 +24,88 @@ from cleanroom.web.state import current_services
 bp = Blueprint("runs", __name__)
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+WEIGHTS = {
+    "type": "object",
+    "description": "Output name -> weight (0 < weight <= 1000): the output's share of the run's "
+    "loss relative to the others; overrides the template's `-- weight:` lines. Moves noise "
+    "between outputs, never changes the guarantee.",
+    "additionalProperties": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+}
+_RUN_PROPERTIES: dict[str, Any] = {
+    "template_id": {"type": "string", "minLength": 1, "maxLength": 200},
+    "parameters": {
+        "type": "object",
+        "description": "Parameter name -> value; omitted parameters take their defaults.",
+    },
+    "privacy_loss": {
+        "type": "object",
+        "required": ["epsilon"],
+        "additionalProperties": False,
+        "properties": {
+            "epsilon": EPSILON_PER_RUN.schema(),
+            "delta": {
+                **DELTA.schema(),
+                "type": ["number", "null"],
+                "description": "Defaults to a tenth of the delta budget when needed.",
+            },
+        },
+    },
+    "weights": WEIGHTS,
+}
 RUN_REQUEST = NamedSchema(
     "RunRequest",
     {
         "type": "object",
         "required": ["template_id", "privacy_loss"],
         "additionalProperties": False,
-        "properties": {
-            "template_id": {"type": "string", "minLength": 1, "maxLength": 200},
-            "parameters": {
-                "type": "object",
-                "description": "Parameter name -> value; omitted parameters take their defaults.",
-            },
-            "privacy_loss": {
-                "type": "object",
-                "required": ["epsilon"],
-                "additionalProperties": False,
-                "properties": {
-                    "epsilon": EPSILON_PER_RUN.schema(),
-                    "delta": {
-                        **DELTA.schema(),
-                        "type": ["number", "null"],
-                        "description": "Defaults to a tenth of the delta budget when needed.",
-                    },
-                },
-            },
-        },
+        "properties": _RUN_PROPERTIES,
     },
 )
+TARGETS = {
+    "type": "object",
+    "description": "Output name -> the 95% half-width wanted, in the output's units (cents for "
+    "money); only outputs that are a measurement as is. The preview's `target` answers the "
+    "smallest epsilon (at the request's delta) that meets every one.",
+    "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+    "minProperties": 1,
+}
+PREVIEW_REQUEST = NamedSchema(
+    "RunPreviewRequest",
+    {
+        "type": "object",
+        "required": ["template_id", "privacy_loss"],
+        "additionalProperties": False,
+        "properties": {**_RUN_PROPERTIES, "targets": TARGETS},
+    },
+)
+TARGET = {
+    "type": "object",
+    "description": "Present when the request had targets.",
+    "required": [
+        "targets",
+        "met",
+        "epsilon",
+        "delta",
+        "max_epsilon",
+        "half_widths",
+        "privacy_loss",
+        "affordable",
+    ],
+    "properties": {
+        "targets": {"type": "object"},
+        "met": {"type": "boolean", "description": "Some epsilon up to max_epsilon meets them."},
+        "epsilon": {
+            "type": ["number", "null"],
+            "description": "The smallest epsilon meeting every target (null: none up to the "
+            "collaboration's maximum per run).",
+        },
+        "delta": {"type": "number"},
+        "max_epsilon": {"type": "number"},
+        "half_widths": {"type": "object", "description": "Expected 95% half-widths there."},
+        "privacy_loss": {**PRIVACY_LOSS, "type": ["object", "null"]},
+        "affordable": {"type": "boolean", "description": "The remaining budget affords it."},
+    },
+}
 PREVIEW = record(
     "RunPreview",
     ["template", "privacy_loss", "accuracy", "remaining", "affordable"],
@@ -67,6 +121,8 @@ PREVIEW = record(
         "mechanisms": {"type": "array", "items": {"type": "object"}},
         "remaining": PRIVACY_LOSS,
         "affordable": {"type": "boolean"},
+        "weights": {"type": "object", "description": "The weights used (template and request)."},
+        "target": TARGET,
     },
 )
 RUN = record(
@@ -81,6 +137,7 @@ RUN = record(
         "submitted_by": {"type": "string"},
         "parameters": {"type": "object"},
         "privacy_loss": PRIVACY_LOSS,
+        "weights": {"type": "object", "description": "The request's weights, when it gave any."},
         "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
         "progress": {"type": "number", "minimum": 0, "maximum": 1},
         "error": {
@@ -102,7 +159,7 @@ RUNS = item_list("RunList", RUN, "Runs the caller may see (its org's; every run 
     "/collaborations/<cid>/runs/preview",
     methods=["POST"],
     summary="Preview a run's cost and accuracy",
-    request_schema=RUN_REQUEST,
+    request_schema=PREVIEW_REQUEST,
     responses={200: ResponseDoc("Cost split, expected half-widths, remaining budget.", PREVIEW)},
     errors=[403, 404, 409, 410],
     rate_limit="previews",
