@@ -19,8 +19,11 @@ parameter 'brand' is not declared (declared: campaign_ids, window_days)
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import click
 
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
@@ -115,4 +118,20 @@ def parse_params(
                 problems.append(f"parameter '{name}' must be {_PHRASE.get(type_, type_)}")
     if problems:
         raise BadParameters(problems)
+    return out
+
+
+def parse_numbers(pairs: Sequence[str], option: str) -> dict[str, float]:
+    """``name=number`` pairs (``--weight``, ``--target``); the server checks the names and the
+    ranges, so only the form is checked here (a usage error names the bad pair)."""
+    out: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not sep or not name.strip() or not math.isfinite(value):
+            raise click.BadParameter(f"expected NAME=NUMBER, got {pair!r}", param_hint=option)
+        out[name.strip()] = value
     return out

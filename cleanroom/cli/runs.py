@@ -10,7 +10,7 @@ import click
 
 from cleanroom.cli import exits
 from cleanroom.cli.output import emit
-from cleanroom.cli.params import BadParameters, parse_params
+from cleanroom.cli.params import BadParameters, parse_numbers, parse_params
 from cleanroom.cli.remote import (
     client_command,
     client_options,
@@ -49,6 +49,12 @@ def _parameters(
 @click.option("--epsilon", type=click.FloatRange(min=0.0, min_open=True), default=1.0,
               show_default=True, help="Privacy loss epsilon charged for this run.")  # fmt: skip
 @click.option("--delta", type=click.FloatRange(min=0.0, max=1.0), help="Privacy loss delta.")
+@click.option("--weight", "weights", multiple=True, metavar="OUTPUT=WEIGHT",
+              help="An output's share of the loss relative to the others (repeatable); "
+                   "overrides the template's weight lines.")  # fmt: skip
+@click.option("--target", "targets", multiple=True, metavar="OUTPUT=HALF_WIDTH",
+              help="With --preview: the 95% half-width wanted for an output, in its units "
+                   "(repeatable); the preview answers the smallest epsilon for them.")  # fmt: skip
 @click.option("--preview", is_flag=True, help="Only show cost and expected accuracy.")
 @click.option("--wait", is_flag=True, help="Wait for the run to finish, with a progress bar.")
 @click.option("--idempotency-key", help="Repeating a request with the same key starts no new run.")
@@ -62,6 +68,8 @@ def run(
     params: tuple[str, ...],
     epsilon: float,
     delta: float | None,
+    weights: tuple[str, ...],
+    targets: tuple[str, ...],
     preview: bool,
     wait: bool,
     idempotency_key: str | None,
@@ -72,20 +80,46 @@ def run(
     as_json: bool,
 ) -> None:
     """Run an approved template (its privacy loss is charged when the run is queued)."""
+    if targets and not preview:
+        raise click.UsageError("--target needs --preview (a run is charged for its epsilon)")
+    weighted = parse_numbers(weights, "--weight")
+    wanted = parse_numbers(targets, "--target")
     client = make_client(url, token, timeout)
     parameters = _parameters(client, collaboration_id, template_id, params, as_json)
     if preview:
-        emit(client.preview_run(collaboration_id, template_id, parameters, epsilon, delta), as_json)
+        answer = client.preview_run(
+            collaboration_id, template_id, parameters, epsilon, delta, weighted, wanted
+        )
+        emit(answer, as_json)
+        if not as_json and answer.get("target"):
+            click.echo(target_text(answer["target"]))
         return
     created = client.create_run(
-        collaboration_id, template_id, parameters, epsilon, delta, idempotency_key=idempotency_key
-    )
+        collaboration_id, template_id, parameters, epsilon, delta,
+        idempotency_key=idempotency_key, weights=weighted,
+    )  # fmt: skip
     if wait:
         created = _wait(client, collaboration_id, created["id"], wait_timeout)
     emit(created, as_json, None if as_json else RUN_COLUMNS)
     if created.get("status") == "failed":
         error = created.get("error") or {}
         fail(f"{error.get('code', 'execution_failed')}: {error.get('message', 'the run failed')}")
+
+
+def target_text(target: dict[str, Any]) -> str:
+    """The preview's answer to accuracy targets, in one sentence."""
+    wanted = ", ".join(f"{k} ±{v:,.4g}" for k, v in (target.get("targets") or {}).items())
+    if not target.get("met"):
+        return (
+            f"targets {wanted}: not met at any epsilon up to {target.get('max_epsilon')} "
+            "(the collaboration's maximum per run); loosen a target or a bound"
+        )
+    budget = (
+        "the remaining budget affords it"
+        if target.get("affordable")
+        else ("the remaining budget does NOT afford it")
+    )
+    return f"targets {wanted}: smallest epsilon {target['epsilon']:g}; {budget}"
 
 
 def _wait(client: Any, collaboration_id: str, run_id: str, wait_timeout: float) -> dict[str, Any]:

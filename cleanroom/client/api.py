@@ -375,6 +375,7 @@ class ApiClient:
         parameters: Mapping[str, Any] | None,
         epsilon: float,
         delta: float | None,
+        weights: Mapping[str, float] | None = None,
     ) -> dict[str, Any]:
         loss: dict[str, float] = {"epsilon": epsilon}
         if delta is not None:
@@ -383,6 +384,7 @@ class ApiClient:
             "template_id": template_id,
             "parameters": dict(parameters or {}),
             "privacy_loss": loss,
+            **({"weights": dict(weights)} if weights else {}),
         }
 
     def preview_run(
@@ -392,9 +394,15 @@ class ApiClient:
         parameters: Mapping[str, Any] | None = None,
         epsilon: float = 1.0,
         delta: float | None = None,
+        weights: Mapping[str, float] | None = None,
+        targets: Mapping[str, float] | None = None,
     ) -> dict[str, Any]:
-        """Cost split, expected 95% half-widths and remaining budget; charges nothing."""
-        body = self.run_body(template_id, parameters, epsilon, delta)
+        """Cost split, expected 95% half-widths and remaining budget; charges nothing. With
+        ``targets`` (a half-width per output), its ``target`` is the smallest epsilon that
+        meets them."""
+        body = self.run_body(template_id, parameters, epsilon, delta, weights)
+        if targets:
+            body["targets"] = dict(targets)
         return self._object("POST", self._collab(collaboration_id, "/runs/preview"), json_body=body)
 
     def create_run(
@@ -405,10 +413,11 @@ class ApiClient:
         epsilon: float = 1.0,
         delta: float | None = None,
         idempotency_key: str | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> dict[str, Any]:
         """Queue a run (its privacy loss is charged now); the same ``idempotency_key`` returns
         the first run instead of starting another."""
-        body = self.run_body(template_id, parameters, epsilon, delta)
+        body = self.run_body(template_id, parameters, epsilon, delta, weights)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return self._object(
             "POST", self._collab(collaboration_id, "/runs"), json_body=body, headers=headers

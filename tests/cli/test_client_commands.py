@@ -108,6 +108,30 @@ def test_submit_approve_run_and_download(
         "run", "--collaboration", cid, "--template", tid, "--epsilon", "1", "--preview"
     )
     assert preview["remaining"]["epsilon"] == pytest.approx(10.0)
+    # Accuracy targets and weights: the smallest epsilon for twice the half-width at 1.
+    half = preview["accuracy"]["half_widths"]["reach"]
+    aimed = ("run", "--collaboration", cid, "--template", tid, "--preview",
+             "--target", f"reach={2 * half}", "--weight", "reach=3")  # fmt: skip
+    target = advertiser.json(*aimed)["target"]
+    assert target["met"] is True
+    assert target["affordable"] is True
+    assert target["epsilon"] == pytest.approx(0.5, rel=0.05)
+    assert target["half_widths"]["reach"] <= 2 * half
+    assert f"smallest epsilon {target['epsilon']:g}; the remaining budget affords it" in (
+        advertiser(*aimed).stdout
+    )
+    bad = advertiser("run", "--collaboration", cid, "--template", tid, "--preview",
+                     "--target", "reech=5", ok=False)  # fmt: skip
+    assert bad.exit_code != 0
+    assert "invalid_request" in bad.stderr
+    assert "'reech'" in bad.stderr
+    typo = advertiser("run", "--collaboration", cid, "--template", tid, "--weight", "reach=lots",
+                      ok=False)  # fmt: skip
+    assert typo.exit_code == 2
+    assert "expected NAME=NUMBER" in typo.stderr
+    unpriced = advertiser("run", "--collaboration", cid, "--template", tid, "--target", "reach=5",
+                          ok=False)  # fmt: skip
+    assert "--target needs --preview" in unpriced.stderr
 
     run = advertiser.json(
         "run", "--collaboration", cid, "--template", tid, "--epsilon", "1",
