@@ -34,8 +34,7 @@ _runs = sa.table(
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("runs") as batch:
-        batch.add_column(sa.Column("weights", sa.JSON(none_as_null=True), nullable=True))
+    op.add_column("runs", sa.Column("weights", sa.JSON(none_as_null=True), nullable=True))
 
 
 def downgrade() -> None:
@@ -52,5 +51,4 @@ def downgrade() -> None:
         raise RuntimeError(
             f"run {pending[0]} is not finished and has weights; let it finish or cancel it first"
         )
-    with op.batch_alter_table("runs") as batch:
-        batch.drop_column("weights")
+    op.drop_column("runs", "weights")
