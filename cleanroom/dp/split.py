@@ -206,7 +206,7 @@ def measurement_weights(
         resolved[column] = value
     if unknown:
         names = ", ".join(f"'{n}'" for n in sorted(unknown))
-        raise InvalidRequest(f"weights name {names}, not measured outputs of this template")
+        raise InvalidRequest(f"weights name {names}: not a measured output of this template")
     return {m.column: resolved.get(m.column, _default_weight(m)) for m in plan.measurements}
 
 
