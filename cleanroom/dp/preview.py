@@ -1,6 +1,6 @@
 """What a run would cost and how accurate it would be, before any data is touched.
 
->>> from cleanroom.types import Col, GroupKey, Measurement, Output, ReleasePlan
+>>> from cleanroom.plan import Col, GroupKey, Measurement, Output, ReleasePlan
 >>> plan = ReleasePlan(
 ...     group_keys=(GroupKey("channel", ("online", "instore")),),
 ...     measurements=(Measurement("buyers", "person_count", 0, 1, True, 1),),
@@ -21,7 +21,7 @@ from cleanroom.dp.calibration import calibrate_release
 from cleanroom.dp.loss import PrivacyLoss
 from cleanroom.dp.mechanisms import CONFIDENCE
 from cleanroom.dp.split import LossSplit
-from cleanroom.types import ReleasePlan
+from cleanroom.plan import ReleasePlan
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 >>> from sqlglot import parse_one
 >>> from cleanroom.policy.violations import ViolationCollector
->>> from cleanroom.types import ParamSpec
+>>> from cleanroom.specs import ParamSpec
 >>> tree = parse_one("SELECT a FROM t WHERE b IN ($ids) AND c > $n", read="duckdb")
 >>> domains = bind_parameters(tree, [ParamSpec("ids", "list[str]"), ParamSpec("n", "int", 3, True)],
 ...                           {"ids": ["x", "y"]}, ViolationCollector(""))
@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from cleanroom.policy.params import check_param_value, list_literals, literal_for
 from cleanroom.policy.violations import ViolationCollector
-from cleanroom.types import ParamSpec
+from cleanroom.specs import ParamSpec
 
 
 def resolve_values(
