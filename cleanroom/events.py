@@ -6,7 +6,7 @@ caller knows, ``by(actor, org)`` makes the :class:`AuditEvent` the store appends
 merges the facts it decided itself (new ids, versions, counts, privacy loss), listed per event in
 ``STORE_FACTS``. Details hold only metadata, never data values or identifiers.
 
-Adding an event is one decorated class here (:func:`register`); docs/api.md lists every event
+Adding an event is one class here decorated with :func:`event`; docs/api.md lists every event
 with its fields (checked by tests/test_audit_events.py).
 
 >>> e = TemplateApproved(template_id="t1", name="reach", version=2).by("alice", "retailer")
@@ -21,19 +21,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 P = TypeVar("P", bound="Payload")
 
 EVENTS: dict[str, type[Payload]] = {}
 
 
-def register(cls: type[P]) -> type[P]:
-    """Add the payload class ``cls`` to :data:`EVENTS` under its ``NAME`` (once)."""
+@dataclass_transform(frozen_default=True)
+def event(cls: type[P]) -> type[P]:
+    """Make ``cls`` a frozen dataclass and add it to :data:`EVENTS` under its ``NAME``."""
     if cls.NAME in EVENTS:
         raise ValueError(f"audit event {cls.NAME!r} is registered twice")
-    EVENTS[cls.NAME] = cls
-    return cls
+    made = dataclass(frozen=True)(cls)
+    EVENTS[made.NAME] = made
+    return made
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,7 @@ class Payload:
         )
 
 
-@register
-@dataclass(frozen=True)
+@event
 class CollaborationCreated(Payload):
     """The retailer admin created a collaboration with its first partners."""
 
@@ -78,8 +79,7 @@ class CollaborationCreated(Payload):
     partner_orgs: list[str]
 
 
-@register
-@dataclass(frozen=True)
+@event
 class CollaborationUpdated(Payload):
     """The collaboration's policy or dates were amended (``changes``), naming the changes that
     loosen it and whether loosening was allowed."""
@@ -92,8 +92,7 @@ class CollaborationUpdated(Payload):
     reason: str | None = None
 
 
-@register
-@dataclass(frozen=True)
+@event
 class PartnerAdded(Payload):
     """A partner org joined the collaboration (or rejoined it)."""
 
@@ -102,8 +101,7 @@ class PartnerAdded(Payload):
     reason: str | None = None
 
 
-@register
-@dataclass(frozen=True)
+@event
 class PartnerRemoved(Payload):
     """A partner's membership ended; ``purge_data`` says whether its datasets go too."""
 
@@ -113,8 +111,7 @@ class PartnerRemoved(Payload):
     reason: str | None = None
 
 
-@register
-@dataclass(frozen=True)
+@event
 class DatasetRegistered(Payload):
     """A dataset (or a new version of it) was ingested and stored. Events written by earlier
     versions also hold the figure ``rows``."""
@@ -125,8 +122,7 @@ class DatasetRegistered(Payload):
     kind: str
 
 
-@register
-@dataclass(frozen=True)
+@event
 class DatasetDeleted(Payload):
     """A dataset and all its versions were deleted by its owner, or purged (``cause``, e.g.
     ``partner.removed``) by the system."""
@@ -137,8 +133,7 @@ class DatasetDeleted(Payload):
     cause: str | None = None
 
 
-@register
-@dataclass(frozen=True)
+@event
 class DatasetExpired(Payload):
     """A dataset version passed its retention and its file was deleted."""
 
@@ -147,8 +142,7 @@ class DatasetExpired(Payload):
     version: int
 
 
-@register
-@dataclass(frozen=True)
+@event
 class SuppressionAdded(Payload):
     """Identifiers were added to the suppression list (counts only, never identifiers)."""
 
@@ -157,8 +151,7 @@ class SuppressionAdded(Payload):
     received: int
 
 
-@register
-@dataclass(frozen=True)
+@event
 class SuppressionRemoved(Payload):
     """Identifiers were removed from the suppression list (people who opted back in)."""
 
@@ -167,8 +160,7 @@ class SuppressionRemoved(Payload):
     received: int
 
 
-@register
-@dataclass(frozen=True)
+@event
 class TemplateSubmitted(Payload):
     """An advertiser submitted a template (or a new version of it) for approval."""
 
@@ -181,8 +173,7 @@ _DECISION_FACTS = ("template_id", "name", "version", "approver_org", "approved_a
                    "awaiting")  # fmt: skip
 
 
-@register
-@dataclass(frozen=True)
+@event
 class TemplateApproved(Payload):
     """An approver (the retailer, or an owner org of a dataset it reads) approved a template
     version; ``status`` says whether it is now approved or still ``awaiting`` others."""
@@ -194,8 +185,7 @@ class TemplateApproved(Payload):
     version: int
 
 
-@register
-@dataclass(frozen=True)
+@event
 class TemplateRejected(Payload):
     """An approver rejected a template version."""
 
@@ -206,8 +196,7 @@ class TemplateRejected(Payload):
     version: int
 
 
-@register
-@dataclass(frozen=True)
+@event
 class TemplateRevoked(Payload):
     """The retailer admin revoked an approved template version: no new runs of it."""
 
@@ -218,16 +207,14 @@ class TemplateRevoked(Payload):
     version: int
 
 
-@register
-@dataclass(frozen=True)
+@event
 class RunPreviewed(Payload):
     """Reserved: a run's preview (no data read). Not written by this version."""
 
     NAME = "run.previewed"
 
 
-@register
-@dataclass(frozen=True)
+@event
 class RunCreated(Payload):
     """A run was queued and its privacy loss charged (in the same transaction as
     ``budget.charged``)."""
@@ -239,16 +226,14 @@ class RunCreated(Payload):
     delta: float
 
 
-@register
-@dataclass(frozen=True)
+@event
 class RunStarted(Payload):
     """Reserved: a worker started a run. Not written by this version."""
 
     NAME = "run.started"
 
 
-@register
-@dataclass(frozen=True)
+@event
 class RunSucceeded(Payload):
     """A run finished and its report was stored."""
 
@@ -257,8 +242,7 @@ class RunSucceeded(Payload):
     run_id: str
 
 
-@register
-@dataclass(frozen=True)
+@event
 class RunFailed(Payload):
     """A run failed; the cause is in the run (for who may read it) and the server log. Events
     written by earlier versions also hold ``code`` and ``error_code``."""
@@ -268,8 +252,7 @@ class RunFailed(Payload):
     run_id: str
 
 
-@register
-@dataclass(frozen=True)
+@event
 class RunCancelled(Payload):
     """A run was cancelled before it finished."""
 
@@ -278,8 +261,7 @@ class RunCancelled(Payload):
     run_id: str
 
 
-@register
-@dataclass(frozen=True)
+@event
 class RunFlaggedForReview(Payload):
     """A fairness analysis found groups whose rate is below the policy's ratio: a human should
     review the campaign (``groups`` names them)."""
@@ -290,8 +272,7 @@ class RunFlaggedForReview(Payload):
     groups: list[str]
 
 
-@register
-@dataclass(frozen=True)
+@event
 class ReportDownloaded(Payload):
     """A member read a run's report."""
 
@@ -299,8 +280,7 @@ class ReportDownloaded(Payload):
     run_id: str
 
 
-@register
-@dataclass(frozen=True)
+@event
 class BudgetCharged(Payload):
     """A run's privacy loss was charged to its org's budget line."""
 
@@ -310,8 +290,7 @@ class BudgetCharged(Payload):
     delta: float
 
 
-@register
-@dataclass(frozen=True)
+@event
 class BudgetRaised(Payload):
     """The retailer admin raised a partner's budget totals."""
 
@@ -320,8 +299,7 @@ class BudgetRaised(Payload):
     reason: str | None = None
 
 
-@register
-@dataclass(frozen=True)
+@event
 class BudgetSet(Payload):
     """A new partner's budget totals were set when it was added (written with
     ``partner.added``)."""
@@ -331,8 +309,7 @@ class BudgetSet(Payload):
     total: dict[str, float]
 
 
-@register
-@dataclass(frozen=True)
+@event
 class RequestRefused(Payload):
     """A member's request was refused for its role (``code``, e.g. ``forbidden``)."""
 

@@ -13,17 +13,12 @@ import pytest
 from cleanroom.errors import InternalError
 from cleanroom.ingest.source import open_source, table_connection
 from cleanroom.ingest.validate import first_true_rows
-from tests.engine.test_duckdb_sandbox import file_escapes, run_raw
+from tests.engine.test_duckdb_sandbox import file_escapes, outside_files, run_raw
 
 
 @pytest.fixture
 def outside(tmp_path: Path) -> Path:
-    folder = tmp_path / "elsewhere"
-    folder.mkdir()
-    pq.write_table(pa.table({"secret": ["outside-parquet-value"]}), folder / "o.parquet")
-    (folder / "o.csv").write_text("secret\noutside-csv-value\n", encoding="utf-8")
-    (folder / "o.json").write_text('{"secret": "outside-json-value"}\n', encoding="utf-8")
-    return folder
+    return outside_files(tmp_path)
 
 
 @pytest.fixture
