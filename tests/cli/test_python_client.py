@@ -89,30 +89,31 @@ def test_the_install_line_pins_this_version() -> None:
     assert f"pip install --no-deps 'cleanroom=={cleanroom.__version__}'" in text
 
 
-def test_phone_hashing_without_phonenumbers_says_how_to_install_it() -> None:
+def import_error_without(module: str, setup: str, call: str) -> str:
+    """What ``call`` raises (an ImportError's message) in a fresh interpreter without ``module``."""
     script = (
-        "import sys; sys.modules['phonenumbers'] = None\n"
-        "from cleanroom.client.normalize import normalize_phone\n"
-        "try:\n    normalize_phone('+1 234 567 8901')\n"
-        "except ImportError as err:\n    print(err)\n"
+        f"import sys; sys.modules[{module!r}] = None\n{setup}\n"
+        f"try:\n    {call}\nexcept ImportError as err:\n    print(err)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
-    assert "pip install 'cleanroom[client]'" in done.stdout
+    return done.stdout
 
 
-def test_to_pandas_without_pandas_says_how_to_install_it() -> None:
-    script = (
-        "import sys; sys.modules['pandas'] = None\n"
-        "from cleanroom.client import Report\n"
-        "try:\n    Report({'columns': [], 'rows': []}).to_pandas()\n"
-        "except ImportError as err:\n    print(err)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
-    )
-    assert "pip install 'cleanroom[client]'" in done.stdout
+@pytest.mark.parametrize(
+    ("module", "setup", "call"),
+    [
+        ("pandas", "from cleanroom.client import Report",
+         "Report({'columns': [], 'rows': []}).to_pandas()"),
+        ("phonenumbers", "from cleanroom.client.normalize import normalize_phone",
+         "normalize_phone('+1 234 567 8901')"),
+    ],
+)  # fmt: skip
+def test_an_optional_library_missing_says_how_to_install_it(
+    module: str, setup: str, call: str
+) -> None:
+    assert "pip install 'cleanroom[client]'" in import_error_without(module, setup, call)
 
 
 REPORT: dict[str, Any] = {
