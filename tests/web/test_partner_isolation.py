@@ -248,7 +248,7 @@ def _a_world(api: RouteApi, tmp_path: Path) -> World:
     line = next(
         line
         for line in _ok(api.call("GET", f"/v1/collaborations/{cid}/budget", A, "advertiser"))[
-            "budgets"
+            "items"
         ]
         if line["org"] == A
     )
