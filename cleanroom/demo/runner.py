@@ -67,7 +67,7 @@ class DemoOptions:
     output: Path = Path("demo-output")
     shoppers: int = 15_000
     seed: int = 7
-    epsilon: float = 3.0  # per run; the eleven runs (and the fairness check) fit the budget of 50
+    epsilon: float = 3.0  # per run; the thirteen runs (and the fairness check) fit the budget of 50
     delta: float = 1e-7
     queries: Path | None = None  # None: the checkout's queries/, else ./queries
     workdir: Path | None = None  # None: a fresh temporary directory, removed afterwards
