@@ -5,9 +5,9 @@
 -- param: brands list[str] = ["acme"]
 -- param: window_days int = 14
 -- param: value_days int = 90
--- bounds: orders 0 10
--- bounds: sales 0 20000
--- bounds: sales_90d 0 40000
+-- bounds: orders 0 8
+-- bounds: sales 0 8000
+-- bounds: sales_90d 0 20000
 WITH first_exposure AS (
     SELECT pid, campaign_id, MIN(exposure_ts) AS first_ts
     FROM exposures
