@@ -161,7 +161,7 @@ CAMPAIGN_PARAMETER = {
     "the caller's own metadata; costs no budget. Each report read is audited.",
     query=[CAMPAIGN_PARAMETER],
     responses={200: ResponseDoc("The campaign's KPIs.", CAMPAIGN_KPIS)},
-    errors=[403, 404, 422],
+    errors=[400, 403, 404],
 )
 def campaign_kpis(cid: str) -> dict[str, Any]:
     """The ``kpis`` report of one campaign."""
