@@ -60,6 +60,16 @@ def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path, engine: s
     # The bias test flags exactly the campaign whose delivery was planted to under-reach 55+.
     assert summary["fairness"] == {"c1": [], "c2": [], "c3": ["55+"], "c4": []}
     assert "c3: reach ratio by age band" in result.stdout
+    # The kpis report of c1 (released values) and the retailer's own exact opt-in rates.
+    assert "kpis of campaign c1" in result.stdout
+    assert "  conversion_rate " in result.stdout
+    assert "retailer's opt-in rate, customers for measurement" in result.stdout
+    kpis = next(r for r in summary["reports"] if r["name"] == "campaign_kpis")
+    ratios = [c for c in kpis["cells"] if c["column"] == "conversion_rate"]
+    assert ratios
+    assert all(c["within"] is not False for c in ratios) or kpis["within"] >= 0.85 * kpis[
+        "compared"
+    ]
     assert "server stopped" in result.stdout
 
 
