@@ -67,9 +67,9 @@ def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path, engine: s
     kpis = next(r for r in summary["reports"] if r["name"] == "campaign_kpis")
     ratios = [c for c in kpis["cells"] if c["column"] == "conversion_rate"]
     assert ratios
-    assert all(c["within"] is not False for c in ratios) or kpis["within"] >= 0.85 * kpis[
-        "compared"
-    ]
+    assert (
+        all(c["within"] is not False for c in ratios) or kpis["within"] >= 0.85 * kpis["compared"]
+    )
     assert "server stopped" in result.stdout
 
 
