@@ -227,10 +227,10 @@ def campaign_kpis(
     """The ``kpis`` report of one campaign: the latest succeeded ``campaign_kpis`` row for it
     (values and 95% intervals, as released), the latest ``match_rate`` rows, the governance
     KPIs the caller may see (exact, own data only) and what that run's filters removed."""
-    if not isinstance(campaign_id, str) or not campaign_id:
-        raise InvalidRequest("campaign_id is required")
     collab = authorize(svc, who, collaboration_id, "kpis.read")
     check_allowed(svc, who, collab, "report.read")
+    if not isinstance(campaign_id, str) or not campaign_id:
+        raise InvalidRequest("campaign_id is required")
     latest = _latest_report(svc, who, collab, CAMPAIGN_TEMPLATE)
     if latest is None:
         raise NotFound(
