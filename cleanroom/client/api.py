@@ -475,6 +475,24 @@ class ApiClient:
 
     # -- budget and audit --------------------------------------------------------------------
 
+    def campaign_kpis(self, collaboration_id: str, campaign_id: str) -> dict[str, Any]:
+        """The ``kpis`` report of one campaign: its row of the latest ``campaign_kpis`` report
+        (values and 95% intervals), the latest ``match_rate`` rows, and the caller's own
+        governance KPIs (docs/governance.md, KPIs)."""
+        return self._object(
+            "GET", self._collab(collaboration_id, "/kpis"), params={"campaign_id": campaign_id}
+        )
+
+    def governance_kpis(self, collaboration_id: str) -> dict[str, Any]:
+        """Opt-in rates of the caller's own datasets (and, for the retailer admin, the
+        suppression list's matches): exact, the caller's own data only."""
+        return self._object("GET", self._collab(collaboration_id, "/kpis/governance"))
+
+    def run_filter_kpis(self, collaboration_id: str, run_id: str) -> dict[str, Any]:
+        """Rows one run's consent (and suppression) filters removed from the caller's own
+        datasets."""
+        return self._object("GET", self._collab(collaboration_id, f"/runs/{_seg(run_id)}/kpis"))
+
     def budget(self, collaboration_id: str) -> list[dict[str, Any]]:
         """Budget lines (``org``, ``total``, ``spent``, ``remaining``) visible to the caller."""
         return self._all(self._collab(collaboration_id, "/budget"))

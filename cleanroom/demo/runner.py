@@ -38,6 +38,7 @@ from cleanroom.demo.report_view import (
     ReportComparison,
     compare_report,
     comparison_table,
+    format_number,
     summary_line,
 )
 from cleanroom.demo.specs import ADVERTISER_ORG, DEMO_POLICY, RETAILER_ORG, demo_dataset_specs
@@ -50,6 +51,7 @@ from cleanroom.services.exact import exact_answer
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"  # in a source checkout
 FAIRNESS_TEMPLATE = "audience_composition"
 FAIRNESS_EPSILON = 1.0
+KPI_TEMPLATE, KPI_CAMPAIGN = "campaign_kpis", "c1"
 SERVER_START_SECONDS = 90.0
 RUN_TIMEOUT_SECONDS = 300.0
 Echo = Callable[[str], None]
@@ -66,7 +68,7 @@ class DemoOptions:
     output: Path = Path("demo-output")
     shoppers: int = 15_000
     seed: int = 7
-    epsilon: float = 3.0  # per run; the eleven runs (and the fairness check) fit the budget of 50
+    epsilon: float = 3.0  # per run; the thirteen runs (and the fairness check) fit the budget of 50
     delta: float = 1e-7
     queries: Path | None = None  # None: the checkout's queries/, else ./queries
     workdir: Path | None = None  # None: a fresh temporary directory, removed afterwards
@@ -145,6 +147,8 @@ def run_demo(
                 fairness = _fairness_check(
                     advertiser, cid, approved[FAIRNESS_TEMPLATE], options, echo, progress
                 )
+            if KPI_TEMPLATE in approved:
+                _kpis_view(admin, advertiser, cid, echo)
             remaining = _print_budget(advertiser, cid, echo)
             verified = admin.audit_verify(cid)
             echo(f"audit chain: {'ok' if verified.get('ok') else 'BROKEN'} "
@@ -380,6 +384,28 @@ def _fairness_check(
         )
         echo(f"  {campaign.campaign_id}: reach ratio by age band {ratios}: {verdict}")
     return flagged
+
+
+def _kpis_view(admin: ApiClient, advertiser: ApiClient, cid: str, echo: Echo) -> None:
+    """The ``kpis`` report of one campaign as the advertiser reads it (released values, no new
+    privacy cost), and the retailer's own exact opt-in rates (governance KPIs)."""
+    found = advertiser.campaign_kpis(cid, KPI_CAMPAIGN)
+    echo(f"\nkpis of campaign {KPI_CAMPAIGN} (released by the campaign_kpis run, no extra cost):")
+    values = found["campaign"]["values"]
+    for name in ("conversion_rate", "aov", "repeat_rate", "value_90d_per_exposed"):
+        cell = values.get(name) or {}
+        bounds = cell.get("interval")
+        shown = (
+            "not estimable"
+            if bounds is None
+            else (f"[{format_number(bounds[0])}, {format_number(bounds[1])}]")
+        )
+        echo(f"  {name} {format_number(cell.get('value'))} {shown}")
+    for item in admin.governance_kpis(cid).get("opt_in") or []:
+        rate = item.get("people_rate")
+        echo(f"  retailer's opt-in rate, {item['dataset']} for {item['purpose']}: "
+             f"{'-' if rate is None else f'{rate:.1%}'} of {item['people']:,} people (exact, "
+             "the retailer's own data)")  # fmt: skip
 
 
 def _run_one(

@@ -119,6 +119,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/collaborations/<cid>/runs/<rid>/report"): Case(
         "partner_viewer", (ADVERTISER, "auditor")
     ),
+    ("GET", "/v1/collaborations/<cid>/kpis"): Case("advertiser", (ADVERTISER, "auditor")),
+    ("GET", "/v1/collaborations/<cid>/kpis/governance"): Case("auditor", None),
+    ("GET", "/v1/collaborations/<cid>/runs/<rid>/kpis"): Case(
+        "partner_viewer", (ADVERTISER, "auditor")
+    ),
     ("GET", "/v1/collaborations/<cid>/budget"): Case("auditor", None),
     ("POST", "/v1/collaborations/<cid>/budget/<org>/raise"): Case(
         "retailer_admin", (ADVERTISER, "advertiser"), _json({"add": {"epsilon": 1.0}})
