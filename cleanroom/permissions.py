@@ -63,6 +63,10 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
         "report.read": frozenset({"retailer_admin", "advertiser", "partner_viewer"}),  # own org's
         "budget.read": _ALL,  # partners see their own org's line only (cleanroom.visibility)
         "budget.raise": frozenset({"retailer_admin"}),
+        # Governance KPIs (opt-in rates, suppression matches, consent-removed rows): exact figures
+        # of the reader's own org's data only (cleanroom.visibility, ``governance_kpi``).
+        "kpis.read": _ALL,
+        "kpis.suppression": frozenset({"retailer_admin"}),  # the suppression list's matches
         "audit.read": _ALL,
         "audit.verify": _ALL,
     }
