@@ -52,7 +52,9 @@ def parameter_problems(parameters: Sequence[ParamSpec], values: Mapping[str, Any
 
     >>> parameter_problems([ParamSpec("n", "int"), ParamSpec("ids", "list[str]", ["a"], True)],
     ...                    {"n": "14", "x": 1})
-    ["parameter 'x' is not declared", "parameter 'n' must be an integer"]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ["parameter 'x' is not declared",
+     "parameter 'n' must be an integer from -2147483648 to 2147483647"]
     """
     collector = ViolationCollector("")
     resolve_values(parameters, values, collector)
