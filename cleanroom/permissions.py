@@ -1,4 +1,5 @@
-"""Who may do what, as data. Checked in one place (``services.access``).
+"""Who is calling (:class:`Principal`, one of :data:`ROLES`) and who may do what, as data.
+Checked in one place (``services.access``).
 
 Membership is checked first (a principal outside the collaboration gets ``not_found``); then the
 action's roles (``forbidden``). Some actions are further limited to the principal's own org
@@ -13,9 +14,25 @@ False
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
 
-_ALL = frozenset({"retailer_admin", "advertiser", "partner_viewer", "auditor"})
+ROLES = ("retailer_admin", "advertiser", "partner_viewer", "auditor")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: from a verified bearer token (web) or the local operator (cli)."""
+
+    sub: str
+    org: str
+    role: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"sub": self.sub, "org": self.org, "role": self.role}
+
+
+_ALL = frozenset(ROLES)
 _MEMBERS_READ = frozenset({"retailer_admin", "advertiser", "partner_viewer"})
 
 PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
@@ -46,6 +63,10 @@ PERMISSIONS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
         "report.read": frozenset({"retailer_admin", "advertiser", "partner_viewer"}),  # own org's
         "budget.read": _ALL,  # partners see their own org's line only (cleanroom.visibility)
         "budget.raise": frozenset({"retailer_admin"}),
+        # Governance KPIs (opt-in rates, suppression matches, consent-removed rows): exact figures
+        # of the reader's own org's data only (cleanroom.visibility, ``governance_kpi``).
+        "kpis.read": _ALL,
+        "kpis.suppression": frozenset({"retailer_admin"}),  # the suppression list's matches
         "audit.read": _ALL,
         "audit.verify": _ALL,
     }

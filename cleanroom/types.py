@@ -1,554 +1,81 @@
-"""Domain value objects shared by every layer: collaboration policy, dataset specs, template
-parameters and the release plan that ``policy`` hands to ``dp``.
+"""The compatibility surface for the domain value objects, which live by concept:
 
-All are frozen dataclasses with explicit ``from_dict`` (validating, raising
-:class:`~cleanroom.errors.InvalidRequest` / :class:`~cleanroom.errors.DatasetInvalid` with a
-message a person can act on) and ``to_dict``. No third-party imports.
+- :mod:`cleanroom.specs`: dataset and column specs, template parameter specs, collaboration policy;
+- :mod:`cleanroom.plan`: the release plan that ``policy`` hands to ``dp``, and the compiled query;
+- :mod:`cleanroom.names`: the names the rewrite and the engine use, and the reserved prefix;
+- :mod:`cleanroom.permissions`: roles and the calling :class:`Principal`.
 
->>> p = CollaborationPolicy.from_dict({"epsilon_budget": 5, "purposes": ["measurement"]})
->>> p.min_users_per_row, p.max_groups_per_user
-(50, 4)
->>> CollaborationPolicy.from_dict({"min_users_per_row": 3})
-Traceback (most recent call last):
-...
-cleanroom.errors.InvalidRequest: policy.min_users_per_row must be an integer from 10 to 1000000
+This module only re-exports them so that existing ``from cleanroom.types import ...`` lines keep
+working; new code imports from the module that defines the name.
 """
 
-from __future__ import annotations
-
-import math
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
-
-from cleanroom import ranges
-from cleanroom.errors import DatasetInvalid, InvalidRequest
-from cleanroom.ranges import MAX_ABS_BOUND
-
-ROLES = ("retailer_admin", "advertiser", "partner_viewer", "auditor")
-COLUMN_ROLES = (
-    "identifier", "dimension", "metric", "timestamp", "consent", "blocked", "sensitive",
-)  # fmt: skip
-# A sensitive column holds a declared protected-class proxy (age band, gender, region ...): a
-# template may only carry it as a plain column and group a fairness analysis's release by it.
-FAIRNESS_PURPOSE = "fairness"
-METRIC_TYPES = ("integer", "number")  # how a metric is stored: BIGINT or DOUBLE
-DATASET_KINDS = ("personal", "reference")
-RELEASE_AGGREGATES = ("SUM", "AVG", "COUNT")
-PARAM_TYPES = ("str", "int", "float", "bool", "date", "timestamp", "list[str]", "list[int]")
-PID = "pid"
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-
-# Everything the rewrite and the engine name starts with this prefix, and no name a user chooses
-# (dataset, column, alias, CTE) may: nothing a template spells can bind to something internal.
-RESERVED_PREFIX = "cr_"
-# Names the engine gives the data of a run (see policy's rewrite and engine's views).
-SUPPRESSION_VIEW = "cr_suppressed"
-
-
-def is_reserved_name(name: str) -> bool:
-    """Does ``name`` (any case) lie in the namespace of the rewrite and the engine?"""
-    return name.lower().startswith(RESERVED_PREFIX)
-
-
-def dataset_view(name: str) -> str:
-    """The engine view that holds dataset ``name`` for one run (templates never see it)."""
-    return f"cr_ds_{name}"
-
-
-def _finite_number(value: Any, what: str, error: type[InvalidRequest | DatasetInvalid]) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise error(f"{what} must be a number")
-    if not ranges.is_finite_number(value):
-        raise error(f"{what} must be finite")
-    return float(value)
-
-
-def _check_name(value: Any, what: str, error: type[InvalidRequest | DatasetInvalid]) -> str:
-    if not isinstance(value, str) or not NAME_RE.match(value):
-        raise error(
-            f"{what} must be a lower-case name of letters, digits and underscores "
-            "starting with a letter (at most 63 characters)"
-        )
-    if is_reserved_name(value):
-        raise error(f"{what} must not start with '{RESERVED_PREFIX}' (reserved for the engine)")
-    return value
-
-
-def _in_range(data: Mapping[str, Any], key: str, default: Any, allowed: ranges.Range) -> Any:
-    return allowed.check(data.get(key, default), f"policy.{key}")
-
-
-@dataclass(frozen=True)
-class CollaborationPolicy:
-    """Rules of one collaboration (docs/specs.md, Collaboration policy)."""
-
-    epsilon_budget: float = 10.0
-    delta_budget: float = 1e-6
-    min_users_per_row: int = 50
-    max_groups_per_user: int = 4
-    max_count_per_user: int = 10
-    max_epsilon_per_run: float = 2.0
-    budget_refresh: str | None = None  # ISO-8601 duration such as "P30D"; None: never refreshes
-    purposes: tuple[str, ...] = ("measurement", "audience_sizing")
-    # A fairness analysis flags a campaign for human review when a group's rate, relative to the
-    # whole eligible population's, is below this ratio with its 95% interval excluding it (the
-    # four-fifths rule by default).
-    fairness_min_ratio: float = 0.8
-
-    KEYS = (
-        "epsilon_budget", "delta_budget", "min_users_per_row", "max_groups_per_user",
-        "max_count_per_user", "max_epsilon_per_run", "budget_refresh", "purposes",
-        "fairness_min_ratio",
-    )  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> CollaborationPolicy:
-        data = dict(data or {})
-        unknown = sorted(set(data) - set(cls.KEYS))
-        if unknown:
-            raise InvalidRequest(f"unknown policy key(s): {', '.join(unknown)}")
-        eps = float(_in_range(data, "epsilon_budget", 10.0, ranges.EPSILON_BUDGET))
-        delta = float(_in_range(data, "delta_budget", 1e-6, ranges.DELTA))
-        per_run = float(
-            _in_range(data, "max_epsilon_per_run", min(2.0, eps), ranges.EPSILON_PER_RUN)
-        )
-        if per_run > eps:
-            raise InvalidRequest("policy.max_epsilon_per_run must be <= epsilon_budget")
-        refresh = data.get("budget_refresh")
-        days = re.fullmatch(r"P(\d{1,9})D", refresh) if isinstance(refresh, str) else None
-        if refresh is not None and (
-            days is None or not ranges.BUDGET_REFRESH_DAYS.contains(int(days.group(1)))
-        ):
-            raise InvalidRequest(
-                'policy.budget_refresh must be null or a period in days like "P30D" '
-                f"({ranges.BUDGET_REFRESH_DAYS.describe()} days)"
-            )
-        purposes = data.get("purposes", ["measurement", "audience_sizing"])
-        if not isinstance(purposes, list | tuple) or not purposes:
-            raise InvalidRequest("policy.purposes must be a non-empty list of names")
-        checked = tuple(_check_name(p, "each policy purpose", InvalidRequest) for p in purposes)
-        return cls(
-            epsilon_budget=eps,
-            delta_budget=delta,
-            min_users_per_row=_in_range(data, "min_users_per_row", 50, ranges.MIN_USERS_PER_ROW),
-            max_groups_per_user=_in_range(
-                data, "max_groups_per_user", 4, ranges.MAX_GROUPS_PER_USER
-            ),
-            max_count_per_user=_in_range(data, "max_count_per_user", 10, ranges.MAX_COUNT_PER_USER),
-            max_epsilon_per_run=per_run,
-            budget_refresh=refresh,
-            purposes=tuple(dict.fromkeys(checked)),
-            fairness_min_ratio=float(
-                _in_range(data, "fairness_min_ratio", 0.8, ranges.FAIRNESS_MIN_RATIO)
-            ),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "epsilon_budget": self.epsilon_budget,
-            "delta_budget": self.delta_budget,
-            "min_users_per_row": self.min_users_per_row,
-            "max_groups_per_user": self.max_groups_per_user,
-            "max_count_per_user": self.max_count_per_user,
-            "max_epsilon_per_run": self.max_epsilon_per_run,
-            "budget_refresh": self.budget_refresh,
-            "purposes": list(self.purposes),
-            "fairness_min_ratio": self.fairness_min_ratio,
-        }
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    """One declared column of a dataset (docs/specs.md, Dataset spec)."""
-
-    name: str
-    role: str
-    bounds: tuple[float, float] | None = None  # metric: per person per group
-    aggregates: tuple[str, ...] = ()  # metric: allowed release aggregates
-    values: tuple[str | int | float, ...] | None = None  # dimension: public domain
-    purpose: str | None = None  # consent: the purpose this column grants
-    # metric: stored as BIGINT ("integer", the default: money in minor units stays exact) or
-    # DOUBLE ("number"). Declared, never inferred from the values: a stored type that one
-    # person's value could change would change how every template computes over everyone.
-    number_type: str = "integer"
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"role": self.role}
-        if self.role == "metric" and self.number_type != "integer":
-            out["type"] = self.number_type
-        if self.bounds is not None:
-            out["bounds"] = list(self.bounds)
-        if self.aggregates:
-            out["aggregates"] = list(self.aggregates)
-        if self.values is not None:
-            out["values"] = list(self.values)
-        if self.purpose is not None:
-            out["purpose"] = self.purpose
-        return out
-
-
-def _column_from_dict(name: str, data: Any, kind: str) -> ColumnSpec:
-    if not isinstance(data, Mapping):
-        raise DatasetInvalid(f"column '{name}': spec must be an object with a 'role'")
-    role = data.get("role")
-    if role not in COLUMN_ROLES:
-        raise DatasetInvalid(f"column '{name}': role must be one of {', '.join(COLUMN_ROLES)}")
-    allowed_keys = {"role"} | {
-        "metric": {"bounds", "aggregates", "type"},
-        "dimension": {"values"},
-        "sensitive": {"values"},
-        "consent": {"purpose"},
-    }.get(role, set())
-    extra = sorted(set(data) - allowed_keys)
-    if extra:
-        raise DatasetInvalid(
-            f"column '{name}': keys {', '.join(extra)} do not apply to role {role}"
-        )
-    if kind == "reference" and role not in ("dimension", "metric", "timestamp"):
-        raise DatasetInvalid(
-            f"column '{name}': a reference dataset has only dimension, metric or timestamp columns"
-        )
-    bounds: tuple[float, float] | None = None
-    aggregates: tuple[str, ...] = ()
-    values: tuple[str | int | float, ...] | None = None
-    purpose: str | None = None
-    number_type = "integer"
-    if role == "metric":
-        number_type = data.get("type", "integer")
-        if number_type not in METRIC_TYPES:
-            raise DatasetInvalid(
-                f"column '{name}': type must be one of {', '.join(METRIC_TYPES)} "
-                "(integer: whole numbers such as money in cents; number: fractional values)"
-            )
-        raw = data.get("bounds")
-        if raw is None and kind == "personal":
-            raise DatasetInvalid(f"column '{name}': a metric of a personal dataset needs bounds")
-        if raw is not None:
-            if not isinstance(raw, list | tuple) or len(raw) != 2:
-                raise DatasetInvalid(f"column '{name}': bounds must be [lo, hi]")
-            lo = _finite_number(raw[0], f"column '{name}': bounds", DatasetInvalid)
-            hi = _finite_number(raw[1], f"column '{name}': bounds", DatasetInvalid)
-            if lo > hi:
-                raise DatasetInvalid(f"column '{name}': bounds must have lo <= hi")
-            if max(abs(lo), abs(hi)) > MAX_ABS_BOUND:
-                raise DatasetInvalid(
-                    f"column '{name}': bounds must lie within ±{MAX_ABS_BOUND:g} per person"
-                )
-            bounds = (lo, hi)
-        aggs = data.get("aggregates", ["SUM", "AVG"])
-        if not isinstance(aggs, list | tuple) or not all(isinstance(a, str) for a in aggs):
-            raise DatasetInvalid(f"column '{name}': aggregates must be a list of names")
-        upper = tuple(dict.fromkeys(a.upper() for a in aggs))
-        bad = [a for a in upper if a not in RELEASE_AGGREGATES]
-        if bad:
-            raise DatasetInvalid(
-                f"column '{name}': aggregate(s) {', '.join(bad)} not allowed; "
-                f"choose from {', '.join(RELEASE_AGGREGATES)}"
-            )
-        aggregates = upper
-    elif role in ("dimension", "sensitive") and data.get("values") is not None:
-        raw_values = data["values"]
-        if (
-            not isinstance(raw_values, list | tuple)
-            or not raw_values
-            or not all(
-                isinstance(v, str | int | float) and not isinstance(v, bool) for v in raw_values
-            )
-        ):
-            raise DatasetInvalid(f"column '{name}': values must be a non-empty list of scalars")
-        if len(set(raw_values)) != len(raw_values):
-            raise DatasetInvalid(f"column '{name}': values must not repeat")
-        values = tuple(raw_values)
-    elif role == "consent":
-        purpose = _check_name(data.get("purpose"), f"column '{name}': purpose", DatasetInvalid)
-    return ColumnSpec(name, role, bounds, aggregates, values, purpose, number_type)
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What a dataset holds and how it may be used (docs/specs.md, Dataset spec)."""
-
-    name: str
-    kind: str
-    columns: tuple[ColumnSpec, ...]
-    purposes: tuple[str, ...] = ()
-    max_rows_per_user: int | None = None
-    retention_days: int | None = None
-
-    KEYS = ("name", "kind", "columns", "purposes", "max_rows_per_user", "retention_days")
-
-    @classmethod
-    def from_dict(cls, data: Any) -> DatasetSpec:
-        if not isinstance(data, Mapping):
-            raise DatasetInvalid("the dataset spec must be a JSON object")
-        unknown = sorted(set(data) - set(cls.KEYS))
-        if unknown:
-            raise DatasetInvalid(f"unknown dataset spec key(s): {', '.join(unknown)}")
-        name = _check_name(data.get("name"), "dataset name", DatasetInvalid)
-        kind = data.get("kind")
-        if kind not in DATASET_KINDS:
-            raise DatasetInvalid("dataset kind must be 'personal' or 'reference'")
-        raw_columns = data.get("columns")
-        if not isinstance(raw_columns, Mapping) or not raw_columns:
-            raise DatasetInvalid("columns must be a non-empty object of column name -> spec")
-        columns = []
-        for col_name, col in raw_columns.items():
-            _check_name(col_name, f"column name '{col_name}'", DatasetInvalid)
-            if col_name == PID:
-                raise DatasetInvalid("'pid' is reserved for the re-keyed identifier")
-            if col_name.startswith("cr_"):
-                raise DatasetInvalid(f"column '{col_name}': the prefix cr_ is reserved")
-            try:
-                columns.append(_column_from_dict(col_name, col, kind))
-            except DatasetInvalid as err:  # located, so that an editor can point at the column
-                raise DatasetInvalid(err.detail, column=col_name) from None
-        identifiers = [c for c in columns if c.role == "identifier"]
-        purposes: tuple[str, ...] = ()
-        max_rows: int | None = None
-        if kind == "personal":
-            if len(identifiers) != 1:
-                raise DatasetInvalid("a personal dataset needs exactly one identifier column")
-            raw_purposes = data.get("purposes")
-            if not isinstance(raw_purposes, list | tuple) or not raw_purposes:
-                raise DatasetInvalid("a personal dataset must list the purposes it may serve")
-            purposes = tuple(
-                dict.fromkeys(_check_name(p, "each purpose", DatasetInvalid) for p in raw_purposes)
-            )
-            max_rows = ranges.MAX_ROWS_PER_USER.check(
-                data.get("max_rows_per_user", 1000), "max_rows_per_user", DatasetInvalid
-            )
-        else:
-            for key in ("purposes", "max_rows_per_user"):
-                if key in data:
-                    raise DatasetInvalid(f"a reference dataset has no {key}")
-        retention = data.get("retention_days")
-        if retention is not None:
-            ranges.RETENTION_DAYS.check(retention, "retention_days (or absent)", DatasetInvalid)
-        seen_consent: set[str] = set()
-        for c in columns:
-            if c.role == "consent":
-                assert c.purpose is not None
-                if c.purpose in seen_consent:
-                    raise DatasetInvalid(f"two consent columns for purpose '{c.purpose}'")
-                seen_consent.add(c.purpose)
-        return cls(name, kind, tuple(columns), purposes, max_rows, retention)
-
-    def check_against_policy(self, policy: CollaborationPolicy) -> None:
-        """Purposes and consent purposes must be ones the collaboration allows."""
-        known = set(policy.purposes)
-        for purpose in self.purposes:
-            if purpose not in known:
-                raise DatasetInvalid(
-                    f"purpose '{purpose}' is not allowed by this collaboration "
-                    f"(allowed: {', '.join(policy.purposes)})"
-                )
-        for c in self.columns:
-            if c.role == "consent" and c.purpose not in known:
-                raise DatasetInvalid(
-                    f"column '{c.name}': consent purpose '{c.purpose}' is not a purpose of this "
-                    "collaboration"
-                )
-
-    def column(self, name: str) -> ColumnSpec | None:
-        return next((c for c in self.columns if c.name == name), None)
-
-    @property
-    def identifier(self) -> ColumnSpec | None:
-        return next((c for c in self.columns if c.role == "identifier"), None)
-
-    @property
-    def is_personal(self) -> bool:
-        return self.kind == "personal"
-
-    def stored_columns(self) -> tuple[ColumnSpec, ...]:
-        """Columns kept in the stored file: blocked ones are dropped, the identifier becomes pid."""
-        return tuple(c for c in self.columns if c.role not in ("blocked", "identifier"))
-
-    def consent_column(self, purpose: str) -> ColumnSpec | None:
-        return next((c for c in self.columns if c.role == "consent" and c.purpose == purpose), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "kind": self.kind,
-            "columns": {c.name: c.to_dict() for c in self.columns},
-        }
-        if self.kind == "personal":
-            out["purposes"] = list(self.purposes)
-            out["max_rows_per_user"] = self.max_rows_per_user
-        if self.retention_days is not None:
-            out["retention_days"] = self.retention_days
-        return out
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """A declared template parameter: ``-- param: window_days int = 14``."""
-
-    name: str
-    type: str
-    default: Any = None
-    has_default: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "type": self.type}
-        if self.has_default:
-            out["default"] = self.default
-        return out
-
-
-# ---------------------------------------------------------------------------------------------
-# The release plan: what ``policy`` tells ``dp`` about the engine's result.
-#
-# The engine's result has one row per group: the group key columns, then one column per
-# measurement, each already the exact sum across people of per-person contributions clamped to
-# [lower, upper], with each person in at most ``max_groups`` groups. ``dp`` adds noise to each
-# measurement, selects partitions, then evaluates the outputs (post-processing).
-# ---------------------------------------------------------------------------------------------
-
-MeasurementKind = Literal["person_count", "row_count", "sum"]
-
-
-@dataclass(frozen=True)
-class Measurement:
-    column: str
-    kind: MeasurementKind
-    lower: float  # per person per group
-    upper: float
-    integer: bool  # integer-valued: discrete noise
-    max_groups: int  # groups a person may touch (max_groups_per_user, 1 for a single group)
-    # No FILTER: a row count and a person count that are both unconditional count the same
-    # people's rows, so the row count is never below the person count (post-processing uses it).
-    unconditional: bool = False
-
-    @property
-    def bound(self) -> float:
-        """Largest absolute contribution of one person to one group."""
-        return max(abs(self.lower), abs(self.upper))
-
-    @property
-    def l1_sensitivity(self) -> float:
-        return self.max_groups * self.bound
-
-    @property
-    def l2_sensitivity(self) -> float:
-        return math.sqrt(self.max_groups) * self.bound
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "column": self.column,
-            "kind": self.kind,
-            "bounds": [self.lower, self.upper],
-            "integer": self.integer,
-            "max_groups": self.max_groups,
-            "l1_sensitivity": self.l1_sensitivity,
-        }
-
-
-@dataclass(frozen=True)
-class Col:
-    """Post-noise expression: a group key or a noisy measurement by column name."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class Lit:
-    value: str | int | float | bool | None
-
-
-@dataclass(frozen=True)
-class Op:
-    """``op`` is one of + - * / (arithmetic), = <> < <= > >= and or not (HAVING), neg,
-    or a function among round, floor, ceil, abs, coalesce, nullif, least, greatest."""
-
-    op: str
-    args: tuple[PostExpr, ...]
-
-
-PostExpr = Col | Lit | Op
-
-
-@dataclass(frozen=True)
-class GroupKey:
-    name: str  # output column name
-    public_domain: tuple[str | int | float | bool | None, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Output:
-    name: str
-    expr: PostExpr
-    is_group_key: bool = False
-
-
-@dataclass(frozen=True)
-class OrderItem:
-    expr: PostExpr
-    descending: bool = False
-
-
-@dataclass(frozen=True)
-class ReleasePlan:
-    group_keys: tuple[GroupKey, ...]
-    measurements: tuple[Measurement, ...]
-    person_count: str  # the measurement column used for thresholding and min_users_per_row
-    outputs: tuple[Output, ...]
-    having: PostExpr | None = None
-    order_by: tuple[OrderItem, ...] = ()
-    limit: int | None = None
-    max_groups_per_user: int = 1
-    min_users_per_row: int = 50
-    added_person_count: bool = False  # measured for partition selection, not asked for
-
-    @property
-    def keys_are_public(self) -> bool:
-        return all(k.public_domain is not None for k in self.group_keys)
-
-
-@dataclass(frozen=True)
-class CompiledQuery:
-    """A validated, bound and rewritten template, ready for an engine and for ``dp``."""
-
-    duckdb_sql: str
-    spark_sql: str
-    plan: ReleasePlan
-    datasets: tuple[str, ...]  # dataset names the query reads (views: dataset_view(name))
-    parameters: Mapping[str, Any] = field(default_factory=dict)
-    pin: str = ""  # hash of the normalized AST with parameter values abstracted
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: from a verified bearer token (web) or the local operator (cli)."""
-
-    sub: str
-    org: str
-    role: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"sub": self.sub, "org": self.org, "role": self.role}
-
-
-@dataclass(frozen=True)
-class LiftSpec:
-    """A template's ``-- lift:`` header line: the cell key and its test and holdout values."""
-
-    cell: str
-    test: str
-    holdout: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"cell": self.cell, "test": self.test, "holdout": self.holdout}
-
-
-def parse_lift(value: str) -> LiftSpec:
-    """``cell test holdout`` -> LiftSpec; raises ValueError with a readable reason."""
-    parts = value.split()
-    if len(parts) != 3 or parts[1] == parts[2]:
-        raise ValueError(
-            "a lift line is 'cell_key test_value holdout_value', e.g. 'cell test holdout'"
-        )
-    return LiftSpec(parts[0].lower(), parts[1], parts[2])
+from cleanroom.names import (
+    NAME_RE,
+    PID,
+    RESERVED_PREFIX,
+    SUPPRESSION_VIEW,
+    dataset_view,
+    is_reserved_name,
+)
+from cleanroom.permissions import ROLES, Principal
+from cleanroom.plan import (
+    Col,
+    CompiledQuery,
+    GroupKey,
+    Lit,
+    Measurement,
+    MeasurementKind,
+    Op,
+    OrderItem,
+    Output,
+    PostExpr,
+    ReleasePlan,
+)
+from cleanroom.specs import (
+    COLUMN_ROLES,
+    DATASET_KINDS,
+    FAIRNESS_PURPOSE,
+    METRIC_TYPES,
+    PARAM_TYPES,
+    RELEASE_AGGREGATES,
+    CollaborationPolicy,
+    ColumnSpec,
+    DatasetSpec,
+    LiftSpec,
+    ParamSpec,
+    parse_lift,
+)
+
+__all__ = [
+    "COLUMN_ROLES",
+    "DATASET_KINDS",
+    "FAIRNESS_PURPOSE",
+    "METRIC_TYPES",
+    "NAME_RE",
+    "PARAM_TYPES",
+    "PID",
+    "RELEASE_AGGREGATES",
+    "RESERVED_PREFIX",
+    "ROLES",
+    "SUPPRESSION_VIEW",
+    "Col",
+    "CollaborationPolicy",
+    "ColumnSpec",
+    "CompiledQuery",
+    "DatasetSpec",
+    "GroupKey",
+    "LiftSpec",
+    "Lit",
+    "Measurement",
+    "MeasurementKind",
+    "Op",
+    "OrderItem",
+    "Output",
+    "ParamSpec",
+    "PostExpr",
+    "Principal",
+    "ReleasePlan",
+    "dataset_view",
+    "is_reserved_name",
+    "parse_lift",
+]

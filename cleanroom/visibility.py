@@ -107,6 +107,13 @@ RESOURCES: Mapping[str, Visibility] = MappingProxyType(
             "is on the collaboration)",
             _PARTNERS_OWN,
         ),
+        "governance_kpi": _v(
+            "the org whose data it counts",
+            "opt-in rates, suppression matches, rows a run's consent filter removed: exact "
+            "figures of one org's own datasets, for that org only (partners are not offered a "
+            "DP version)",
+            {OWNER: FULL, RETAILER: HIDDEN, PARTNER: HIDDEN},
+        ),
         "request": _v(
             "the org that sent it",
             "a refused request: action and code",

@@ -15,8 +15,7 @@ from cleanroom.config import Settings, load_settings, warn_generated_secrets
 from cleanroom.errors import CleanroomError, StoreUnavailable
 from cleanroom.services.context import build_services
 from cleanroom.services.datasets import purge_expired as purge_expired_versions
-from cleanroom.store import init_db as migrate_to_head
-from cleanroom.store import schema_revisions
+from cleanroom.services.maintenance import migrate, schema_status
 
 
 def redacted_url(url: str) -> str:
@@ -52,19 +51,19 @@ def require_current_schema(url: str) -> None:
     """Return when the store at ``url`` is at the newest migration, else fail (exit 1) saying to
     run ``cleanroom init-db``; the driver's own text may hold credentials and is not shown."""
     try:
-        current, heads = schema_revisions(url)
+        status = schema_status(url)
     except Exception as err:  # noqa: BLE001 - the driver's text may hold credentials
         raise click.ClickException(
             f"the metadata store at {redacted_url(url)} could not be read ({type(err).__name__});"
             " check CLEANROOM_DATABASE_URL"
         ) from None
-    if current == heads:
+    if status.is_current:
         return
-    found = ", ".join(current) or "no schema"
+    found = ", ".join(status.current) or "no schema"
     raise click.ClickException(
         f"the metadata store at {redacted_url(url)} is at {found}, not the newest migration "
-        f"({', '.join(heads)}): run `cleanroom init-db` once (a one-off job with the servers' "
-        "settings), then start the servers and workers"
+        f"({', '.join(status.heads)}): run `cleanroom init-db` once (a one-off job with the "
+        "servers' settings), then start the servers and workers"
     )
 
 
@@ -75,7 +74,7 @@ def init_db() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url
     try:
-        migrate_to_head(url)
+        migrate(url)
     except StoreUnavailable as err:  # the operator needs the driver's reason (a bad password?)
         raise click.ClickException(f"{err.code}: {err.detail} ({err.reason})") from None
     except CleanroomError as err:

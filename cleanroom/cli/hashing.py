@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from cleanroom.client.hashing import DEFAULT_REGION, KINDS, hash_identifier_file
 from cleanroom.errors import CleanroomError
-from cleanroom.services.hashing import DEFAULT_REGION, KINDS, hash_identifier_file
 
 
 @click.command("hash")

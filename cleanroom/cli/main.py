@@ -50,6 +50,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "runs": ("cleanroom.cli.runs", "runs",
              "List, inspect and cancel runs (your org's; the retailer admin sees every..."),
     "report": ("cleanroom.cli.reports", "report", "Run reports."),
+    "kpis": ("cleanroom.cli.kpis", "kpis",
+             "Campaign KPIs with intervals, and governance KPIs of your own org's data."),
     "budget": ("cleanroom.cli.budget_audit", "budget",
                "Privacy budget per partner org (as budget show); budget raise raises one."),
     "audit": ("cleanroom.cli.budget_audit", "audit",

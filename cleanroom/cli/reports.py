@@ -18,7 +18,7 @@ from cleanroom.cli.remote import (
     write_output,
 )
 from cleanroom.client import REPORT_FORMATS
-from cleanroom.dp.lift import lift_lines
+from cleanroom.lift_view import lift_lines
 from cleanroom.services.reports import report_explanations, report_layout
 
 

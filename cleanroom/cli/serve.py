@@ -17,7 +17,7 @@ import click
 from cleanroom.cli.database import require_current_schema
 from cleanroom.config import ENV_PREFIX, load_settings, warn_generated_secrets
 from cleanroom.errors import CleanroomError
-from cleanroom.store import init_db as migrate_to_head
+from cleanroom.services.maintenance import migrate
 from cleanroom.web.gunicorn_worker import ClientLimits
 
 WSGI_APP = "cleanroom.web.wsgi:app"
@@ -72,7 +72,7 @@ def serve(
     else:
         # The embedded default serves from a fresh data directory (migrating is idempotent).
         try:
-            migrate_to_head(settings.effective_database_url)
+            migrate(settings.effective_database_url)
         except Exception as err:  # noqa: BLE001 - the driver's text may hold credentials
             raise click.ClickException(
                 f"the metadata store could not be migrated ({type(err).__name__}); "

@@ -125,17 +125,14 @@ class ApiClient:
             raise ApiError(200, "invalid_response", "the server's answer is not an object", {})
         return body
 
-    def _all(self, path: str, key: str | None = None) -> list[dict[str, Any]]:
-        """Every item of a list route, following ``next_cursor`` pages."""
+    def _all(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a list route (``{"items": [...]}``, the one shape of every list
+        response), following ``next_cursor`` pages."""
         items: list[dict[str, Any]] = []
         params: dict[str, Any] = {}
         for _ in range(MAX_PAGES):
             body = self._json("GET", path, params=params or None)
-            if isinstance(body, list):
-                return items + body
-            if not isinstance(body, dict):
-                raise ApiError(200, "invalid_response", "the server's answer is not a list", {})
-            page = body.get("items", body.get(key) if key else None)
+            page = body.get("items") if isinstance(body, dict) else None
             if not isinstance(page, list):
                 raise ApiError(200, "invalid_response", "the server's answer has no items", {})
             items.extend(page)
@@ -171,7 +168,7 @@ class ApiClient:
         return self._object("POST", "/v1/collaborations", json_body=body)
 
     def list_collaborations(self) -> list[dict[str, Any]]:
-        return self._all("/v1/collaborations", "collaborations")
+        return self._all("/v1/collaborations")
 
     def get_collaboration(self, collaboration_id: str) -> dict[str, Any]:
         return self._object("GET", f"/v1/collaborations/{_seg(collaboration_id)}")
@@ -256,7 +253,7 @@ class ApiClient:
             )
 
     def list_datasets(self, collaboration_id: str) -> list[dict[str, Any]]:
-        return self._all(self._collab(collaboration_id, "/datasets"), "datasets")
+        return self._all(self._collab(collaboration_id, "/datasets"))
 
     def get_dataset(self, collaboration_id: str, dataset_id: str) -> dict[str, Any]:
         return self._object("GET", self._collab(collaboration_id, f"/datasets/{_seg(dataset_id)}"))
@@ -333,7 +330,7 @@ class ApiClient:
         return self._object("POST", self._collab(collaboration_id, "/templates"), json_body=body)
 
     def list_templates(self, collaboration_id: str) -> list[dict[str, Any]]:
-        return self._all(self._collab(collaboration_id, "/templates"), "templates")
+        return self._all(self._collab(collaboration_id, "/templates"))
 
     def get_template(self, collaboration_id: str, template_id: str) -> dict[str, Any]:
         return self._object(
@@ -424,7 +421,7 @@ class ApiClient:
         )
 
     def list_runs(self, collaboration_id: str) -> list[dict[str, Any]]:
-        return self._all(self._collab(collaboration_id, "/runs"), "runs")
+        return self._all(self._collab(collaboration_id, "/runs"))
 
     def get_run(self, collaboration_id: str, run_id: str) -> dict[str, Any]:
         return self._object("GET", self._collab(collaboration_id, f"/runs/{_seg(run_id)}"))
@@ -487,18 +484,27 @@ class ApiClient:
 
     # -- budget and audit --------------------------------------------------------------------
 
+    def campaign_kpis(self, collaboration_id: str, campaign_id: str) -> dict[str, Any]:
+        """The ``kpis`` report of one campaign: its row of the latest ``campaign_kpis`` report
+        (values and 95% intervals), the latest ``match_rate`` rows, and the caller's own
+        governance KPIs (docs/governance.md, KPIs)."""
+        return self._object(
+            "GET", self._collab(collaboration_id, "/kpis"), params={"campaign_id": campaign_id}
+        )
+
+    def governance_kpis(self, collaboration_id: str) -> dict[str, Any]:
+        """Opt-in rates of the caller's own datasets (and, for the retailer admin, the
+        suppression list's matches): exact, the caller's own data only."""
+        return self._object("GET", self._collab(collaboration_id, "/kpis/governance"))
+
+    def run_filter_kpis(self, collaboration_id: str, run_id: str) -> dict[str, Any]:
+        """Rows one run's consent (and suppression) filters removed from the caller's own
+        datasets."""
+        return self._object("GET", self._collab(collaboration_id, f"/runs/{_seg(run_id)}/kpis"))
+
     def budget(self, collaboration_id: str) -> list[dict[str, Any]]:
         """Budget lines (``org``, ``total``, ``spent``, ``remaining``) visible to the caller."""
-        body = self._json("GET", self._collab(collaboration_id, "/budget"))
-        if isinstance(body, list):
-            return body
-        if isinstance(body, dict):
-            for key in ("items", "budgets", "lines", "orgs"):
-                if isinstance(body.get(key), list):
-                    return list(body[key])
-            if "total" in body:
-                return [body]
-        raise ApiError(200, "invalid_response", "the budget answer has no budget lines", {})
+        return self._all(self._collab(collaboration_id, "/budget"))
 
     def raise_budget(
         self,
@@ -524,7 +530,7 @@ class ApiClient:
 
     def audit(self, collaboration_id: str) -> list[dict[str, Any]]:
         """Every audit event of the collaboration, oldest first."""
-        return self._all(self._collab(collaboration_id, "/audit"), "events")
+        return self._all(self._collab(collaboration_id, "/audit"))
 
     def audit_verify(self, collaboration_id: str) -> dict[str, Any]:
         """``{"ok", "events", ...}`` after the server recomputed the hash chain."""

@@ -3,7 +3,7 @@
 The demo world stores RAW emails, as a retailer and an advertiser would hold them, so that the demo
 hashes them client side exactly like a partner (``cleanroom hash``). The same person's address is
 often typed differently on the two sides: upper case, dots and ``+tags`` in a Gmail local part.
-All such variants must normalize to the same identifier (ingest.normalize), so variants only
+All such variants must normalize to the same identifier (client.normalize), so variants only
 change what normalization removes.
 
 >>> import numpy as np
@@ -46,8 +46,8 @@ GMAIL = "gmail.com"
 def identity_key(email: str) -> str:
     """Who an address belongs to, as normalization sees it (used to keep people distinct).
 
-    Mirrors the email rule of cleanroom.ingest.normalize (the product's implementation lives in
-    ``cleanroom.ingest``; the tests check that both agree on every generated address).
+    Mirrors the email rule of cleanroom.client.normalize (the product's implementation lives in
+    ``cleanroom.client``; the tests check that both agree on every generated address).
     """
     local, _, domain = "".join(email.split()).lower().partition("@")
     if domain in ("gmail.com", "googlemail.com"):

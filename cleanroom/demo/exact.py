@@ -26,7 +26,7 @@ _KEPT_ROLES = ("dimension", "sensitive", "metric", "timestamp")
 
 
 def person_key(email: str) -> str:
-    """SHA-256 hex of the normalized email (cleanroom.ingest.normalize)."""
+    """SHA-256 hex of the normalized email (cleanroom.client.normalize)."""
     return hashlib.sha256(identity_key(email).encode("utf-8")).hexdigest()
 
 

@@ -38,21 +38,21 @@ from cleanroom.demo.report_view import (
     ReportComparison,
     compare_report,
     comparison_table,
+    format_number,
     summary_line,
 )
 from cleanroom.demo.specs import ADVERTISER_ORG, DEMO_POLICY, RETAILER_ORG, demo_dataset_specs
 from cleanroom.demo.uploads import hash_world
 from cleanroom.demo.world import World, generate_world
-from cleanroom.dp.lift import campaign_label, exact_effects, lift_lines
-from cleanroom.policy import parse_template_file
+from cleanroom.lift_view import campaign_label, exact_effects, lift_lines
 from cleanroom.services.auth import mint_token
 from cleanroom.services.context import build_services
 from cleanroom.services.exact import ExactAnswer, exact_answer
-from cleanroom.types import LiftSpec
 
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"  # in a source checkout
 FAIRNESS_TEMPLATE = "audience_composition"
 FAIRNESS_EPSILON = 1.0
+KPI_TEMPLATE, KPI_CAMPAIGN = "campaign_kpis", "c1"
 SERVER_START_SECONDS = 90.0
 RUN_TIMEOUT_SECONDS = 300.0
 Echo = Callable[[str], None]
@@ -69,7 +69,7 @@ class DemoOptions:
     output: Path = Path("demo-output")
     shoppers: int = 15_000
     seed: int = 7
-    epsilon: float = 3.0  # per run; the eleven runs (and the fairness check) fit the budget of 50
+    epsilon: float = 3.0  # per run; the thirteen runs (and the fairness check) fit the budget of 50
     delta: float = 1e-7
     queries: Path | None = None  # None: the checkout's queries/, else ./queries
     workdir: Path | None = None  # None: a fresh temporary directory, removed afterwards
@@ -128,12 +128,12 @@ def run_demo(
         env = _server_env(work / "data", options.engine)
         settings = load_settings(env=env)
         build_services(settings, migrate=True).close()
-        templates = _read_templates(options.queries or default_queries_dir())
-        tables = _exact_tables(world, work / "exact", {p for _, p in templates.values()})
+        sources = _read_templates(options.queries or default_queries_dir())
         with _server(env, work, echo) as url:
             admin = ApiClient(url, _token(settings, RETAILER_ORG, "retailer_admin"), timeout=60)
             advertiser = admin.with_token(_token(settings, ADVERTISER_ORG, "advertiser"))
-            cid = _set_up(admin, advertiser, world, uploads, templates, echo)
+            cid, templates = _set_up(admin, advertiser, world, uploads, sources, echo)
+            tables = _exact_tables(world, work / "exact", {p for _, p in templates.values()})
             exact_settings = settings.replace(data_dir=work / "exact")
             comparisons, files = [], []
             lift: dict[str, dict[str, Any]] = {}
@@ -154,6 +154,8 @@ def run_demo(
                 fairness = _fairness_check(
                     advertiser, cid, approved[FAIRNESS_TEMPLATE], options, echo, progress
                 )
+            if KPI_TEMPLATE in approved:
+                _kpis_view(admin, advertiser, cid, echo)
             remaining = _print_budget(advertiser, cid, echo)
             verified = admin.audit_verify(cid)
             echo(f"audit chain: {'ok' if verified.get('ok') else 'BROKEN'} "
@@ -191,17 +193,13 @@ def default_queries_dir() -> Path:
     return QUERIES_DIR if QUERIES_DIR.is_dir() else Path("queries")
 
 
-def _read_templates(folder: Path) -> dict[str, tuple[str, str]]:
-    """Template name -> (file text, purpose) for every ``*.sql`` file of ``folder``."""
+def _read_templates(folder: Path) -> dict[str, str]:
+    """File stem -> file text for every ``*.sql`` file of ``folder`` (the server reads the
+    ``-- key: value`` headers, and its answer says each template's name and purpose)."""
     files = sorted(folder.glob("*.sql"))
     if not files:
         raise DemoFailed(f"no templates (*.sql) in {folder}; run the demo from a source checkout")
-    out = {}
-    for path in files:
-        text = path.read_text(encoding="utf-8")
-        source = parse_template_file(text)
-        out[source.name or path.stem] = (text, source.purpose or "measurement")
-    return out
+    return {path.stem: path.read_text(encoding="utf-8") for path in files}
 
 
 def _exact_tables(world: World, root: Path, purposes: set[str]) -> dict[str, dict[str, Path]]:
@@ -309,10 +307,11 @@ def _set_up(
     advertiser: ApiClient,
     world: World,
     uploads: Mapping[str, Path],
-    templates: Mapping[str, tuple[str, str]],
+    files: Mapping[str, str],
     echo: Echo,
-) -> str:
-    """Collaboration, datasets (each by its owner) and submitted templates; the collaboration id."""
+) -> tuple[str, dict[str, tuple[str, str]]]:
+    """Collaboration, datasets (each by its owner) and submitted templates: the collaboration id
+    and template name -> (file text, purpose), as the server read them from the headers."""
     collab = admin.create_collaboration("demo: retailer x acme", [ADVERTISER_ORG], DEMO_POLICY)
     cid = str(collab["id"])
     echo(f"\nretailer admin created collaboration {cid}")
@@ -323,10 +322,14 @@ def _set_up(
         rows = (registered.get("ingest") or {}).get("rows", "?")
         echo(f"  {owner} registered {name} ({rows:,} rows)" if isinstance(rows, int)
              else f"  {owner} registered {name}")  # fmt: skip
-    for name, (text, _) in templates.items():
-        submitted = advertiser.submit_template(cid, text, name=name)
+    templates = {}
+    for stem, text in files.items():
+        # A file's header is authoritative; name and purpose here only fill in a missing one.
+        submitted = advertiser.submit_template(cid, text, name=stem, purpose="measurement")
+        name = str(submitted["name"])
+        templates[name] = (text, str(submitted["purpose"]))
         echo(f"  {ADVERTISER_ORG} submitted template {name}: {submitted.get('status')}")
-    return cid
+    return cid, templates
 
 
 def _approved(
@@ -360,9 +363,8 @@ def _lift_check(
 ) -> dict[str, dict[str, Any]]:
     """Print each campaign's released lift, incremental buyers and sales with their significance
     beside the exact intention-to-treat effects of the demo world; the comparison by campaign."""
-    spec = LiftSpec(str(lift["cell"]), str(lift["test"]), str(lift["holdout"]))
-    keys = [k for k in exact.columns if k not in (spec.cell, "users", "buyers", "sales")]
-    truth = exact_effects(spec, exact.rows, keys)
+    keys = [k for k in exact.columns if k not in (lift["cell"], "users", "buyers", "sales")]
+    truth = exact_effects(lift, exact.rows, keys)
     echo("holdout lift per campaign (95% intervals of DP noise and sampling error):")
     echo("\n".join("  " + line for line in lift_lines(lift, truth)))
     found: dict[str, dict[str, Any]] = {}
@@ -409,6 +411,28 @@ def _fairness_check(
         )
         echo(f"  {campaign.campaign_id}: reach ratio by age band {ratios}: {verdict}")
     return flagged
+
+
+def _kpis_view(admin: ApiClient, advertiser: ApiClient, cid: str, echo: Echo) -> None:
+    """The ``kpis`` report of one campaign as the advertiser reads it (released values, no new
+    privacy cost), and the retailer's own exact opt-in rates (governance KPIs)."""
+    found = advertiser.campaign_kpis(cid, KPI_CAMPAIGN)
+    echo(f"\nkpis of campaign {KPI_CAMPAIGN} (released by the campaign_kpis run, no extra cost):")
+    values = found["campaign"]["values"]
+    for name in ("conversion_rate", "aov", "repeat_rate", "value_90d_per_exposed"):
+        cell = values.get(name) or {}
+        bounds = cell.get("interval")
+        shown = (
+            "not estimable"
+            if bounds is None
+            else (f"[{format_number(bounds[0])}, {format_number(bounds[1])}]")
+        )
+        echo(f"  {name} {format_number(cell.get('value'))} {shown}")
+    for item in admin.governance_kpis(cid).get("opt_in") or []:
+        rate = item.get("people_rate")
+        echo(f"  retailer's opt-in rate, {item['dataset']} for {item['purpose']}: "
+             f"{'-' if rate is None else f'{rate:.1%}'} of {item['people']:,} people (exact, "
+             "the retailer's own data)")  # fmt: skip
 
 
 def _run_one(

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from cleanroom.client.hashing import hash_identifier_file
 from cleanroom.demo.specs import demo_dataset_specs
 from cleanroom.demo.world import World
-from cleanroom.services.hashing import hash_identifier_file
 
 
 def hash_world(

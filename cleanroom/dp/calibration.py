@@ -27,7 +27,7 @@ from cleanroom.dp.mechanisms import (
 from cleanroom.dp.selection import ThresholdMechanism, calibrate_threshold, public_candidate_count
 from cleanroom.dp.split import LossSplit, check_noise, split_loss
 from cleanroom.errors import InternalError
-from cleanroom.types import Col, Measurement, ReleasePlan
+from cleanroom.plan import Col, Measurement, ReleasePlan
 
 
 @dataclass(frozen=True)

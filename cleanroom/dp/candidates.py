@@ -19,7 +19,7 @@ import pyarrow as pa
 from cleanroom.dp.postprocess import Value
 from cleanroom.dp.selection import public_candidates
 from cleanroom.errors import InternalError
-from cleanroom.types import Measurement, ReleasePlan
+from cleanroom.plan import Measurement, ReleasePlan
 
 GroupTuple = tuple[Value, ...]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cleanroom.dp.postprocess import columns_of
-from cleanroom.types import Col, Lit, Measurement, Op, Output, PostExpr, ReleasePlan
+from cleanroom.plan import Col, Lit, Measurement, Op, Output, PostExpr, ReleasePlan
 
 if TYPE_CHECKING:  # the release calls in here; only its type is needed
     from cleanroom.dp.calibration import ReleaseCalibration

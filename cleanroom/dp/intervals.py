@@ -10,7 +10,7 @@ released value to either end. It is ``None`` when the interval is unbounded (a d
 interval contains zero) or the output is NULL or not numeric. An output that reads no noisy
 measurement has half-width 0.
 
->>> from cleanroom.types import Col, Op
+>>> from cleanroom.plan import Col, Op
 >>> ratio = Op("/", (Col("sales"), Col("buyers")))
 >>> noisy = {"sales": Interval(900.0, 1100.0), "buyers": Interval(90.0, 110.0)}
 >>> bounds = interval(ratio, {"sales": 1000, "buyers": 100}, noisy)
@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cleanroom.dp.postprocess import Env, evaluate, is_number, round_half_away
-from cleanroom.types import Col, Lit, Op, PostExpr
+from cleanroom.plan import Col, Lit, Op, PostExpr
 
 
 @dataclass(frozen=True)

@@ -50,20 +50,16 @@ from statistics import NormalDist
 from typing import Any
 
 from cleanroom.dp.mechanisms import CONFIDENCE
+from cleanroom.lift_view import BUYERS, SALES, USERS
 from cleanroom.types import Col, LiftSpec, Measurement, ReleasePlan, parse_lift
 
-USERS, BUYERS, SALES = "users", "buyers", "sales"
 __all__ = [
     "LiftSpec",
-    "campaign_label",
-    "exact_effects",
     "group_key_outputs",
-    "lift_lines",
     "lift_of",
     "lift_problem",
     "measured_outputs",
     "parse_lift",
-    "significance_text",
 ]
 Z = NormalDist().inv_cdf(1 - (1 - CONFIDENCE) / 2)
 
@@ -239,75 +235,3 @@ def lift_of(
         "units": {"incremental_sales": "the sales output's units (cents)"} if has_sales else {},
         "method": METHOD,
     }
-
-
-def significance_text(estimate: Mapping[str, Any]) -> str:
-    """The plain statement for one estimate."""
-    if estimate.get("value") is None:
-        return "not computed: " + str(estimate.get("reason", "no value"))
-    return "significant at 95%" if estimate.get("significant") else "not significant at 95%"
-
-
-_LABELS = (
-    ("lift", "lift", "{:+.1%}"),
-    ("incremental_buyers", "incremental buyers", "{:,.0f}"),
-    ("incremental_sales", "incremental sales (cents)", "{:,.0f}"),
-)
-
-
-def campaign_label(group: Mapping[str, Any]) -> str:
-    """``campaign_id=c1``: a campaign's group keys as one label."""
-    return ", ".join(f"{k}={v}" for k, v in group.items())
-
-
-def exact_effects(
-    spec: LiftSpec, rows: Sequence[Mapping[str, Any]], campaign_keys: Sequence[str]
-) -> dict[str, dict[str, float]]:
-    """The same effects computed from exact (un-noised) per-cell rows, by campaign label:
-    what a lift interval claims to cover (the demo and the tests compare with it)."""
-    cells: dict[str, dict[str, Mapping[str, Any]]] = {}
-    for row in rows:
-        label = campaign_label({k: row.get(k) for k in campaign_keys})
-        cells.setdefault(label, {})[str(row.get(spec.cell))] = row
-    out = {}
-    for label, by_cell in cells.items():
-        t, h = by_cell.get(spec.test), by_cell.get(spec.holdout)
-        if t is None or h is None or not h[USERS] or not h[BUYERS] or not t[USERS]:
-            continue
-        n_t, n_h = float(t[USERS]), float(h[USERS])
-        effects = {
-            "lift": (float(t[BUYERS]) / n_t) / (float(h[BUYERS]) / n_h) - 1,
-            "incremental_buyers": float(t[BUYERS]) - n_t * float(h[BUYERS]) / n_h,
-        }
-        if SALES in t and SALES in h:
-            effects["incremental_sales"] = float(t[SALES]) - n_t * float(h[SALES]) / n_h
-        out[label] = effects
-    return out
-
-
-def lift_lines(
-    lift: Mapping[str, Any], exact: Mapping[str, Mapping[str, float]] | None = None
-) -> list[str]:
-    """The ``lift`` member for a terminal: one line per campaign and estimate, with its 95%
-    interval and the plain significance statement (the CLI's report and the demo print it);
-    with ``exact`` (from :func:`exact_effects`), each line also says whether the exact effect
-    lies inside the interval."""
-    lines = []
-    for campaign in lift.get("campaigns") or []:
-        where = campaign_label(campaign.get("group") or {})
-        truth = (exact or {}).get(where, {})
-        for key, label, fmt in _LABELS:
-            estimate = campaign.get(key)
-            if estimate is None:
-                continue
-            if estimate.get("value") is None:
-                lines.append(f"{where}: {label}: {significance_text(estimate)}")
-                continue
-            lo, hi = estimate["interval"]
-            shown = f"{fmt.format(estimate['value'])} [{fmt.format(lo)}, {fmt.format(hi)}]"
-            line = f"{where}: {label} {shown}: {significance_text(estimate)}"
-            if key in truth:
-                inside = "inside" if lo <= truth[key] <= hi else "OUTSIDE"
-                line += f" (exact {fmt.format(truth[key])}: {inside})"
-            lines.append(line)
-    return lines

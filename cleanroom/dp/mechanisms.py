@@ -11,7 +11,7 @@ Calibration: Laplace uses the closed form ``scale = sensitivity / epsilon``; Gau
 measurement's privacy map is evaluated at the sensitivity and must not exceed the measurement's
 share of the loss, or calibration fails loudly. All noise comes from OpenDP's samplers.
 
->>> from cleanroom.types import Measurement
+>>> from cleanroom.plan import Measurement
 >>> sales = Measurement("sales", "sum", 0, 50000, True, 4)
 >>> mech = calibrate(sales, epsilon=0.5, delta=0.0, noise="laplace")
 >>> mech.mechanism, mech.scale, mech.sensitivity
@@ -30,8 +30,8 @@ from typing import Any
 
 from cleanroom.dp._opendp import dp
 from cleanroom.errors import InternalError, InvalidRequest
+from cleanroom.plan import Measurement
 from cleanroom.ranges import MAX_NOISE_SCALE
-from cleanroom.types import Measurement
 
 ALPHA = 0.05  # 95% confidence intervals
 CONFIDENCE = 0.95

@@ -5,7 +5,7 @@ follow SQL (DuckDB's): NULL propagates through arithmetic and comparisons, ``/``
 and division by zero gives NULL, AND/OR/NOT are three-valued, LEAST/GREATEST skip NULLs, ROUND
 rounds half away from zero, ORDER BY puts NULLs last.
 
->>> from cleanroom.types import Col, Lit, Op
+>>> from cleanroom.plan import Col, Lit, Op
 >>> roas = Op("round", (Op("/", (Col("sales"), Col("spend"))), Lit(2)))
 >>> evaluate(roas, {"sales": 1234, "spend": 100})
 12.34
@@ -22,7 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from cleanroom.errors import InternalError, InvalidRequest
-from cleanroom.types import Col, Lit, Op, OrderItem, PostExpr
+from cleanroom.plan import Col, Lit, Op, OrderItem, PostExpr
 
 Value = str | int | float | bool | None
 Env = Mapping[str, Value]

@@ -1,6 +1,6 @@
 """What a run would cost and how accurate it would be, before any data is touched.
 
->>> from cleanroom.types import Col, GroupKey, Measurement, Output, ReleasePlan
+>>> from cleanroom.plan import Col, GroupKey, Measurement, Output, ReleasePlan
 >>> plan = ReleasePlan(
 ...     group_keys=(GroupKey("channel", ("online", "instore")),),
 ...     measurements=(Measurement("buyers", "person_count", 0, 1, True, 1),),
@@ -31,8 +31,8 @@ from cleanroom.dp.loss import PrivacyLoss
 from cleanroom.dp.mechanisms import CONFIDENCE
 from cleanroom.dp.split import LossSplit
 from cleanroom.errors import InvalidRequest
+from cleanroom.plan import Col, ReleasePlan
 from cleanroom.ranges import EPSILON_PER_RUN
-from cleanroom.types import Col, ReleasePlan
 
 # The search stops when the bracket around the smallest epsilon is this tight (relative).
 TARGET_TOLERANCE = 5e-3

@@ -31,7 +31,7 @@ from cleanroom.dp.loss import PrivacyLoss
 from cleanroom.dp.mechanisms import ALPHA, CONFIDENCE
 from cleanroom.dp.postprocess import Env, Value, columns_of, evaluate, is_number, order_indices
 from cleanroom.dp.split import LossSplit
-from cleanroom.types import Col, Output, ReleasePlan
+from cleanroom.plan import Col, Output, ReleasePlan
 
 DERIVED_METHOD = (
     "interval arithmetic over Bonferroni-adjusted intervals of the noisy measurements an "

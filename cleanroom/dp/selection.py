@@ -9,7 +9,7 @@
   its delta share (the smallest threshold whose privacy map stays within delta for a person who
   touches up to G groups, each by at most ``bound``).
 
->>> from cleanroom.types import Measurement
+>>> from cleanroom.plan import Measurement
 >>> buyers = Measurement("buyers", "person_count", 0, 1, True, 4)
 >>> mech = calibrate_threshold(buyers, epsilon=0.5, delta=1e-6)
 >>> mech.scale, mech.threshold
@@ -30,7 +30,7 @@ from typing import Any
 from cleanroom.dp._opendp import dp
 from cleanroom.dp.mechanisms import ALPHA, check_scale, noise_half_width
 from cleanroom.errors import InternalError, InvalidRequest
-from cleanroom.types import Measurement, ReleasePlan
+from cleanroom.plan import Measurement, ReleasePlan
 
 # A public domain product larger than this would be a report nobody can read, and memory we do
 # not want to spend: refuse before touching data.

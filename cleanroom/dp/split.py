@@ -24,7 +24,7 @@ Basic composition of the parts: the release is (sum of the pure and selection pa
 plus the pool's epsilon, their deltas plus the pool's delta)-DP; :attr:`LossSplit.total` is what
 to charge and never exceeds the requested loss.
 
->>> from cleanroom.types import Col, Measurement, ReleasePlan, GroupKey
+>>> from cleanroom.plan import Col, Measurement, ReleasePlan, GroupKey
 >>> plan = ReleasePlan(
 ...     group_keys=(GroupKey("brand"),),
 ...     measurements=(Measurement("buyers", "person_count", 0, 1, True, 4),
@@ -51,7 +51,7 @@ from cleanroom.budget import RELATIVE_TOLERANCE
 from cleanroom.dp.accounting import epsilon_of_rho, rho_for_epsilon
 from cleanroom.dp.loss import PrivacyLoss, compose
 from cleanroom.errors import InternalError, InvalidRequest
-from cleanroom.types import Col, Measurement, ReleasePlan
+from cleanroom.plan import Col, Measurement, ReleasePlan
 
 # auto: per measurement, Laplace or Gaussian (zCDP-composed), whichever gives the smaller
 # half-widths for the loss charged; laplace: Laplace only; gaussian: Gaussian for every aggregate.

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cleanroom.errors import ExecutionFailed, InternalError
-from cleanroom.types import PID, SUPPRESSION_VIEW
+from cleanroom.names import PID, SUPPRESSION_VIEW
 
 log = logging.getLogger("cleanroom.engine")
 

@@ -1,16 +1,10 @@
 """The embedded engine: each run gets its own sandboxed in-memory DuckDB connection.
 
-The sandbox, in the order DuckDB needs it (settings are locked last, so nothing after can loosen
-them):
-
-1. the run's dataset files become views (``read_parquet`` of a checked, quoted path) and the
-   suppression keys a temporary table, while external access is still on;
-2. resource limits (threads, memory, a per-run spill directory capped at ``engine_spill_limit``),
-   UTC, no Python replacement scans,
-   no extension auto-install/auto-load, no remote file systems;
-3. ``allowed_paths`` / ``allowed_directories``: exactly this run's dataset files (not the whole data
-   directory, which holds other collaborations' data);
-4. ``enable_external_access = false``, then ``lock_configuration = true``.
+The run's dataset files become views (``read_parquet`` of a checked, quoted path) and the
+suppression keys a temporary table; then :func:`cleanroom.engine.sandbox.lock_down` leaves exactly
+this run's dataset files readable (not the whole data directory, which holds other
+collaborations' data), with the run's resource limits and a per-run spill directory capped at
+``engine_spill_limit``, and locks the configuration.
 
 Before the SQL reaches DuckDB it must be a single ``SELECT`` that calls none of the functions that
 read files, settings or other SQL (:data:`DENIED_FUNCTIONS`); policy already rejects all of these,
@@ -30,18 +24,19 @@ import duckdb
 import pyarrow as pa
 
 from cleanroom.config import Settings
+from cleanroom.engine import sandbox
 from cleanroom.engine.base import (
     ProgressCallback,
     RunWatch,
     check_view_names,
     local_path_under,
-    log,
     log_failure,
     suppression_table,
 )
-from cleanroom.errors import ConfigError, ExecutionFailed
+from cleanroom.engine.sandbox import sql_string
+from cleanroom.errors import ExecutionFailed
+from cleanroom.names import PID, SUPPRESSION_VIEW
 from cleanroom.scratch import held
-from cleanroom.types import PID, SUPPRESSION_VIEW
 
 DENIED_FUNCTIONS = frozenset(
     {
@@ -56,18 +51,6 @@ DENIED_PREFIXES = (
 )  # fmt: skip
 _NAME_TOKENS = (duckdb.token_type.identifier, duckdb.token_type.keyword)
 _SPILL_SETTING = "max_temp_directory_size"  # named in DuckDB's error when the spill cap is hit
-
-_self_test_lock = threading.Lock()
-_self_test_passed = False
-
-
-def sql_string(text: str) -> str:
-    """``text`` as a DuckDB string literal (DDL takes no parameters).
-
-    >>> sql_string("/data/o'brien.parquet")
-    "'/data/o''brien.parquet'"
-    """
-    return "'" + text.replace("'", "''") + "'"
 
 
 def checked_select(sql: str) -> str:
@@ -113,7 +96,7 @@ def sandboxed_connection(
 ) -> duckdb.DuckDBPyConnection:
     """A locked in-memory connection with ``locations`` (view -> checked Parquet file or
     directory) as views and ``suppressed`` as the suppression table; nothing else is readable."""
-    conn = duckdb.connect(":memory:")
+    conn = sandbox.connect()
     try:
         files, directories = [], []
         for view, path in locations.items():
@@ -135,7 +118,7 @@ def sandboxed_connection(
             conn.execute("SET enable_progress_bar = true")
             conn.execute("SET enable_progress_bar_print = false")
             conn.execute("SET progress_bar_time = 0")
-        _lock_down(
+        sandbox.lock_down(
             conn,
             files=files,
             directories=directories,
@@ -161,65 +144,15 @@ class DuckDBEngine:
 
     def check_ready(self) -> None:
         """Prove once per process that the sandbox refuses files outside a run's datasets."""
-        global _self_test_passed
-        with _self_test_lock:
-            if not _self_test_passed:
-                self.self_test()
-                _self_test_passed = True
+        sandbox.check_ready()
 
     def close(self) -> None:
         """Nothing to release: connections live only as long as a run."""
 
     @staticmethod
     def self_test() -> None:
-        """Open a sandboxed connection over one scratch file and check that another file,
-        written next to it but not registered, cannot be read, copied to or attached, and that
-        the settings cannot be changed back. Raises ConfigError when the sandbox leaks."""
-        import tempfile
-
-        import pyarrow.parquet as pq
-
-        with tempfile.TemporaryDirectory(prefix="cleanroom-selftest-") as scratch:
-            root = Path(scratch)
-            (root / "inside").mkdir()
-            (root / "outside").mkdir()
-            inside, outside = root / "inside" / "d.parquet", root / "outside" / "o.parquet"
-            pq.write_table(pa.table({"x": [1]}), inside)
-            pq.write_table(pa.table({"x": [2]}), outside)
-            (root / "outside" / "o.csv").write_text("x\n3\n", encoding="utf-8")
-            escapes = (
-                f"SELECT * FROM read_parquet({sql_string(str(outside))})",
-                f"SELECT * FROM read_csv({sql_string(str(root / 'outside' / 'o.csv'))})",
-                f"SELECT * FROM {sql_string(str(outside))}",
-                f"COPY (SELECT 1) TO {sql_string(str(root / 'outside' / 'w.csv'))}",
-                f"ATTACH {sql_string(str(root / 'outside' / 'a.duckdb'))} AS a",
-                "SET enable_external_access = true",
-            )
-            try:
-                conn = sandboxed_connection(
-                    {"v": inside}, suppression_table([]), temp_dir=None, threads=1, memory="256MB"
-                )
-                readable = conn.sql("SELECT x FROM v").fetchall() == [(1,)]
-            except duckdb.Error as exc:
-                log_failure("duckdb self-test", exc)
-                raise ConfigError(
-                    "DuckDB sandbox self-test could not run; see the server log"
-                ) from None
-            try:
-                if not readable:
-                    raise ConfigError("DuckDB sandbox self-test: a registered view is unreadable")
-                for number, statement in enumerate(escapes, start=1):
-                    try:
-                        conn.execute(statement)
-                    except duckdb.Error:
-                        continue
-                    raise ConfigError(
-                        f"DuckDB sandbox self-test failed: escape {number} of {len(escapes)} "
-                        "was not refused; do not serve runs with this DuckDB build"
-                    )
-            finally:
-                conn.close()
-        log.info("DuckDB sandbox self-test passed")
+        """The sandbox's self-test (:func:`cleanroom.engine.sandbox.self_test`)."""
+        sandbox.self_test()
 
     def execute(
         self,
@@ -304,38 +237,3 @@ def _failure(exc: duckdb.Error, settings: Settings) -> str:
 def _progress(conn: duckdb.DuckDBPyConnection) -> float | None:
     percent = conn.query_progress()
     return percent / 100.0 if percent >= 0 else None
-
-
-def _lock_down(
-    conn: duckdb.DuckDBPyConnection,
-    *,
-    files: Sequence[Path],
-    directories: Sequence[Path],
-    temp_dir: Path | None,
-    threads: int,
-    memory: str,
-    spill: str,
-) -> None:
-    """Apply the sandbox settings; the order matters (see the module docstring)."""
-    statements = [
-        f"SET threads = {int(threads)}",
-        f"SET memory_limit = {sql_string(memory)}",
-        "SET TimeZone = 'UTC'",
-        "SET python_enable_replacements = false",
-        "SET autoinstall_known_extensions = false",
-        "SET autoload_known_extensions = false",
-        "SET allow_community_extensions = false",
-        "SET disabled_filesystems = 'HTTPFileSystem,S3FileSystem'",
-        f"SET temp_directory = {sql_string(str(temp_dir) if temp_dir is not None else '')}",
-        f"SET max_temp_directory_size = {sql_string(spill if temp_dir is not None else '0B')}",
-        f"SET allowed_paths = {_sql_list([str(f) for f in files])}",
-        f"SET allowed_directories = {_sql_list([str(d) + '/' for d in directories])}",
-        "SET enable_external_access = false",
-        "SET lock_configuration = true",
-    ]
-    for statement in statements:
-        conn.execute(statement)
-
-
-def _sql_list(items: Sequence[str]) -> str:
-    return "[" + ", ".join(sql_string(i) for i in items) + "]::VARCHAR[]"

@@ -29,7 +29,7 @@ from cleanroom.engine.base import (
 )
 from cleanroom.engine.spark_guard import check_spark_select
 from cleanroom.errors import ConfigError, ExecutionFailed
-from cleanroom.types import PID, SUPPRESSION_VIEW
+from cleanroom.names import PID, SUPPRESSION_VIEW
 
 _session_lock = threading.Lock()
 _session: Any = None

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from cleanroom.errors import DatasetInvalid
 from cleanroom.ingest.identifiers import blank, quote, stripped
-from cleanroom.types import ColumnSpec
+from cleanroom.specs import ColumnSpec
 
 PROBLEMS = {
     "not_timestamp": "is not a date or timestamp",

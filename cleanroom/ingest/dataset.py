@@ -50,7 +50,8 @@ from cleanroom.ingest.source import (
 )
 from cleanroom.ingest.source import read_error as source_read_error
 from cleanroom.ingest.validate import raise_problems
-from cleanroom.types import PID, DatasetSpec
+from cleanroom.names import PID
+from cleanroom.specs import DatasetSpec
 
 # Row groups of 131,072 rows: small enough that the Parquet write overlaps DuckDB's scan.
 DEFAULT_BATCH_ROWS = 1 << 17
@@ -187,7 +188,6 @@ def _write_once(
     progress: ProgressHook | None,
     batch_rows: int,
 ) -> tuple[pa.Schema, _Tally]:
-    opened.con.execute("SET preserve_insertion_order = false")  # any order will do; faster
     reader = opened.con.sql(query.sql, params=query.params or None).to_arrow_reader(batch_rows)
     fields = list(reader.schema)[: query.stored]
     if personal:
@@ -252,7 +252,7 @@ def ingest_dataset(
     if dest.exists():
         raise InvalidRequest(f"a dataset file named {name} already exists")
     key = collaboration_key(secret_key, collaboration_id) if spec.is_personal else None
-    opened = open_source(source, fmt, limits)
+    opened = open_source(source, fmt, limits, ordered=False)  # any order will do; faster
     try:
         identifier, plans = _plans(spec, opened)
         try:
@@ -263,7 +263,11 @@ def ingest_dataset(
                     opened, query, spec.is_personal, dest, spec.name, progress, batch_rows
                 )
             except _BadRow:
-                raise_problems(opened.con, identifier, plans)
+                ordered = opened.reopened(ordered=True)  # row numbers need file order
+                try:
+                    raise_problems(ordered.con, identifier, plans)
+                finally:
+                    ordered.con.close()
                 raise InternalError(
                     "a row was flagged but no problem was found; this is a bug"
                 ) from None

@@ -40,7 +40,7 @@ import pyarrow as pa
 from cleanroom.ingest.columns import ColumnPlan
 from cleanroom.ingest.identifiers import IdentifierSql, pid_sql, quote
 from cleanroom.ingest.keys import PID_BYTES, hmac_pads
-from cleanroom.types import PID
+from cleanroom.names import PID
 
 PID_TYPE = pa.binary(PID_BYTES)
 ROWS_COLUMN = "cr_rows"  # result column: rows of this row's person (NULL without a pid)

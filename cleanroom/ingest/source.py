@@ -1,11 +1,15 @@
 """Opening an uploaded file in a fresh, sandboxed in-memory DuckDB.
 
-Each ingestion gets its own connection that may read exactly one file (``allowed_paths``, then
-``enable_external_access = false``), never installs or loads extensions, never spills to disk,
-has a memory limit (``ReadLimits``) and works in UTC. The file is exposed as the view ``src``;
-every column of a CSV is text (typing is ours, so a bad value is located and named instead of
-failing the whole read with engine text). A CSV's records are counted first, independently of
-DuckDB (``records``): the rows read must match (``Source.confirm_rows``).
+Each ingestion gets its own connection from the engine's sandbox
+(:func:`cleanroom.engine.sandbox.lock_down`, the same one a run gets): it may read exactly the one
+uploaded file, never installs or loads extensions, never spills to disk, has a memory limit
+(``ReadLimits``), works in UTC and its configuration is locked. The file is exposed as the view
+``src``; every column of a CSV is text (typing is ours, so a bad value is located and named
+instead of failing the whole read with engine text). A CSV's records are counted first,
+independently of DuckDB (``records``): the rows read must match (``Source.confirm_rows``).
+
+A locked connection keeps its insertion-order mode: the fast write reads in any order
+(``ordered=False``); locating the first bad row needs file order (:meth:`Source.reopened`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import csv
 import gzip
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -22,7 +26,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cleanroom.errors import DatasetInvalid, PayloadTooLarge
+from cleanroom.engine import sandbox
+from cleanroom.errors import DatasetInvalid, InternalError, PayloadTooLarge
 from cleanroom.ingest.identifiers import literal
 from cleanroom.ingest.records import RecordCount, count_records, exact_count
 
@@ -65,6 +70,14 @@ class Source:
     records: RecordCount
     path: Path
     limits: ReadLimits
+    reader: str  # the table function that reads the file, for reopening it
+    ordered: bool  # rows come in file order (preserve_insertion_order)
+
+    def reopened(self, *, ordered: bool) -> Source:
+        """The same file on a new sandboxed connection (its settings are locked, so another
+        insertion-order mode needs another connection); the caller closes both."""
+        con = _connect(self.path, self.reader, self.limits, ordered=ordered)
+        return replace(self, con=con, ordered=ordered)
 
     def confirm_rows(self, read: int) -> None:
         """DatasetInvalid unless ``read`` rows are all the file holds (a CSV recounted
@@ -124,23 +137,44 @@ def detect_format(path: Path, declared: FileFormat | None) -> FileFormat:
     return declared
 
 
-def sandboxed_connection(
-    readable: Path, memory_limit: str = ReadLimits.memory_limit
+def table_connection(
+    name: str, table: pa.Table, memory_limit: str = ReadLimits.memory_limit
 ) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB that can read ``readable`` and nothing else."""
-    con = duckdb.connect(
-        ":memory:",
-        config={
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "temp_directory": "",
-            "memory_limit": memory_limit,
-        },
-    )
-    con.execute(f"SET allowed_paths = [{literal(str(readable))}]")
-    con.execute("SET enable_external_access = false")
-    con.execute("SET TimeZone = 'UTC'")
+    """A sandboxed in-memory DuckDB that can read ``table`` (as ``name``) and no file."""
+    sandbox.check_ready()
+    con = sandbox.connect()
+    try:
+        con.register(name, table)
+        sandbox.lock_down(con, memory=memory_limit)
+    except BaseException:
+        con.close()
+        raise
     return con
+
+
+def _connect(
+    path: Path, reader: str, limits: ReadLimits, *, ordered: bool
+) -> duckdb.DuckDBPyConnection:
+    """A sandboxed connection that can read ``path`` and nothing else, with ``reader`` (a table
+    function over ``path``) as the view ``src``."""
+    sandbox.check_ready()
+    con = sandbox.connect()
+    try:
+        con.execute(f"CREATE VIEW src AS SELECT * FROM {reader}")
+        sandbox.lock_down(
+            con, files=[path], memory=limits.memory_limit, preserve_insertion_order=ordered
+        )
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def check_ordered(con: duckdb.DuckDBPyConnection) -> None:
+    """InternalError unless ``con`` returns rows in file order (a row number depends on it)."""
+    (ordered,) = con.sql("SELECT current_setting('preserve_insertion_order')").fetchall()[0]
+    if not ordered:
+        raise InternalError("rows were located on a connection that reads in any order")
 
 
 def _csv_header(path: Path, gzipped: bool) -> tuple[list[str], str]:
@@ -185,8 +219,15 @@ def _parquet_names(path: Path) -> list[str]:
         raise DatasetInvalid("the file could not be read as Parquet (is it complete?)") from None
 
 
-def open_source(path: Path, file_format: FileFormat, limits: ReadLimits = DEFAULT_LIMITS) -> Source:
-    """Open ``path`` as the view ``src`` of a new sandboxed connection."""
+def open_source(
+    path: Path,
+    file_format: FileFormat,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    *,
+    ordered: bool = True,
+) -> Source:
+    """Open ``path`` as the view ``src`` of a new sandboxed connection; ``ordered=False`` lets
+    DuckDB return rows in any order (faster for a full read)."""
     gzipped = False
     records = None
     if file_format == "csv":
@@ -199,22 +240,23 @@ def open_source(path: Path, file_format: FileFormat, limits: ReadLimits = DEFAUL
             max_row_bytes=limits.max_row_bytes,
             max_bytes=limits.max_csv_bytes,
         )
-    con = sandboxed_connection(path, limits.memory_limit)
+        columns = ", ".join(f"{literal(n)}: 'VARCHAR'" for n in names)
+        buffer = max(_MIN_CSV_BUFFER, 8 * limits.max_row_bytes)
+        reader = (
+            f"read_csv({literal(str(path))}, header = true, auto_detect = false, "
+            f"columns = {{{columns}}}, delim = {literal(delimiter)}, quote = '\"', "
+            f"escape = '\"', strict_mode = true, null_padding = false, "
+            f"max_line_size = {limits.max_row_bytes}, buffer_size = {buffer}, "
+            f"compression = {literal('gzip' if gzipped else 'none')})"
+        )
+    else:
+        _refuse_duplicates(_parquet_names(path), "the Parquet file")
+        reader = f"read_parquet({literal(str(path))})"
     try:
-        if file_format == "csv":
-            columns = ", ".join(f"{literal(n)}: 'VARCHAR'" for n in names)
-            buffer = max(_MIN_CSV_BUFFER, 8 * limits.max_row_bytes)
-            reader = (
-                f"read_csv({literal(str(path))}, header = true, auto_detect = false, "
-                f"columns = {{{columns}}}, delim = {literal(delimiter)}, quote = '\"', "
-                f"escape = '\"', strict_mode = true, null_padding = false, "
-                f"max_line_size = {limits.max_row_bytes}, buffer_size = {buffer}, "
-                f"compression = {literal('gzip' if gzipped else 'none')})"
-            )
-        else:
-            _refuse_duplicates(_parquet_names(path), "the Parquet file")
-            reader = f"read_parquet({literal(str(path))})"
-        con.execute(f"CREATE VIEW src AS SELECT * FROM {reader}")
+        con = _connect(path, reader, limits, ordered=ordered)
+    except duckdb.Error as exc:
+        raise read_error(exc, file_format) from None
+    try:
         described = con.sql("DESCRIBE SELECT * FROM src").fetchall()
         if records is None:  # Parquet: the footer's count
             (count,) = con.sql("SELECT count(*) FROM src").fetchall()[0]
@@ -226,7 +268,7 @@ def open_source(path: Path, file_format: FileFormat, limits: ReadLimits = DEFAUL
         con.close()
         raise
     columns_found = {str(r[0]): str(r[1]) for r in described}
-    return Source(con, file_format, columns_found, gzipped, records, path, limits)
+    return Source(con, file_format, columns_found, gzipped, records, path, limits, reader, ordered)
 
 
 def read_error(exc: Exception, file_format: FileFormat) -> DatasetInvalid:

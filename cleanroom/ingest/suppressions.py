@@ -23,6 +23,7 @@ from cleanroom.ingest.source import (
     detect_format,
     open_source,
     read_error,
+    table_connection,
 )
 from cleanroom.ingest.validate import raise_problems
 
@@ -59,9 +60,8 @@ def rekey_identifiers(
         raise InvalidRequest("identifiers must be strings (hashed identifiers)")
     key = collaboration_key(secret_key, collaboration_id)
     table = pa.table({"identifier": pa.array(items, type=pa.string())})
-    con = duckdb.connect(":memory:", config={"enable_external_access": False})
+    con = table_connection("src", table)
     try:
-        con.register("src", table)
         return _distinct_pids(con, "identifier", "VARCHAR", key, "position")
     finally:
         con.close()

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from cleanroom.errors import DatasetInvalid, DatasetProblem
 from cleanroom.ingest.columns import Check, ColumnPlan
 from cleanroom.ingest.identifiers import IdentifierSql, identifier_problem
+from cleanroom.ingest.source import check_ordered
 
 _MAX_REPORTED = 5
 _LOCATE_BATCH = 1 << 16
@@ -33,8 +34,9 @@ class _Flag:
 
 
 def first_true_rows(con: duckdb.DuckDBPyConnection, flags: Sequence[str]) -> list[int | None]:
-    """1-based position in file order of the first row of ``src`` where each flag holds."""
-    con.execute("SET preserve_insertion_order = true")
+    """1-based position in file order of the first row of ``src`` where each flag holds
+    (``con`` must keep file order: ``open_source(..., ordered=True)``)."""
+    check_ordered(con)
     columns = ", ".join(f"coalesce({sql}, FALSE) AS f{i}" for i, sql in enumerate(flags))
     found: list[int | None] = [None] * len(flags)
     offset = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cleanroom.types import ReleasePlan
+from cleanroom.plan import ReleasePlan
 
 
 @dataclass(frozen=True)

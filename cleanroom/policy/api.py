@@ -1,6 +1,6 @@
 """Public entry points: analyze (at submission) and compile (at run time) a template.
 
->>> from cleanroom.types import CollaborationPolicy, DatasetSpec
+>>> from cleanroom.specs import CollaborationPolicy, DatasetSpec
 >>> spec = DatasetSpec.from_dict({"name": "exposures", "kind": "personal",
 ...     "purposes": ["measurement"], "columns": {"email": {"role": "identifier"},
 ...     "campaign_id": {"role": "dimension"}}})
@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cleanroom.plan import CompiledQuery
 from cleanroom.policy.analysis import Analysis
 from cleanroom.policy.params import PLACEHOLDER_VALUES
 from cleanroom.policy.pipeline import ENGINES, Job, run
 from cleanroom.policy.violations import ViolationCollector
-from cleanroom.types import CollaborationPolicy, CompiledQuery, DatasetSpec, ParamSpec
+from cleanroom.specs import CollaborationPolicy, DatasetSpec, ParamSpec
 
 _NO_BOUNDS: Mapping[str, tuple[float, float]] = {}
 

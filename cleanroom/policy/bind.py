@@ -2,7 +2,7 @@
 
 >>> from sqlglot import parse_one
 >>> from cleanroom.policy.violations import ViolationCollector
->>> from cleanroom.types import ParamSpec
+>>> from cleanroom.specs import ParamSpec
 >>> tree = parse_one("SELECT a FROM t WHERE b IN ($ids) AND c > $n", read="duckdb")
 >>> domains = bind_parameters(tree, [ParamSpec("ids", "list[str]"), ParamSpec("n", "int", 3, True)],
 ...                           {"ids": ["x", "y"]}, ViolationCollector(""))
@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from cleanroom.policy.params import check_param_value, list_literals, literal_for
 from cleanroom.policy.violations import ViolationCollector
-from cleanroom.types import ParamSpec
+from cleanroom.specs import ParamSpec
 
 
 def resolve_values(
@@ -52,7 +52,9 @@ def parameter_problems(parameters: Sequence[ParamSpec], values: Mapping[str, Any
 
     >>> parameter_problems([ParamSpec("n", "int"), ParamSpec("ids", "list[str]", ["a"], True)],
     ...                    {"n": "14", "x": 1})
-    ["parameter 'x' is not declared", "parameter 'n' must be an integer"]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ["parameter 'x' is not declared",
+     "parameter 'n' must be an integer from -2147483648 to 2147483647"]
     """
     collector = ViolationCollector("")
     resolve_values(parameters, values, collector)

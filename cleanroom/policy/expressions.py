@@ -4,7 +4,6 @@ facts (bounds, group-key eligibility, public domain) of its value.
 >>> from sqlglot import parse_one
 >>> from cleanroom.policy.scope import Relation, Scope, Source
 >>> from cleanroom.policy.violations import ViolationCollector
-from cleanroom.types import FAIRNESS_PURPOSE
 >>> scope = Scope(sources={"t": Source("t", Relation({"x": Val(bounds=(0, 10))}, True))})
 >>> checker = ExpressionChecker(ViolationCollector(""))
 >>> checker.eval(parse_one("LEAST(x * 2, 15) + 1"), Context(scope)).bounds
@@ -40,7 +39,7 @@ from cleanroom.policy.values import (
     union,
 )
 from cleanroom.policy.violations import ViolationCollector
-from cleanroom.types import FAIRNESS_PURPOSE
+from cleanroom.specs import FAIRNESS_PURPOSE
 
 
 @dataclass(frozen=True)

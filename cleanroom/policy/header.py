@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cleanroom.errors import TemplateRejected, Violation
+from cleanroom.names import NAME_RE
 from cleanroom.policy.params import check_param_value
-from cleanroom.types import NAME_RE, PARAM_TYPES, LiftSpec, ParamSpec, parse_lift
+from cleanroom.specs import PARAM_TYPES, LiftSpec, ParamSpec, parse_lift
 
 HEADER_KEYS = ("name", "description", "purpose", "param", "bounds", "weight", "lift")
 _HEADER_LINE = re.compile(r"^--\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s?(.*)$")

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from cleanroom.plan import Col, Op, PostExpr
 from cleanroom.policy.release_spec import MeasurementSpec
-from cleanroom.types import Col, Op, PostExpr
 
 if TYPE_CHECKING:  # the checker calls in here; only its type is needed
     from cleanroom.policy.release import ReleaseChecker

@@ -20,7 +20,7 @@ from sqlglot import exp
 from cleanroom.errors import TemplateRejected
 from cleanroom.policy.parse import parse_select
 from cleanroom.policy.violations import ViolationCollector
-from cleanroom.types import ParamSpec
+from cleanroom.specs import ParamSpec
 
 PIN_VERSION = "cleanroom-pin-1"
 

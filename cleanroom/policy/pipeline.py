@@ -13,6 +13,7 @@ from typing import Any
 from sqlglot import exp
 
 from cleanroom.errors import TemplateRejected
+from cleanroom.plan import GroupKey, Measurement, ReleasePlan
 from cleanroom.policy.bind import bind_parameters
 from cleanroom.policy.parsed import parsed_template
 from cleanroom.policy.pin import pin_of_normalized
@@ -24,15 +25,7 @@ from cleanroom.policy.spark_sql import spark_sql
 from cleanroom.policy.verify import verify_compiled
 from cleanroom.policy.violations import ViolationCollector
 from cleanroom.ranges import MAX_ABS_BOUND
-from cleanroom.types import (
-    FAIRNESS_PURPOSE,
-    CollaborationPolicy,
-    DatasetSpec,
-    GroupKey,
-    Measurement,
-    ParamSpec,
-    ReleasePlan,
-)
+from cleanroom.specs import FAIRNESS_PURPOSE, CollaborationPolicy, DatasetSpec, ParamSpec
 
 ENGINES = ("duckdb", "spark")
 

@@ -10,13 +10,14 @@ from dataclasses import replace
 
 from sqlglot import exp
 
+from cleanroom.plan import Col, Lit, Op, OrderItem, Output, PostExpr
 from cleanroom.policy.expressions import Context
 from cleanroom.policy.functions import contains_aggregate
 from cleanroom.policy.measures import measure_aggregate
 from cleanroom.policy.queries import QueryChecker
 from cleanroom.policy.release_spec import KeySpec, MeasurementSpec, ReleaseSpec
 from cleanroom.policy.values import Val, intersect
-from cleanroom.types import Col, CollaborationPolicy, Lit, Op, OrderItem, Output, PostExpr
+from cleanroom.specs import CollaborationPolicy
 
 __all__ = ["KeySpec", "MeasurementSpec", "ReleaseChecker", "ReleaseSpec"]
 

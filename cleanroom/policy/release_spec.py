@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from cleanroom.plan import OrderItem, Output, PostExpr
 from cleanroom.policy.scope import Scope
-from cleanroom.types import OrderItem, Output, PostExpr
 
 
 @dataclass

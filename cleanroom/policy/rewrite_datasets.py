@@ -7,7 +7,7 @@ so it depends on that person's rows only (never on other people's, as a random o
 whole table could through the engine's scheduling) and cannot be predicted without the seed.
 Rows with equal hashes are equal in every column read, so either choice gives the same result.
 
->>> from cleanroom.types import DatasetSpec
+>>> from cleanroom.specs import DatasetSpec
 >>> spec = DatasetSpec.from_dict({"name": "t", "kind": "personal", "purposes": ["measurement"],
 ...     "max_rows_per_user": 5, "columns": {"email": {"role": "identifier"},
 ...     "brand": {"role": "dimension"}}})
@@ -33,7 +33,8 @@ from functools import lru_cache
 
 from sqlglot import exp, parse_one
 
-from cleanroom.types import PID, SUPPRESSION_VIEW, DatasetSpec, dataset_view
+from cleanroom.names import PID, SUPPRESSION_VIEW, dataset_view
+from cleanroom.specs import DatasetSpec
 
 DEFAULT_ROW_CAP = 1000  # rows per person when a personal spec sets no max_rows_per_user
 SEED_COLUMN = "cr_seed"  # stands for the run's seed in cached SQL; replaced by a literal

@@ -2,7 +2,7 @@
 
 Column names resolve case-insensitively, quoted or not, as DuckDB does.
 
->>> from cleanroom.types import DatasetSpec
+>>> from cleanroom.specs import DatasetSpec
 >>> spec = DatasetSpec.from_dict({"name": "t", "kind": "personal", "purposes": ["measurement"],
 ...     "columns": {"email": {"role": "identifier"}, "brand": {"role": "dimension"}}})
 >>> rel = dataset_relation(spec, {})
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cleanroom.names import PID
 from cleanroom.policy.values import NUMBER, TEXT, TIME, Interval, Val
-from cleanroom.types import PID, DatasetSpec
+from cleanroom.specs import DatasetSpec
 
 
 @dataclass

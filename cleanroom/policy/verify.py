@@ -29,8 +29,8 @@ from __future__ import annotations
 from sqlglot import exp
 
 from cleanroom.errors import InternalError
+from cleanroom.names import is_reserved_name
 from cleanroom.policy.rewrite_datasets import WRAPPED
-from cleanroom.types import is_reserved_name
 
 
 def _ctes_in_scope(node: exp.Expr) -> dict[str, exp.Expr]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from cleanroom import visibility
 from cleanroom.errors import Forbidden, NotFound
-from cleanroom.events import AuditEvent
+from cleanroom.events import RequestRefused
 from cleanroom.permissions import allowed
 from cleanroom.services.context import Services
 from cleanroom.store import Collaboration
@@ -65,7 +65,7 @@ def refuse(svc: Services, who: Principal, collaboration_id: str, action: str, co
     """Record a refused request that reached a collaboration."""
     svc.store.append_audit(
         collaboration_id,
-        AuditEvent("request.refused", who.sub, who.org, {"action": action, "code": code}),
+        RequestRefused(action=action, code=code).by(who.sub, who.org),
     )
 
 

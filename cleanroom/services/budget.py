@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.errors import Conflict, InvalidRequest, NotFound
-from cleanroom.events import AuditEvent
+from cleanroom.events import BudgetRaised
 from cleanroom.ranges import DELTA, EPSILON_BUDGET, EPSILON_TOP_UP
 from cleanroom.services.access import authorize, can_see
 from cleanroom.services.collaborations import reason_of
@@ -99,13 +99,12 @@ def raise_budget(
             EPSILON_BUDGET.check(total_e, "total.epsilon")
         add, total = None, (total_e, total_d)
     reason = reason_of(body)
-    details = {} if reason is None else {"reason": reason}
     before, after = svc.store.change_budget(
         collab.id,
         org,
         add=add,
         total=total,
         raise_only=True,
-        audit=AuditEvent("budget.raised", who.sub, who.org, details),
+        audit=BudgetRaised(reason=reason).by(who.sub, who.org),
     )
     return BudgetRaise(before, after)

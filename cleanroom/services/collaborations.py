@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cleanroom.errors import Forbidden, InvalidRequest, PolicyLoosening
-from cleanroom.events import AuditEvent
+from cleanroom.events import CollaborationCreated, CollaborationUpdated
 from cleanroom.permissions import allowed
 from cleanroom.services.access import authorize, refuse
 from cleanroom.services.amendments import LOOSENS, Change, date_changes, policy_changes
@@ -103,12 +103,7 @@ def create_collaboration(
         who.sub,
         starts_at=starts,
         ends_at=ends,
-        audit=AuditEvent(
-            "collaboration.created",
-            who.sub,
-            who.org,
-            {"name": checked_name, "partner_orgs": partners},
-        ),
+        audit=CollaborationCreated(name=checked_name, partner_orgs=partners).by(who.sub, who.org),
     )
 
 
@@ -188,18 +183,17 @@ def update_collaboration(
     }
     if len(stored) < len(changes):
         stored["policy"] = new_policy.to_dict()
-    details: dict[str, Any] = {
-        "changes": [c.to_dict() for c in changes],
-        "loosening": list(amendment.loosening),
-        "allow_loosening": allow,
-    }
-    if reason is not None:
-        details["reason"] = reason
+    event = CollaborationUpdated(
+        changes=[c.to_dict() for c in changes],
+        loosening=list(amendment.loosening),
+        allow_loosening=allow,
+        reason=reason,
+    )
     updated = svc.store.update_collaboration(
         current.id,
         stored,
         expected_revision=current.revision,
-        audit=AuditEvent("collaboration.updated", who.sub, who.org, details),
+        audit=event.by(who.sub, who.org),
     )
     svc.collaborations.put(updated)
     return Amendment(updated, changes)

@@ -24,7 +24,8 @@ from typing import Any, Literal
 from cleanroom import visibility
 from cleanroom.config import Settings
 from cleanroom.errors import Conflict, DatasetExpired, NotFound
-from cleanroom.events import AuditEvent
+from cleanroom.events import DatasetDeleted, DatasetRegistered
+from cleanroom.events import DatasetExpired as DatasetExpiredEvent
 from cleanroom.ingest import ReadLimits, ingest_dataset
 from cleanroom.services.access import (
     authorize,
@@ -99,9 +100,7 @@ def register_dataset(
             max_rows_per_person=result.max_rows_per_person,
             expires_at=expires,
             # No figures here: every member reads (and verifies) the audit log.
-            audit=AuditEvent(
-                "dataset.registered", who.sub, who.org, {"name": spec.name, "kind": spec.kind}
-            ),
+            audit=DatasetRegistered(name=spec.name, kind=spec.kind).by(who.sub, who.org),
         )
     except BaseException:
         result.path.unlink(missing_ok=True)
@@ -188,7 +187,7 @@ def delete_dataset(
     require_own_org(who, dataset.owner_org, "the dataset")
     purged = svc.store.purge_dataset(
         dataset.id,
-        audit=AuditEvent("dataset.deleted", who.sub, who.org, {"name": dataset.name}),
+        audit=DatasetDeleted(name=dataset.name).by(who.sub, who.org),
     )
     _remove_files(svc, purged)
     return purged
@@ -206,9 +205,7 @@ def purge_org_datasets(
             continue
         versions = svc.store.purge_dataset(
             dataset.id,
-            audit=AuditEvent(
-                "dataset.deleted", "system", org, {"name": dataset.name, "cause": cause}
-            ),
+            audit=DatasetDeleted(name=dataset.name, cause=cause).by("system", org),
         )
         _remove_files(svc, versions)
         purged.append(
@@ -225,11 +222,8 @@ def purge_expired(svc: Services) -> list[DatasetVersion]:
         dataset = svc.store.get_dataset(version.dataset_id)
         svc.store.append_audit(
             dataset.collaboration_id,
-            AuditEvent(
-                "dataset.expired",
-                "system",
-                dataset.owner_org,
-                {"name": dataset.name, "version": version.version},
+            DatasetExpiredEvent(name=dataset.name, version=version.version).by(
+                "system", dataset.owner_org
             ),
         )
     return purged

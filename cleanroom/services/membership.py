@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cleanroom.errors import Conflict, InvalidRequest, NotFound
-from cleanroom.events import AuditEvent
+from cleanroom.events import BudgetSet, PartnerAdded, PartnerRemoved
 from cleanroom.services.access import authorize
 from cleanroom.services.collaborations import MAX_ORG, policy_of, reason_of, text_field
 from cleanroom.services.context import Services
@@ -39,11 +39,6 @@ class PartnerRemoval:
             "membership": member,
             "purged_datasets": [dict(p) for p in self.purged],
         }
-
-
-def _details(body: Mapping[str, Any], **facts: Any) -> dict[str, Any]:
-    reason = reason_of(body)
-    return {**facts, **({} if reason is None else {"reason": reason})}
 
 
 def _budget(raw: Any, defaults: tuple[float, float]) -> tuple[float, float] | None:
@@ -89,10 +84,10 @@ def add_partner(
             f"{org} was a partner before and keeps its budget line; raise it with "
             f"POST .../budget/{org}/raise instead of giving a budget here"
         )
-    events = [AuditEvent("partner.added", who.sub, who.org, _details(body))]
+    events = [PartnerAdded(reason=reason_of(body)).by(who.sub, who.org)]
     if budget is not None:
         total = {"epsilon": budget[0], "delta": budget[1]}
-        events.append(AuditEvent("budget.set", who.sub, who.org, {"total": total}))
+        events.append(BudgetSet(total=total).by(who.sub, who.org))
     updated = svc.store.add_partner(current.id, org, budget=budget, audit=events)
     svc.collaborations.put(updated)
     return updated, svc.store.get_budget_line(updated.id, org)
@@ -117,7 +112,7 @@ def remove_partner(
     if member.role != "partner":
         raise InvalidRequest("the retailer's membership cannot end; end the collaboration instead")
     if member.active:
-        event = AuditEvent("partner.removed", who.sub, who.org, _details(body, purge_data=purge))
+        event = PartnerRemoved(purge_data=purge, reason=reason_of(body)).by(who.sub, who.org)
         current = svc.store.end_membership(current.id, org, who.sub, audit=event)
         svc.collaborations.put(current)
     elif not purge:

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cleanroom.errors import InvalidRequest
-from cleanroom.events import AuditEvent
+from cleanroom.events import ReportDownloaded
 from cleanroom.report_rows import flat_rows
 from cleanroom.services.access import authorize, check_allowed, require_visible
 from cleanroom.services.context import Services
@@ -108,7 +108,7 @@ def _readable_run(svc: Services, who: Principal, collaboration_id: str, run_id: 
 def _audit_download(svc: Services, who: Principal, run: Run) -> None:
     svc.store.append_audit(
         run.collaboration_id,
-        AuditEvent("report.downloaded", who.sub, who.org, {"run_id": run.id}),
+        ReportDownloaded(run_id=run.id).by(who.sub, who.org),
     )
 
 

@@ -26,7 +26,14 @@ from cleanroom.dp.postprocess import columns_of
 from cleanroom.dp.preview import check_targets, smallest_loss
 from cleanroom.dp.split import check_weights
 from cleanroom.errors import CleanroomError, Conflict, InvalidRequest
-from cleanroom.events import AuditEvent
+from cleanroom.events import (
+    BudgetCharged,
+    RunCancelled,
+    RunCreated,
+    RunFailed,
+    RunFlaggedForReview,
+    RunSucceeded,
+)
 from cleanroom.scratch import sweep_data_dir
 from cleanroom.services.access import authorize, can_see, require_visible
 from cleanroom.services.context import Services
@@ -116,7 +123,7 @@ def create_run(
     require_can_run(collab, who.org, svc.store.now())
     template_id, parameters, loss, weights = _body(body)
     plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org, weights=weights)
-    details = {"template_id": plan.template.id, **plan.loss.to_dict()}
+    loss = plan.loss
     creation = svc.store.create_run_with_charge(
         collab.id,
         plan.template.id,
@@ -129,8 +136,10 @@ def create_run(
         idempotency_key=idempotency_key,
         weights=check_weights(weights, "weights"),
         audit=[
-            AuditEvent("run.created", who.sub, who.org, details),
-            AuditEvent("budget.charged", who.sub, who.org, plan.loss.to_dict()),
+            RunCreated(template_id=plan.template.id, epsilon=loss.epsilon, delta=loss.delta).by(
+                who.sub, who.org
+            ),
+            BudgetCharged(epsilon=loss.epsilon, delta=loss.delta).by(who.sub, who.org),
         ],
     )
     if creation.created:
@@ -174,7 +183,7 @@ def cancel_run(svc: Services, who: Principal, collaboration_id: str, run_id: str
     return svc.store.fail_run(
         run.id,
         *CANCELLED,
-        audit=AuditEvent("run.cancelled", who.sub, run.org, {"run_id": run.id}),
+        audit=RunCancelled(run_id=run.id).by(who.sub, run.org),
     )
 
 
@@ -208,10 +217,10 @@ def execute_run(svc: Services, run: Run, worker_id: str) -> None:
         log.exception("run %s failed unexpectedly", run.id)
         _fail(svc, run, "internal_error", "the run failed; this is a bug")
         return
-    events = [AuditEvent("run.succeeded", worker_id, run.org, {"run_id": run.id})]
+    events = [RunSucceeded(run_id=run.id).by(worker_id, run.org)]
     if flagged:  # a human must look: in the log the retailer reads, with the groups it concerns
-        details = {"run_id": run.id, "template_id": run.template_id, "groups": flagged}
-        events.append(AuditEvent("run.flagged_for_review", "system", run.org, details))
+        review = RunFlaggedForReview(run_id=run.id, template_id=run.template_id, groups=flagged)
+        events.append(review.by("system", run.org))
     try:
         svc.store.complete_run(run.id, report_json, audit=events)
     except Conflict:
@@ -253,7 +262,7 @@ def _fail(svc: Services, run: Run, code: str, message: str) -> None:
         run.id,
         code,
         message,
-        audit=AuditEvent("run.failed", "system", run.org, {"run_id": run.id}),
+        audit=RunFailed(run_id=run.id).by("system", run.org),
     )
 
 

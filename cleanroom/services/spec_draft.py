@@ -10,6 +10,9 @@ column 'Sales $' cannot be used as a name: rename it to lower-case letters, digi
 underscores (e.g. sales)
 >>> draft.spec["columns"]["email"], draft.spec["columns"]["segment"]
 ({'role': 'identifier'}, {'role': 'dimension'})
+>>> aged = draft_spec_from_columns("crm", [("email", None), ("age_band", None)])
+>>> aged.spec["columns"]["age_band"]
+{'role': 'sensitive'}
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ _IDENTIFIER = re.compile(r"(^|_)(email|phone|msisdn)(_|$)|sha256|hashed")
 _CONSENT = re.compile(r"^consent_([a-z][a-z0-9_]*)$")
 _TIMESTAMP = re.compile(r"(_ts|_at|_time|_date|^date|^ts)$|timestamp")
 _METRIC = re.compile(r"amount|cents|price|revenue|sales|spend|cost|units|quantity|qty|value")
+_SENSITIVE = re.compile(r"(^|_)(age|gender|sex|ethnicity|race|religion|disability)(_|$)")
 _BLOCKED = re.compile(r"postal|zip|address|name$|^name|birth|dob|ip_addr|device")
 METRIC_TODO = "REVIEW: [lo, hi], one person's total per group"
 
@@ -67,6 +71,8 @@ def _propose(name: str, kind: str | None) -> tuple[dict[str, Any], str]:
         return {"role": "consent", "purpose": match.group(1)}, "named consent_<purpose>"
     if _IDENTIFIER.search(name):
         return {"role": "identifier"}, "looks like an email or phone (hash it with cleanroom hash)"
+    if _SENSITIVE.search(name) and kind != "timestamp":
+        return {"role": "sensitive"}, "looks like a protected attribute: usable only for bias tests"
     if _BLOCKED.search(name):
         return {"role": "blocked"}, "may identify a person or a household: dropped at ingestion"
     if kind == "timestamp" or (kind in (None, "text") and _TIMESTAMP.search(name)):

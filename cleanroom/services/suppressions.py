@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cleanroom.errors import InvalidRequest
-from cleanroom.events import AuditEvent
+from cleanroom.events import SuppressionAdded, SuppressionRemoved
 from cleanroom.ingest import rekey_identifier_file, rekey_identifiers
 from cleanroom.services.access import authorize
 from cleanroom.services.context import Services
@@ -49,7 +49,7 @@ def remove_suppressions(
     removed = svc.store.remove_suppressions(
         collab.id,
         pids,
-        audit=AuditEvent("suppression.removed", who.sub, who.org, {"received": len(pids)}),
+        audit=SuppressionRemoved(received=len(pids)).by(who.sub, who.org),
     )
     return {"removed": removed}
 
@@ -75,6 +75,6 @@ def add_suppressions(
     added = svc.store.add_suppressions(
         collab.id,
         list(pids),
-        audit=AuditEvent("suppression.added", who.sub, who.org, {"received": len(pids)}),
+        audit=SuppressionAdded(received=len(pids)).by(who.sub, who.org),
     )
     return {"added": added}

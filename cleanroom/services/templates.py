@@ -18,7 +18,8 @@ from typing import Any
 
 from cleanroom.dp.lift import lift_problem
 from cleanroom.errors import Forbidden, InvalidRequest, TemplateRejected, Violation
-from cleanroom.events import AuditEvent
+from cleanroom.events import TemplateApproved, TemplateRevoked, TemplateSubmitted
+from cleanroom.events import TemplateRejected as TemplateRejectedEvent
 from cleanroom.policy import MAX_SQL_CHARS, TemplateSource, analyze_template, parse_template_file
 from cleanroom.ranges import BOUND
 from cleanroom.services.access import authorize, can_see, refuse, require_visible
@@ -126,7 +127,7 @@ def submit_template(
         analysis=analysis.to_dict(),
         pin=analysis.pin,
         approvers=template_approvers(collab, usable, analysis.datasets),
-        audit=AuditEvent("template.submitted", who.sub, who.org, {"name": name}),
+        audit=TemplateSubmitted(name=name).by(who.sub, who.org),
     )
 
 
@@ -186,10 +187,10 @@ def _reason(body: Mapping[str, Any] | None) -> str | None:
     return reason
 
 
-_DECISION_EVENTS = {
-    "approve": "template.approved",
-    "reject": "template.rejected",
-    "revoke": "template.revoked",
+_DECISION_EVENTS: dict[str, type[TemplateApproved | TemplateRejectedEvent | TemplateRevoked]] = {
+    "approve": TemplateApproved,
+    "reject": TemplateRejectedEvent,
+    "revoke": TemplateRevoked,
 }
 
 
@@ -213,12 +214,9 @@ def decide_template(
     if as_owner:
         _check_data_owner(svc, who, collab, template, action)
     reason = _reason(body)
-    event = AuditEvent(
-        _DECISION_EVENTS[decision],
-        who.sub,
-        who.org,
-        {"template_id": template.id, "name": template.name, "version": template.version},
-    )
+    event = _DECISION_EVENTS[decision](
+        template_id=template.id, name=template.name, version=template.version
+    ).by(who.sub, who.org)
     if decision == "revoke":
         return svc.store.revoke_template(template.id, who.sub, reason=reason, audit=event)
     return svc.store.decide_as_approver(

@@ -54,10 +54,10 @@ from sqlalchemy.orm import Session
 
 from cleanroom.budget import allowance, remaining
 from cleanroom.errors import BudgetExhausted, InvalidRequest, NotFound
+from cleanroom.specs import CollaborationPolicy
 from cleanroom.store.db import ensure_org, insert_ignore, new_id
 from cleanroom.store.models import BudgetChargeRow, BudgetRow, CollaborationRow, UTCDateTime
 from cleanroom.store.records import BudgetLine
-from cleanroom.types import CollaborationPolicy
 
 _ALLOWANCE = allowance(1.0)  # spend may reach total * _ALLOWANCE
 # What a charge needs to know about its line: (policy epsilon, policy delta), current period start.

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cleanroom.errors import Conflict, InvalidRequest, NotFound, ReportNotReady
-from cleanroom.events import AuditEvent
+from cleanroom.events import RunFailed
 from cleanroom.store import rows
 from cleanroom.store.audit import append_in_session
 from cleanroom.store.db import AuditArg, StoreBase
@@ -190,6 +190,6 @@ class RunLifecycleMixin(StoreBase):
             finished_at=now,
         )
         if actor is not None:
-            event = AuditEvent("run.failed", actor, row.org, {"run_id": run_id})
+            event = RunFailed(run_id=run_id).by(actor, row.org)
             append_in_session(session, row.collaboration_id, event, now, {"run_id": run_id})
         return rows.run(row)

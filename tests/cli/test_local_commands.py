@@ -15,7 +15,8 @@ from cleanroom.config import Settings
 from cleanroom.services.collaborations import create_collaboration
 from cleanroom.services.context import Services, build_services
 from cleanroom.services.datasets import register_dataset
-from cleanroom.store import init_db, open_store, schema_revisions
+from cleanroom.services.maintenance import migrate, schema_status
+from cleanroom.store import open_store
 from tests.cli.cli_world import POLICY, RETAILER, SPEC, command_env, queue_run, write_inputs
 
 
@@ -169,8 +170,8 @@ def test_production_serve_and_worker_refuse_a_store_not_migrated_and_never_migra
         assert result.exit_code == 1, result.output
         assert "is at no schema, not the newest migration" in result.stderr
         assert "run `cleanroom init-db` once" in result.stderr
-        current, heads = schema_revisions(url)
-        assert (current, len(heads)) == ((), 1), "serve and worker must leave migrating to init-db"
+        status = schema_status(url)
+        assert (status.current, len(status.heads)) == ((), 1), "serve and worker must not migrate"
     # After the one-off job the worker starts (serve would exec gunicorn: tests/web serve it).
     assert CliRunner().invoke(cli, ["init-db"], env=_production_env(cli_settings)).exit_code == 0
     result = CliRunner().invoke(cli, ["worker", "--once"], env=_production_env(cli_settings))
@@ -183,8 +184,8 @@ def test_a_store_behind_the_newest_migration_is_named_with_its_revision(
 ) -> None:
     url = cli_settings.effective_database_url
     cli_settings.data_dir.mkdir(parents=True, exist_ok=True)
-    init_db(url)
-    (head,) = schema_revisions(url)[1]
+    migrate(url)
+    (head,) = schema_status(url).heads
     store = open_store(url)
     try:
         with store.engine.begin() as conn:  # as an older release left it
@@ -194,4 +195,4 @@ def test_a_store_behind_the_newest_migration_is_named_with_its_revision(
     result = CliRunner().invoke(cli, NO_SERVER, env=_production_env(cli_settings))
     assert result.exit_code == 1
     assert f"is at 0003, not the newest migration ({head})" in result.stderr
-    assert schema_revisions(url)[0] == ("0003",)
+    assert schema_status(url).current == ("0003",)

@@ -1,6 +1,7 @@
-"""The Python client on its own: importing it loads nothing of the server, ``Report.to_pandas()``
-has the CSV download's interval columns, and docs/client.md's scheduler example runs against a
-real server (the Flask app with its services behind werkzeug's threaded WSGI server)."""
+"""The Python client on its own: importing it loads nothing of the server and emails hash without
+it, ``Report.to_pandas()`` has the CSV download's interval columns, and docs/client.md's scheduler
+example runs against a real server (the Flask app with its services behind werkzeug's threaded
+WSGI server)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,14 @@ report = Report({"columns": ["n"], "rows": [{"n": 3}],
                  "accuracy": {"half_widths": {"n": 1.0}, "row_intervals": [{"n": [2.0, 4.0]}]}})
 assert report.records() == [{"n": 3, "n_lo": 2.0, "n_hi": 4.0}]
 ApiClient("http://127.0.0.1:1", token="t").url("/v1/whoami")
+import hashlib, pathlib, tempfile
+from cleanroom.client.hashing import hash_identifier_file
+with tempfile.TemporaryDirectory() as tmp:
+    src, out = pathlib.Path(tmp, "in.csv"), pathlib.Path(tmp, "out.csv")
+    src.write_text("email\\nJane.Doe+x@GMAIL.com\\n", encoding="utf-8")
+    assert hash_identifier_file(src, out, "email").hashed == 1
+    digest = hashlib.sha256(b"janedoe@gmail.com").hexdigest()
+    assert out.read_text(encoding="utf-8").split() == ["email", digest]
 print(json.dumps(sorted(m for m in sys.modules if blocked(m))))
 """
 
@@ -80,17 +89,31 @@ def test_the_install_line_pins_this_version() -> None:
     assert f"pip install --no-deps 'cleanroom=={cleanroom.__version__}'" in text
 
 
-def test_to_pandas_without_pandas_says_how_to_install_it() -> None:
+def import_error_without(module: str, setup: str, call: str) -> str:
+    """What ``call`` raises (an ImportError's message) in a fresh interpreter without ``module``."""
     script = (
-        "import sys; sys.modules['pandas'] = None\n"
-        "from cleanroom.client import Report\n"
-        "try:\n    Report({'columns': [], 'rows': []}).to_pandas()\n"
-        "except ImportError as err:\n    print(err)\n"
+        f"import sys; sys.modules[{module!r}] = None\n{setup}\n"
+        f"try:\n    {call}\nexcept ImportError as err:\n    print(err)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
-    assert "pip install 'cleanroom[client]'" in done.stdout
+    return done.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "setup", "call"),
+    [
+        ("pandas", "from cleanroom.client import Report",
+         "Report({'columns': [], 'rows': []}).to_pandas()"),
+        ("phonenumbers", "from cleanroom.client.normalize import normalize_phone",
+         "normalize_phone('+1 234 567 8901')"),
+    ],
+)  # fmt: skip
+def test_an_optional_library_missing_says_how_to_install_it(
+    module: str, setup: str, call: str
+) -> None:
+    assert "pip install 'cleanroom[client]'" in import_error_without(module, setup, call)
 
 
 REPORT: dict[str, Any] = {

@@ -19,7 +19,8 @@ TEMPLATE_FILES = sorted(QUERIES.glob("*.sql"))
 SHIPPED = (
     "exposed_conversion", "last_touch_attribution", "roas", "incrementality_lift",
     "audience_overlap", "reach_frequency", "new_to_brand", "time_to_conversion",
-    "channel_overlap_reach", "audience_size", "audience_composition",
+    "channel_overlap_reach", "audience_size", "audience_composition", "campaign_kpis",
+    "match_rate",
 )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Raw emails of the demo world normalize (``cleanroom.ingest.normalize``) to one identifier per
+"""Raw emails of the demo world normalize (``cleanroom.client.normalize``) to one identifier per
 person, whichever side and spelling they come from."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from cleanroom.demo.emails import identity_key, respell
 from cleanroom.demo.world import World
 
-normalize = pytest.importorskip("cleanroom.ingest.normalize")
+normalize = pytest.importorskip("cleanroom.client.normalize")
 
 
 def _digest(email: str) -> str:

@@ -33,6 +33,11 @@ EXPECTED_COLUMNS = {
     "channel_overlap_reach": ["channels", "reach", "buyers"],
     "audience_size": ["region", "audience_size"],
     "audience_composition": ["age_band", "eligible", "reached", "converted"],
+    "campaign_kpis": [
+        "campaign_id", "exposed_shoppers", "buyers", "repeat_buyers", "orders", "sales",
+        "sales_90d", "conversion_rate", "aov", "repeat_rate", "value_90d_per_exposed",
+    ],
+    "match_rate": ["crm_segment", "list_size", "matched", "match_rate"],
 }
 # fmt: on
 

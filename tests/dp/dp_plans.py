@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from cleanroom.types import Col, GroupKey, Measurement, Op, Output, PostExpr, ReleasePlan
+from cleanroom.plan import Col, GroupKey, Measurement, Op, Output, PostExpr, ReleasePlan
 
 BUYERS = Measurement("buyers", "person_count", 0, 1, True, 1)
 SALES = Measurement("sales", "sum", 0, 100, True, 1)  # money in cents, clamped to [0, 100]

@@ -61,17 +61,10 @@ import pyarrow.parquet as pq
 from cleanroom.config import Settings
 from cleanroom.dp import PrivacyLoss, Release, preview, release
 from cleanroom.engine import DuckDBEngine
+from cleanroom.names import dataset_view
+from cleanroom.plan import Col, CompiledQuery, Measurement, ReleasePlan
 from cleanroom.policy import compile_template
-from cleanroom.types import (
-    Col,
-    CollaborationPolicy,
-    CompiledQuery,
-    DatasetSpec,
-    Measurement,
-    ParamSpec,
-    ReleasePlan,
-    dataset_view,
-)
+from cleanroom.specs import CollaborationPolicy, DatasetSpec, ParamSpec
 from tests.dp.binomial_bounds import clopper_pearson
 
 ARROW_TYPES = {

@@ -10,7 +10,7 @@ from cleanroom.dp import PrivacyLoss
 from cleanroom.dp._opendp import dp
 from cleanroom.dp.accounting import epsilon_of_rho, rho_for_epsilon
 from cleanroom.dp.calibration import ReleaseCalibration, calibrate_release
-from cleanroom.types import Col, GroupKey, Measurement, Output, ReleasePlan
+from cleanroom.plan import Col, GroupKey, Measurement, Output, ReleasePlan
 
 COUNT4 = Measurement("buyers", "person_count", 0, 1, True, 4)
 USERS4 = Measurement("users", "person_count", 0, 1, True, 4)

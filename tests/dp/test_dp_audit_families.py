@@ -38,7 +38,7 @@ import pytest
 
 from cleanroom.config import Settings
 from cleanroom.dp import PrivacyLoss
-from cleanroom.types import ParamSpec
+from cleanroom.specs import ParamSpec
 from tests.dp.e2e_audit import Family, Rows, World, audit, person
 from tests.policy.collab import DATASETS, POLICY
 

@@ -8,7 +8,7 @@ from typing import Any
 from cleanroom.dp import PrivacyLoss, release
 from cleanroom.dp.explanation import BOUND_SOURCES, NOTES
 from cleanroom.dp.release import DERIVED_METHOD
-from cleanroom.types import Col, Lit, Measurement, Op
+from cleanroom.plan import Col, Lit, Measurement, Op
 from tests.dp.dp_plans import BUYERS, SALES, SPEND, attribution_plan, out, ratio, table
 
 BIG = 1_000_000

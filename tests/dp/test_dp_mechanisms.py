@@ -11,7 +11,7 @@ import pytest
 from cleanroom.dp._opendp import dp
 from cleanroom.dp.mechanisms import calibrate, noise_half_width
 from cleanroom.dp.selection import calibrate_threshold
-from cleanroom.types import Measurement
+from cleanroom.plan import Measurement
 
 COUNT_G4 = Measurement("buyers", "person_count", 0, 1, True, 4)
 CENTS_G4 = Measurement("sales", "sum", -200, 50_000, True, 4)

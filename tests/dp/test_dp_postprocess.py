@@ -7,7 +7,7 @@ import pytest
 from cleanroom.dp.intervals import Interval, half_width, interval, noisy_columns
 from cleanroom.dp.postprocess import evaluate, order_indices
 from cleanroom.errors import InternalError, InvalidRequest
-from cleanroom.types import Col, Lit, Op, OrderItem, PostExpr
+from cleanroom.plan import Col, Lit, Op, OrderItem, PostExpr
 
 ENV = {"a": 7, "b": 2, "z": 0, "f": 2.5, "n": None, "s": "x", "neg": -3.5}
 

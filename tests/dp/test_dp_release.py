@@ -12,7 +12,7 @@ import pytest
 from cleanroom.dp import PrivacyLoss, preview, release
 from cleanroom.dp.candidates import candidates
 from cleanroom.errors import InternalError, InvalidRequest
-from cleanroom.types import Col, GroupKey, Lit, Op, OrderItem, Output, ReleasePlan
+from cleanroom.plan import Col, GroupKey, Lit, Op, OrderItem, Output, ReleasePlan
 from tests.dp.dp_plans import BUYERS, SALES, SPEND, attribution_plan, key, out, ratio, table
 
 BIG = 1_000_000  # exact values far above any noise used here
@@ -261,7 +261,7 @@ def test_bad_requests_are_refused_before_any_noise() -> None:
 
 def test_unconditional_row_counts_never_fall_below_the_person_count() -> None:
     # reach_frequency's shape: impressions (COUNT(*)) and reach (COUNT(DISTINCT pid)), no FILTER.
-    from cleanroom.types import Measurement
+    from cleanroom.plan import Measurement
 
     reach = Measurement("buyers", "person_count", 0, 1, True, 1, unconditional=True)
     impressions = Measurement("impressions", "row_count", 0, 30, True, 1, unconditional=True)

@@ -13,7 +13,7 @@ import math
 import pytest
 
 from cleanroom.dp import PrivacyLoss, preview, release
-from cleanroom.types import Col, GroupKey, Lit, Measurement, Op, Output, ReleasePlan
+from cleanroom.plan import Col, GroupKey, Lit, Measurement, Op, Output, ReleasePlan
 from tests.dp.binomial_bounds import clopper_pearson, upper_tail
 from tests.dp.dp_plans import BUYERS, SALES, SPEND, attribution_plan, key, ratio, table
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cleanroom.dp.lift import lift_of, significance_text
+from cleanroom.dp.lift import lift_of
+from cleanroom.lift_view import significance_text
 from cleanroom.types import parse_lift
 
 SPEC = parse_lift("cell test holdout")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cleanroom.types import dataset_view
+from cleanroom.names import dataset_view
 
 PEOPLE = 60
 

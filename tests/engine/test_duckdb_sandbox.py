@@ -20,8 +20,7 @@ from cleanroom.engine.duckdb_engine import sandboxed_connection
 from cleanroom.errors import ExecutionFailed
 
 
-@pytest.fixture
-def outside(tmp_path: Path) -> Path:
+def outside_files(tmp_path: Path) -> Path:
     """Files in another directory than the data dir: a Parquet, a CSV and a JSON file."""
     folder = tmp_path / "elsewhere"
     folder.mkdir()
@@ -29,6 +28,11 @@ def outside(tmp_path: Path) -> Path:
     (folder / "o.csv").write_text("secret\noutside-csv-value\n", encoding="utf-8")
     (folder / "o.json").write_text('{"secret": "outside-json-value"}\n', encoding="utf-8")
     return folder
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    return outside_files(tmp_path)
 
 
 def file_escapes(outside: Path, datasets_dir: Path) -> list[str]:

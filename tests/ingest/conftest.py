@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cleanroom.types import DatasetSpec
+from cleanroom.specs import DatasetSpec
 
 SECRET = "ingest-test-secret"
 COLLAB = "collab-a"

@@ -16,7 +16,7 @@ import pytest
 
 from cleanroom.errors import DatasetInvalid, PayloadTooLarge
 from cleanroom.ingest import IngestResult, collaboration_key, ingest_dataset, pid_for_digest
-from cleanroom.types import DatasetSpec
+from cleanroom.specs import DatasetSpec
 from tests.ingest.conftest import COLLAB, HEADER, SECRET, SPEC, digest, row
 
 WriteCsv = Callable[..., Path]

@@ -18,7 +18,7 @@ from cleanroom.errors import DatasetInvalid
 from cleanroom.ingest import PID_TYPE, IngestResult, ingest_dataset
 from cleanroom.ingest.prefetch import prefetched
 from cleanroom.ingest.scan_query import fixed_pids
-from cleanroom.types import DatasetSpec
+from cleanroom.specs import DatasetSpec
 from tests.ingest.conftest import COLLAB, SECRET, row
 from tests.ingest.test_ingest_dataset import expected_pid
 

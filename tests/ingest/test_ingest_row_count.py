@@ -18,7 +18,7 @@ from cleanroom.errors import DatasetInvalid, PayloadTooLarge
 from cleanroom.ingest import ReadLimits
 from cleanroom.ingest.records import RecordCount, count_records, exact_count
 from cleanroom.ingest.source import open_source
-from cleanroom.types import DatasetSpec
+from cleanroom.specs import DatasetSpec
 from tests.ingest.conftest import row
 from tests.ingest.test_ingest_dataset import ingest
 

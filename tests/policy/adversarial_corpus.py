@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cleanroom.types import DatasetSpec, ParamSpec
+from cleanroom.specs import DatasetSpec, ParamSpec
 from tests.policy.collab import DATASETS
 
 Rows = Mapping[str, list[dict[str, Any]]]

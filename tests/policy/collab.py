@@ -8,7 +8,8 @@ from typing import Any
 
 import duckdb
 
-from cleanroom.types import SUPPRESSION_VIEW, CollaborationPolicy, DatasetSpec, dataset_view
+from cleanroom.names import SUPPRESSION_VIEW, dataset_view
+from cleanroom.specs import CollaborationPolicy, DatasetSpec
 
 POLICY = CollaborationPolicy.from_dict(
     {

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from sqlglot import exp
 
 from cleanroom.demo.specs import DEMO_POLICY, demo_dataset_specs
-from cleanroom.types import PID, CollaborationPolicy, ColumnSpec, DatasetSpec
+from cleanroom.names import PID
+from cleanroom.specs import CollaborationPolicy, ColumnSpec, DatasetSpec
 from tests.policy.collab import DATASETS, POLICY
 from tests.policy.neighbours import Case, Data, Neighbour, World
 

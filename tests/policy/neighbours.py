@@ -48,18 +48,10 @@ from sqlglot import exp
 
 from cleanroom.dp.candidates import candidates, json_value
 from cleanroom.errors import CleanroomError, TemplateRejected
+from cleanroom.names import PID, SUPPRESSION_VIEW, dataset_view
+from cleanroom.plan import CompiledQuery, ReleasePlan
 from cleanroom.policy import compile_template
-from cleanroom.types import (
-    PID,
-    SUPPRESSION_VIEW,
-    CollaborationPolicy,
-    ColumnSpec,
-    CompiledQuery,
-    DatasetSpec,
-    ParamSpec,
-    ReleasePlan,
-    dataset_view,
-)
+from cleanroom.specs import CollaborationPolicy, ColumnSpec, DatasetSpec, ParamSpec
 
 ADVERSARY = 1_000_000  # the person number of the added neighbour (people of D are 1..n)
 SEEDED = "seed" in inspect.signature(compile_template).parameters

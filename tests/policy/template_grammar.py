@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
-from cleanroom.types import FAIRNESS_PURPOSE, ParamSpec
+from cleanroom.specs import FAIRNESS_PURPOSE, ParamSpec
 from tests.policy.neighbours import Case, World
 
 INTERNAL_NAMES = (

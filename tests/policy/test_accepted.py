@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cleanroom.policy import analyze_template, compile_template
-from cleanroom.types import ParamSpec
+from cleanroom.specs import ParamSpec
 from tests.policy.accepted_corpus import ACCEPTED
 from tests.policy.collab import DATASETS, POLICY, connect
 

@@ -16,8 +16,10 @@ import pytest
 from cleanroom.dp import PrivacyLoss, release
 from cleanroom.dp.candidates import json_value
 from cleanroom.errors import DatasetInvalid, TemplateRejected
+from cleanroom.names import SUPPRESSION_VIEW, dataset_view
+from cleanroom.plan import CompiledQuery, ReleasePlan
 from cleanroom.policy import compile_template, parse_template_file
-from cleanroom.types import SUPPRESSION_VIEW, CompiledQuery, DatasetSpec, ReleasePlan, dataset_view
+from cleanroom.specs import DatasetSpec
 from tests.policy.adversarial_corpus import (
     ADDED_PID,
     ADDED_ROWS,

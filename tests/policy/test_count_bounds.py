@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from cleanroom.errors import TemplateRejected
+from cleanroom.plan import Measurement
 from cleanroom.policy import analyze_template, compile_template, parse_template_file
-from cleanroom.types import Measurement
 from tests.policy.collab import DATASETS, POLICY, connect
 
 SQL = (

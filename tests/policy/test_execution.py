@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cleanroom.policy import compile_template
-from cleanroom.types import ParamSpec
+from cleanroom.specs import ParamSpec
 from tests.policy.collab import DATASETS, POLICY, connect
 
 

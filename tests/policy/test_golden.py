@@ -12,7 +12,7 @@ import pytest
 import sqlglot
 
 from cleanroom.policy import compile_template
-from cleanroom.types import ParamSpec
+from cleanroom.specs import ParamSpec
 from tests.policy.collab import DATASETS, POLICY, connect
 
 FIXTURES = sorted((Path(__file__).parents[1] / "fixtures" / "policy").glob("*.sql"))

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from cleanroom.errors import TemplateRejected
 from cleanroom.policy import parse_template_file
-from cleanroom.types import ParamSpec
+from cleanroom.specs import ParamSpec
 from tests.policy.accepted_corpus import ACCEPTED
 from tests.policy.adversarial_corpus import CASES as ADVERSARIAL_CASES
 from tests.policy.adversarial_corpus import PARAMS as ADVERSARIAL_PARAMS

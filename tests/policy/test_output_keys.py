@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cleanroom.demo.specs import DEMO_POLICY, demo_dataset_specs
 from cleanroom.policy import compile_template, parse_template_file
-from cleanroom.types import CollaborationPolicy, DatasetSpec
+from cleanroom.specs import CollaborationPolicy, DatasetSpec
 
 QUERIES = Path(__file__).resolve().parents[2] / "queries"
 

@@ -6,7 +6,7 @@ import pytest
 
 from cleanroom.errors import TemplateRejected
 from cleanroom.policy import compile_template
-from cleanroom.types import ParamSpec
+from cleanroom.specs import ParamSpec
 from tests.policy.collab import DATASETS, POLICY
 
 SQL = (

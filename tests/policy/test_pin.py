@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cleanroom.policy import compile_template, template_pin
-from cleanroom.types import ParamSpec
+from cleanroom.specs import ParamSpec
 from tests.policy.collab import DATASETS, POLICY
 
 P = [ParamSpec("ids", "list[str]")]

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from cleanroom.errors import TemplateRejected
+from cleanroom.plan import CompiledQuery
 from cleanroom.policy import analyze_template, compile_template
 from cleanroom.policy.violations import ViolationCollector
-from cleanroom.types import CompiledQuery, ParamSpec
+from cleanroom.specs import ParamSpec
 from tests.policy.collab import DATASETS, POLICY, connect
 
 JOINED = (

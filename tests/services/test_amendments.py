@@ -26,6 +26,8 @@ JAN, FEB = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
 
 # (field, old, new, effect): one tightening and one loosening change of every field.
 CASES: list[tuple[str, Any, Any, str]] = [
+    ("fairness_min_ratio", 0.8, 0.9, TIGHTENS),
+    ("fairness_min_ratio", 0.8, 0.5, LOOSENS),
     ("epsilon_budget", 10.0, 8.0, TIGHTENS),
     ("epsilon_budget", 10.0, 12.0, LOOSENS),
     ("delta_budget", 1e-6, 1e-7, TIGHTENS),

@@ -17,8 +17,8 @@ from cleanroom.cli.reports import report_text
 from cleanroom.demo.exact import exact_frame
 from cleanroom.demo.specs import demo_dataset_specs
 from cleanroom.demo.world import World
-from cleanroom.dp.lift import campaign_label, exact_effects
 from cleanroom.errors import TemplateRejected
+from cleanroom.lift_view import campaign_label, exact_effects
 from cleanroom.policy import bind_template_sql, parse_template_file
 from cleanroom.services.context import Services
 from cleanroom.services.reports import get_report
@@ -52,7 +52,7 @@ def _exact_effects(world: World) -> dict[str, dict[str, float]]:
     con.close()
     columns = ["campaign_id", "cell", "users", "buyers", "sales"]
     assert source.lift is not None
-    return exact_effects(source.lift, [dict(zip(columns, r, strict=True)) for r in rows],
+    return exact_effects(source.lift.to_dict(), [dict(zip(columns, r, strict=True)) for r in rows],
                          ["campaign_id"])  # fmt: skip
 
 

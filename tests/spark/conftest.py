@@ -77,7 +77,7 @@ def ingested(
 def exact_connections(parity_world: World) -> Iterator[dict[str, duckdb.DuckDBPyConnection]]:
     """purpose -> DuckDB holding the world's datasets as that purpose sees them (plain SQL)."""
     out: dict[str, duckdb.DuckDBPyConnection] = {}
-    for purpose in ("measurement", "audience_sizing"):
+    for purpose in ("measurement", "audience_sizing", "fairness"):
         con = duckdb.connect()
         for name in demo_dataset_specs():
             con.register("frame", exact_frame(parity_world, name, purpose))

@@ -55,8 +55,8 @@ def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path, engine: s
         intervals = {f"{c}_{end}" for c in report["columns"] for end in ("lo", "hi")}
         assert set(columns[len(report["columns"]) :]) <= intervals  # the 95% interval columns
     assert (out / "roas.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # Eleven templates at epsilon 3, then the fairness check at 1 per campaign: 50 - 33 - 4.
-    assert "remaining budget of acme: epsilon 13" in result.stdout
+    # Thirteen templates at epsilon 3, then the fairness check at 1 per campaign: 50 - 39 - 4.
+    assert "remaining budget of acme: epsilon 7" in result.stdout
     # The bias test flags exactly the campaign whose delivery was planted to under-reach 55+.
     assert summary["fairness"] == {"c1": [], "c2": [], "c3": ["55+"], "c4": []}
     assert "c3: reach ratio by age band" in result.stdout
@@ -70,6 +70,14 @@ def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path, engine: s
         assert all(e["covered"] for e in found.values()), (campaign, found)
         assert f"{campaign}: lift " in result.stdout
     assert "significant at 95%" in result.stdout
+    # The kpis report of c1 (released values) and the retailer's own exact opt-in rates.
+    assert "kpis of campaign c1" in result.stdout
+    assert "  conversion_rate " in result.stdout
+    assert "retailer's opt-in rate, customers for measurement" in result.stdout
+    # Its post-noise ratios are compared with the exact ratios like every other cell.
+    kpis = next(r for r in summary["reports"] if r["name"] == "campaign_kpis")
+    compared = {c["column"] for c in kpis["cells"] if c["within"] is not None}
+    assert {"conversion_rate", "value_90d_per_exposed"} <= compared
     assert "server stopped" in result.stdout
 
 

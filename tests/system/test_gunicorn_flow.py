@@ -139,7 +139,7 @@ def test_full_flow_over_http(live_server: LiveServer, tmp_path: Path) -> None:
         ),
         200,
     )
-    assert budget["budgets"][0]["spent"]["epsilon"] == pytest.approx(run["privacy_loss"]["epsilon"])
+    assert budget["items"][0]["spent"]["epsilon"] == pytest.approx(run["privacy_loss"]["epsilon"])
     auditor = server.headers(RETAILER, "auditor")
     verified = checked(
         requests.get(
@@ -178,7 +178,7 @@ def test_concurrent_runs_never_overspend(live_server: LiveServer, tmp_path: Path
         ),
         200,
     )
-    line = budget["budgets"][0]
+    line = budget["items"][0]
     assert line["spent"]["epsilon"] == pytest.approx(float(ADMITTED))
     assert line["spent"]["epsilon"] <= line["total"]["epsilon"] + 1e-9
     runs = checked(requests.get(url, headers=headers, timeout=TIMEOUT), 200)

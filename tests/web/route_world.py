@@ -44,6 +44,7 @@ POLICY: dict[str, Any] = {
     "max_epsilon_per_run": 2.0,
     "budget_refresh": None,
     "purposes": ["measurement", "audience_sizing"],
+    "fairness_min_ratio": 0.8,
 }
 SPECS: dict[str, dict[str, Any]] = {
     "exposures": {

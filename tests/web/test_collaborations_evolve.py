@@ -84,7 +84,7 @@ def run(api: RouteApi, cid: str, tid: str, epsilon: float = 1.0) -> TestResponse
 
 
 def budget_of(api: RouteApi, cid: str, org: str) -> dict[str, Any]:
-    lines = _json(api.call("GET", f"/v1/collaborations/{cid}/budget", *ADMIN), 200)["budgets"]
+    lines = _json(api.call("GET", f"/v1/collaborations/{cid}/budget", *ADMIN), 200)["items"]
     return dict(next(line for line in lines if line["org"] == org))
 
 
@@ -280,7 +280,7 @@ def test_adding_a_partner_with_a_budget_of_its_own(api: RouteApi, tmp_path: Path
     # the newcomer is a member at once, and sees its own line only
     newcomer = (OTHER_PARTNER, "advertiser")
     assert collab_of(api, cid, newcomer)["id"] == cid
-    own = _json(api.call("GET", f"/v1/collaborations/{cid}/budget", *newcomer), 200)["budgets"]
+    own = _json(api.call("GET", f"/v1/collaborations/{cid}/budget", *newcomer), 200)["items"]
     assert [line["org"] for line in own] == [OTHER_PARTNER]
     (event,) = named(api, cid, "partner.added")
     assert event["details"]["partner_org"] == OTHER_PARTNER
@@ -341,7 +341,7 @@ def test_ending_a_membership(api: RouteApi, room: tuple[str, str]) -> None:
     # what it did stays readable: its report, its budget line, the log
     report = f"/v1/collaborations/{cid}/runs/{done['id']}/report"
     assert api.call("GET", report, ADVERTISER, "partner_viewer").status_code == 200
-    line = _json(api.call("GET", f"/v1/collaborations/{cid}/budget", *ANALYST), 200)["budgets"]
+    line = _json(api.call("GET", f"/v1/collaborations/{cid}/budget", *ANALYST), 200)["items"]
     assert line[0]["spent"]["epsilon"] == pytest.approx(2.0)
     assert collab_of(api, cid, ANALYST)["former_partner_orgs"] == [ADVERTISER]
     (event,) = named(api, cid, "partner.removed")
@@ -408,7 +408,7 @@ def test_raising_a_budget_warns_and_is_audited(api: RouteApi, room: tuple[str, s
     assert "weakens the privacy guarantee already given" in raised["warning"]
     assert "epsilon=10" in raised["warning"]
     assert "epsilon=12" in raised["warning"]
-    own = _json(api.call("GET", f"/v1/collaborations/{cid}/budget", *ANALYST), 200)["budgets"]
+    own = _json(api.call("GET", f"/v1/collaborations/{cid}/budget", *ANALYST), 200)["items"]
     assert own[0]["total"]["epsilon"] == 12.0
     assert budget_of(api, cid, OTHER_PARTNER)["total"]["epsilon"] == 10.0  # one partner's only
     to = _json(api.call("POST", path, *ADMIN, json={"total": {"epsilon": 15.0}}), 200)

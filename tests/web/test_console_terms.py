@@ -36,7 +36,7 @@ class World:
 
     def budget_of(self, org: str) -> dict[str, Any]:
         path = f"/v1/collaborations/{self.cid}/budget"
-        lines = self.api.call("GET", path, RETAILER, "retailer_admin").get_json()["budgets"]
+        lines = self.api.call("GET", path, RETAILER, "retailer_admin").get_json()["items"]
         return next(line for line in lines if line["org"] == org)
 
     def terms_form(self, **changes: str) -> dict[str, str]:

@@ -95,6 +95,42 @@ def test_served_document_is_valid_and_complete(app: Flask) -> None:
     assert resolve(document, ref)["required"] == ["sub", "org", "role"]
 
 
+def list_routes(document: dict[str, Any]) -> list[str]:
+    """The GET routes that answer a list: a collection whose members have routes of their own
+    (``/runs`` beside ``/runs/{rid}``, ``/budget`` beside ``/budget/{org}/raise``) or a paged
+    route (a ``cursor`` parameter)."""
+    paths = document["paths"]
+    found = []
+    for path, item in paths.items():
+        if "get" not in item:
+            continue
+        members = any(other.startswith(path + "/{") for other in paths)
+        paged = any(p["name"] == "cursor" for p in item["get"].get("parameters", []))
+        if members or paged:
+            found.append(path)
+    return found
+
+
+def test_every_list_route_answers_items(app: Flask) -> None:
+    document = build_openapi(app)
+    routes = list_routes(document)
+    collab = "/v1/collaborations/{cid}"
+    assert set(routes) == {
+        "/v1/collaborations",
+        *(f"{collab}/{name}" for name in ("datasets", "templates", "runs", "budget", "audit")),
+    }
+    for path in routes:
+        response = document["paths"][path]["get"]["responses"]["200"]
+        schema = resolve(document, response["content"]["application/json"]["schema"]["$ref"])
+        assert schema["type"] == "object", path
+        assert "items" in schema["required"], path
+        items = schema["properties"]["items"]
+        assert items["type"] == "array", path
+        assert "$ref" in items["items"], path  # a named record per item
+        others = {k for k, v in schema["properties"].items() if v.get("type") == "array"}
+        assert others == {"items"}, path  # the list is items, and only items
+
+
 def test_declared_routes_are_documented_automatically(make_app: Callable[..., Flask]) -> None:
     app = install_sample_routes(make_app())
     document = build_openapi(app)

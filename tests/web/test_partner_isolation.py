@@ -171,6 +171,11 @@ EXPECTED: dict[tuple[str, str], Route] = {
     ("GET", f"{C}/runs/<rid>/report"): Route(_statuses(404, 404, 403, 200, 403)),
     # A's run has finished: the retailer's cancel is a 409, B never learns it exists
     ("POST", f"{C}/runs/<rid>/cancel"): Route(_statuses(404, 403, 403, 409, 403), _json({})),
+    # the kpis report reads released reports: B sees no campaign_kpis run of its own, nor does
+    # the retailer here (A ran another template); auditors may not read reports
+    ("GET", f"{C}/kpis"): Route(_statuses(404, 404, 403, 404, 403)),
+    ("GET", f"{C}/kpis/governance"): Route(_each(200)),  # the caller's own org's data only
+    ("GET", f"{C}/runs/<rid>/kpis"): Route(_statuses(404, 404, 403, 200, 403)),
     ("GET", f"{C}/budget"): Route(_each(200)),
     ("GET", f"{C}/audit"): Route(_each(200)),
     ("GET", f"{C}/audit/verify"): Route(_each(200)),
@@ -248,7 +253,7 @@ def _a_world(api: RouteApi, tmp_path: Path) -> World:
     line = next(
         line
         for line in _ok(api.call("GET", f"/v1/collaborations/{cid}/budget", A, "advertiser"))[
-            "budgets"
+            "items"
         ]
         if line["org"] == A
     )
@@ -292,6 +297,8 @@ def _variants(method: str, rule: str) -> list[str]:
         return ["?format=json", "?format=csv", "?format=parquet"]
     if rule.endswith("/audit"):
         return ["?limit=1000"]
+    if rule.endswith(">/kpis"):
+        return ["?campaign_id=c1"]
     return [""]
 
 

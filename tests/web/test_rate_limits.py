@@ -77,7 +77,7 @@ def test_a_refused_run_charges_nothing(world: tuple[RouteApi, str, str]) -> None
     assert api.start_run(cid, tid).status_code == 202
     assert_limited(api.start_run(cid, tid))
     budget = api.call("GET", f"/v1/collaborations/{cid}/budget", ADVERTISER, "advertiser")
-    line = next(b for b in budget.get_json()["budgets"] if b["org"] == ADVERTISER)
+    line = next(b for b in budget.get_json()["items"] if b["org"] == ADVERTISER)
     assert line["spent"]["epsilon"] == pytest.approx(2.0)  # two runs of 1.0, not three
     runs = api.call("GET", f"/v1/collaborations/{cid}/runs", ADVERTISER, "advertiser")
     assert len(runs.get_json()["items"]) == 2

@@ -89,7 +89,7 @@ def test_full_flow(api: RouteApi, tmp_path: Path) -> None:
     assert set(preview.get_json()["accuracy"]["half_widths"]) == {"reach", "sales"}
     budget_path = f"/v1/collaborations/{cid}/budget"
     before = api.call("GET", budget_path, ADVERTISER, "advertiser").get_json()
-    assert preview.get_json()["remaining"] == before["budgets"][0]["remaining"]
+    assert preview.get_json()["remaining"] == before["items"][0]["remaining"]
 
     started = api.start_run(cid, tid)
     assert started.status_code == 202, started.get_json()
@@ -128,10 +128,10 @@ def test_full_flow(api: RouteApi, tmp_path: Path) -> None:
     assert meta["privacy_loss"] == report["privacy_loss"]
 
     after = api.call("GET", budget_path, ADVERTISER, "advertiser").get_json()
-    spent = after["budgets"][0]["spent"]
+    spent = after["items"][0]["spent"]
     assert after["collaboration_id"] == cid
     assert spent["epsilon"] == pytest.approx(
-        before["budgets"][0]["spent"]["epsilon"] + run["privacy_loss"]["epsilon"]
+        before["items"][0]["spent"]["epsilon"] + run["privacy_loss"]["epsilon"]
     )
     assert spent["delta"] == pytest.approx(run["privacy_loss"]["delta"])
 

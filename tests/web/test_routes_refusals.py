@@ -46,7 +46,7 @@ def runs_of(api: RouteApi, cid: str) -> list[dict[str, object]]:
 
 def spent(api: RouteApi, cid: str) -> float:
     body = api.call("GET", f"/v1/collaborations/{cid}/budget", ADVERTISER, "advertiser").get_json()
-    return float(body["budgets"][0]["spent"]["epsilon"])
+    return float(body["items"][0]["spent"]["epsilon"])
 
 
 def test_rejected_template_lists_violations_and_stores_nothing(

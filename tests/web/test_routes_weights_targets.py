@@ -87,7 +87,7 @@ def test_a_run_request_refuses_targets(api: RouteApi, tmp_path: Path) -> None:
     assert (answer.status_code, answer.get_json()["code"]) == (400, "invalid_request")
     assert "targets" in str(answer.get_json())
     budget = api.call("GET", f"/v1/collaborations/{cid}/budget", ADVERTISER, "advertiser")
-    assert budget.get_json()["budgets"][0]["spent"]["epsilon"] == 0
+    assert budget.get_json()["items"][0]["spent"]["epsilon"] == 0
 
 
 def test_the_openapi_document_describes_weights_and_targets(api: RouteApi) -> None:

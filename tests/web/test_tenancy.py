@@ -119,6 +119,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/collaborations/<cid>/runs/<rid>/report"): Case(
         "partner_viewer", (ADVERTISER, "auditor")
     ),
+    ("GET", "/v1/collaborations/<cid>/kpis"): Case("advertiser", (ADVERTISER, "auditor")),
+    ("GET", "/v1/collaborations/<cid>/kpis/governance"): Case("auditor", None),
+    ("GET", "/v1/collaborations/<cid>/runs/<rid>/kpis"): Case(
+        "partner_viewer", (ADVERTISER, "auditor")
+    ),
     ("GET", "/v1/collaborations/<cid>/budget"): Case("auditor", None),
     ("POST", "/v1/collaborations/<cid>/budget/<org>/raise"): Case(
         "retailer_admin", (ADVERTISER, "advertiser"), _json({"add": {"epsilon": 1.0}})
@@ -240,8 +245,8 @@ def test_a_partner_never_sees_another_partners_runs_reports_or_budget(
         runs = api.call("GET", f"/v1/collaborations/{cid}/runs", OTHER_PARTNER, role)
         assert runs.get_json() == {"items": []}
         budget = api.call("GET", f"/v1/collaborations/{cid}/budget", OTHER_PARTNER, role)
-        assert [line["org"] for line in budget.get_json()["budgets"]] == [OTHER_PARTNER]
-        assert budget.get_json()["budgets"][0]["spent"]["epsilon"] == 0
+        assert [line["org"] for line in budget.get_json()["items"]] == [OTHER_PARTNER]
+        assert budget.get_json()["items"][0]["spent"]["epsilon"] == 0
     # nor run or preview the other partner's template
     for path in ("runs", "runs/preview"):
         response = api.call(
@@ -250,6 +255,6 @@ def test_a_partner_never_sees_another_partners_runs_reports_or_budget(
         assert_problem(response, 404, "not_found")
     # the retailer admin sees every partner's line and run; the owner partner its own
     budget = api.call("GET", f"/v1/collaborations/{cid}/budget", RETAILER, "retailer_admin")
-    assert [line["org"] for line in budget.get_json()["budgets"]] == [ADVERTISER, OTHER_PARTNER]
+    assert [line["org"] for line in budget.get_json()["items"]] == [ADVERTISER, OTHER_PARTNER]
     own = api.call("GET", f"/v1/collaborations/{cid}/runs", ADVERTISER, "partner_viewer")
     assert [r["id"] for r in own.get_json()["items"]] == [rid]

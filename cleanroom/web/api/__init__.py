@@ -15,6 +15,7 @@ from cleanroom.web.api import (
     collaborations,
     datasets,
     identity,
+    kpis,
     partners,
     reports,
     runs,
@@ -32,6 +33,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     templates.bp,
     runs.bp,
     reports.bp,
+    kpis.bp,
     budget.bp,
     audit.bp,
 )

@@ -29,16 +29,17 @@ BUDGET_LINE = record(
     "One partner org's budget in the current refresh period.",
 )
 BUDGET = record(
-    "Budget",
-    ["collaboration_id", "budgets"],
+    "BudgetList",
+    ["items", "collaboration_id"],
     {
-        "collaboration_id": {"type": "string"},
-        "budgets": {
+        "items": {
             "type": "array",
             "description": "The retailer admin sees every partner's line, a partner only its own.",
             "items": BUDGET_LINE,
         },
+        "collaboration_id": {"type": "string"},
     },
+    "The budget lines of one collaboration, in the shape of every list response.",
 )
 
 _AMOUNTS: dict[str, Any] = {
@@ -89,7 +90,7 @@ RAISED = record(
 def get_budget(cid: str) -> dict[str, Any]:
     """Epsilon and delta: total, spent and remaining, per partner org."""
     lines = budget.get_budget(current_services(Services), current_principal(), cid)
-    return {"collaboration_id": cid, "budgets": [line.to_dict() for line in lines]}
+    return {"items": [line.to_dict() for line in lines], "collaboration_id": cid}
 
 
 @route(

@@ -16,6 +16,7 @@ from cleanroom.web.console import (
     audit,
     collaborations,
     datasets,
+    kpis,
     reports,
     runs,
     signin,
@@ -26,10 +27,11 @@ from cleanroom.web.console.blueprint import bp
 from cleanroom.web.console.session import init_session
 
 __all__ = [
-    "audit", "collaborations", "datasets", "init_app", "reports", "runs", "signin", "terms",
+    "audit", "collaborations", "datasets", "init_app", "kpis", "reports", "runs", "signin",
+    "terms",
 ]  # fmt: skip
 # Importing the view modules registers their routes on bp.
-_VIEWS = (audit, collaborations, datasets, reports, runs, signin, templates, terms)
+_VIEWS = (audit, collaborations, datasets, kpis, reports, runs, signin, templates, terms)
 
 
 def _front_door() -> Response:

@@ -1,4 +1,6 @@
-"""Hashing a CSV file's email or phone column on the owner's machine (``cleanroom hash``).
+"""Hashing a CSV file's email or phone column on the owner's machine (``cleanroom hash``, the
+demo's uploads), before the file leaves its owner (docs/privacy.md). Part of the client, so a
+partner with only the client installed can hash (docs/client.md).
 
 Streams the file row by row (bounded memory, any size), writes the normalized SHA-256 hex in
 place of the column and keeps every other column as it was. A value that does not normalize
@@ -13,12 +15,13 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from cleanroom.client.normalize import hash_normalized, normalize_email, normalize_phone
 from cleanroom.errors import InvalidRequest
-from cleanroom.ingest.normalize import hash_normalized, normalize_email, normalize_phone
 
-Kind = Literal["email", "phone"]
+KINDS = ("email", "phone")
+DEFAULT_REGION = "US"
 _DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "email": ("email", "email_address"),
     "phone": ("phone", "phone_number"),
@@ -36,7 +39,7 @@ class HashStats:
         return {"rows": self.rows, "hashed": self.hashed, "invalid": self.invalid}
 
 
-def _pick_column(header: list[str], kind: Kind, column: str | None) -> int:
+def _pick_column(header: list[str], kind: str, column: str | None) -> int:
     names = [h.strip() for h in header]
     if column is not None:
         if column not in names:
@@ -60,20 +63,23 @@ def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
         return csv.excel
 
 
-def hash_csv_file(
-    in_path: Path,
-    out_path: Path,
-    kind: Kind,
+def hash_identifier_file(
+    in_path: Path | str,
+    out_path: Path | str,
+    kind: str,
     column: str | None = None,
-    default_region: str | None = None,
+    default_region: str | None = DEFAULT_REGION,
     *,
     out_column: str | None = None,
 ) -> HashStats:
-    """Write ``out_path``: ``in_path`` with column ``column`` replaced by its normalized SHA-256
-    hex (``column`` defaults to the first column named email/phone, or the only column).
-    ``out_column`` renames the hashed column in the header (default: keep its name)."""
-    if kind not in _DEFAULT_COLUMNS:
-        raise InvalidRequest("kind must be 'email' or 'phone'")
+    """Write ``out_path``: ``in_path`` with its ``kind`` column (``email`` or ``phone``; named by
+    ``column``, else the first column named email/phone, or the only column) replaced by the
+    normalized SHA-256 hex. Values that do not normalize become empty and are counted in
+    ``invalid``; phone numbers without a country code are read as numbers of ``default_region``
+    (None: every number must carry its country code). ``out_column`` renames the hashed column
+    in the header (default: keep its name)."""
+    if kind not in KINDS:
+        raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}")
     in_path, out_path = Path(in_path), Path(out_path)
     if in_path.resolve() == out_path.resolve():
         raise InvalidRequest("the output file must differ from the input file")

@@ -13,7 +13,7 @@ import hashlib
 
 import pytest
 
-from cleanroom.ingest.normalize import hash_normalized, normalize_email, normalize_phone
+from cleanroom.client.normalize import hash_normalized, normalize_email, normalize_phone
 
 # (original, normalized, sha256 hex, sha256 base64) from the page's email tables.
 UID2_EMAILS = [

@@ -1,11 +1,12 @@
-"""Client-side normalization and hashing of emails and phone numbers (``cleanroom hash``).
+"""Partner-side normalization and hashing of emails and phone numbers (``cleanroom hash``).
 
 The rules follow UID2's published "Normalization and Encoding" so that our digests match
 theirs (docs/privacy.md):
 
 - email: remove all whitespace, lower-case, exactly one ``@`` with non-empty parts; for
   ``gmail.com`` and ``googlemail.com`` also drop dots and any ``+tag`` from the local part;
-- phone: E.164, ``+`` then at most 15 digits, parsed with ``phonenumbers``;
+- phone: E.164, ``+`` then at most 15 digits, parsed with ``phonenumbers`` (imported only when
+  a phone number is normalized, so that hashing emails needs nothing beyond the client);
 - digest: SHA-256 of the UTF-8 normalized string, as lower-case hex.
 
 >>> normalize_email("  Jane.Saoirse+Work@GMAIL.com ")
@@ -25,8 +26,6 @@ True
 from __future__ import annotations
 
 import hashlib
-
-import phonenumbers
 
 _GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 _MAX_E164_DIGITS = 15
@@ -55,6 +54,12 @@ def normalize_phone(value: str | None, default_region: str | None = None) -> str
     must be *possible* for its country (right length); full validity is not required because
     numbering-plan metadata lags reality and UID2's own examples are not all "valid" numbers.
     """
+    try:
+        import phonenumbers  # only phone hashing needs it (docs/client.md)
+    except ImportError:
+        raise ImportError(
+            "hashing phone numbers needs phonenumbers: pip install 'cleanroom[client]'"
+        ) from None
     if value is None:
         return None
     text = value.strip()
