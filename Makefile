@@ -55,13 +55,16 @@ contracts: venv
 	$(BIN)/lint-imports
 
 pytest: venv
-	CLEANROOM_TEST_DATABASE_URL=$${CLEANROOM_TEST_DATABASE_URL:-$(PG_URL)} $(BIN)/pytest -q
+	CLEANROOM_TEST_DATABASE_URL=$${CLEANROOM_TEST_DATABASE_URL:-$(PG_URL)} $(BIN)/pytest -q -m "not system_long"
 
 test: lint typecheck contracts pytest
 
-# The long fuzzing and statistical profiles (markers fuzz_long, long_audit), with a bounded
+# The Spark end-to-end runs (marker system_long), then the long fuzzing and statistical profiles
+# (markers fuzz_long, long_audit), with a bounded
 # budget: CLEANROOM_FUZZ_EXAMPLES examples per fuzz test (CI runs this after `make test`).
 test-long: venv
+	CLEANROOM_TEST_DATABASE_URL=$${CLEANROOM_TEST_DATABASE_URL:-$(PG_URL)} $(BIN)/pytest -q \
+		-p no:cacheprovider -m system_long tests
 	CLEANROOM_FUZZ_EXAMPLES=$${CLEANROOM_FUZZ_EXAMPLES:-30} $(BIN)/pytest -q -p no:cacheprovider \
 		-m "fuzz_long or long_audit" tests/policy tests/dp
 

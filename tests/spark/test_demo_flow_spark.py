@@ -19,7 +19,7 @@ from cleanroom.services.reports import get_report
 from cleanroom.services.runs import RunWorker, create_run, get_run
 from tests.services.conftest import ANALYST, build_room
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.system_long]
 
 # QUALIFY (a subquery on Spark), INTERVAL (:n) DAY and DATE_DIFF('day', ...) in one pair.
 TEMPLATES = ("last_touch_attribution", "time_to_conversion")

@@ -23,7 +23,7 @@ TEMPLATES = sorted(p.stem for p in QUERIES_DIR.glob("*.sql"))
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+    "engine", ["duckdb", pytest.param("spark", marks=[pytest.mark.spark, pytest.mark.system_long])]
 )  # issue 7: the full demo flow also runs with CLEANROOM_ENGINE=spark
 def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path, engine: str) -> None:
     out = tmp_path / "demo-output"
