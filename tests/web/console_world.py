@@ -4,13 +4,17 @@ signed in the way a person signs in (paste a token into the sign-in form, with i
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from cleanroom.config import load_settings
 from cleanroom.services.auth import mint_token
-from tests.web.route_world import RouteApi
+from tests.conftest import TEST_JWT_SECRET, TEST_SECRET
+from tests.web.route_world import ADVERTISER, OTHER_PARTNER, RouteApi, setup_collaboration
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -51,3 +55,19 @@ class ConsoleUser:
         response = self.get(path)
         assert response.status_code == 200, (path, response.status_code)
         return response.get_data(as_text=True)
+
+
+def two_partner_collaboration(
+    tmp_path_factory: pytest.TempPathFactory, name: str
+) -> tuple[RouteApi, Path, str, str]:
+    """The route world's collaboration with two partners (acme, beta): the API, its scratch
+    folder, the collaboration id and acme's approved template id."""
+    tmp = tmp_path_factory.mktemp(name)
+    (tmp / "data").mkdir()
+    settings = load_settings(
+        env={}, config_file=None, data_dir=tmp / "data", secret_key=TEST_SECRET,
+        jwt_secret=TEST_JWT_SECRET,
+    )  # fmt: skip
+    api = RouteApi(settings)
+    cid, tid = setup_collaboration(api, tmp, partners=(ADVERTISER, OTHER_PARTNER))
+    return api, tmp, cid, tid

@@ -21,7 +21,7 @@ from cleanroom.web.app import create_app
 from cleanroom.web.console.reports import report_view
 from tests.conftest import TEST_JWT_SECRET, TEST_SECRET
 from tests.dp.dp_plans import attribution_plan, out, ratio, table
-from tests.web.console_world import ConsoleUser, csrf_of
+from tests.web.console_world import ConsoleUser, csrf_of, two_partner_collaboration
 from tests.web.route_world import (
     ADVERTISER,
     OTHER_PARTNER,
@@ -30,7 +30,6 @@ from tests.web.route_world import (
     RETAILER,
     TEMPLATE_SQL,
     RouteApi,
-    setup_collaboration,
 )
 
 
@@ -60,14 +59,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """Two partners (acme, beta), the world registered, acme's template approved and run."""
-    tmp = tmp_path_factory.mktemp("console")
-    (tmp / "data").mkdir()
-    settings = load_settings(
-        env={}, config_file=None, data_dir=tmp / "data", secret_key=TEST_SECRET,
-        jwt_secret=TEST_JWT_SECRET,
-    )  # fmt: skip
-    api = RouteApi(settings)
-    cid, tid = setup_collaboration(api, tmp, partners=(ADVERTISER, OTHER_PARTNER))
+    api, _, cid, tid = two_partner_collaboration(tmp_path_factory, "console")
     started = api.start_run(cid, tid)
     assert started.status_code == 202
     api.run_pending()

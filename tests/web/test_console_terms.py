@@ -10,10 +10,8 @@ from typing import Any
 
 import pytest
 
-from cleanroom.config import load_settings
-from tests.conftest import TEST_JWT_SECRET, TEST_SECRET
-from tests.web.console_world import ConsoleUser
-from tests.web.route_world import ADVERTISER, OTHER_PARTNER, RETAILER, RouteApi, setup_collaboration
+from tests.web.console_world import ConsoleUser, two_partner_collaboration
+from tests.web.route_world import ADVERTISER, OTHER_PARTNER, RETAILER, RouteApi
 
 
 @dataclass
@@ -55,14 +53,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    tmp = tmp_path_factory.mktemp("terms")
-    (tmp / "data").mkdir()
-    settings = load_settings(
-        env={}, config_file=None, data_dir=tmp / "data", secret_key=TEST_SECRET,
-        jwt_secret=TEST_JWT_SECRET,
-    )  # fmt: skip
-    api = RouteApi(settings)
-    cid, _ = setup_collaboration(api, tmp, partners=(ADVERTISER, OTHER_PARTNER))
+    api, _, cid, _ = two_partner_collaboration(tmp_path_factory, "terms")
     admin = ConsoleUser(api, RETAILER, "retailer_admin").sign_in()
     yield World(api, cid, admin)
     api.close()

@@ -14,17 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from cleanroom.config import load_settings
 from cleanroom.scratch import STAGED_PREFIX, STAGED_TTL_SECONDS, sweep_data_dir
-from tests.conftest import TEST_JWT_SECRET, TEST_SECRET
-from tests.web.console_world import ConsoleUser
+from tests.web.console_world import ConsoleUser, two_partner_collaboration
 from tests.web.route_world import (
     ADVERTISER,
     OTHER_PARTNER,
     RETAILER,
     RouteApi,
     email_sha256,
-    setup_collaboration,
 )
 
 
@@ -40,14 +37,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    tmp = tmp_path_factory.mktemp("uploads")
-    (tmp / "data").mkdir()
-    settings = load_settings(
-        env={}, config_file=None, data_dir=tmp / "data", secret_key=TEST_SECRET,
-        jwt_secret=TEST_JWT_SECRET,
-    )  # fmt: skip
-    api = RouteApi(settings)
-    cid, _ = setup_collaboration(api, tmp, partners=(ADVERTISER, OTHER_PARTNER))
+    api, tmp, cid, _ = two_partner_collaboration(tmp_path_factory, "uploads")
     yield World(api, cid, tmp / "data")
     api.close()
 
