@@ -6,8 +6,14 @@ caller knows, ``by(actor, org)`` makes the :class:`AuditEvent` the store appends
 merges the facts it decided itself (new ids, versions, counts, privacy loss), listed per event in
 ``STORE_FACTS``. Details hold only metadata, never data values or identifiers.
 
+A class also says who may read its events: ``ABOUT`` names the resource the event is about
+(a row of ``cleanroom.visibility.RESOURCES``: the event is seen as that resource is), ``OWNER``
+how the owning org is found (:data:`EVENT_ORG` by default) and ``FIGURES`` the exact figures that
+events written by earlier versions kept in their details. ``cleanroom.visibility.AUDIT_EVENTS``
+is derived from these, so an event's name, payload and visibility have one home.
+
 Adding an event is one class here decorated with :func:`event`; docs/api.md lists every event
-with its fields (checked by tests/test_audit_events.py).
+with its fields (checked by tests/test_audit_events.py) and docs/concepts.md who sees it.
 
 >>> e = TemplateApproved(template_id="t1", name="reach", version=2).by("alice", "retailer")
 >>> e.to_dict()["name"], e.to_dict()["details"]["template_id"]
@@ -25,6 +31,15 @@ from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 P = TypeVar("P", bound="Payload")
 
+# How an audit event's owning org is found: the event's own ``org`` (the org that acted), or the
+# org of the template / run its details name (a retailer's decision on a partner's template, a
+# retailer's download of a partner's report belong to that partner) ...
+EVENT_ORG, TEMPLATE_ORG, RUN_ORG = "event_org", "template_org", "run_org"
+# ... or the partner its details name (``partner_org``): a retailer's change to one partner's
+# membership or budget belongs to that partner.
+PARTNER_ORG = "partner_org"
+OWNER_RULES = (EVENT_ORG, TEMPLATE_ORG, RUN_ORG, PARTNER_ORG)
+
 EVENTS: dict[str, type[Payload]] = {}
 
 
@@ -33,6 +48,10 @@ def event(cls: type[P]) -> type[P]:
     """Make ``cls`` a frozen dataclass and add it to :data:`EVENTS` under its ``NAME``."""
     if cls.NAME in EVENTS:
         raise ValueError(f"audit event {cls.NAME!r} is registered twice")
+    if not isinstance(cls.__dict__.get("ABOUT"), str):
+        raise TypeError(f"audit event {cls.NAME!r} must say which resource it is ABOUT")
+    if cls.OWNER not in OWNER_RULES:
+        raise TypeError(f"audit event {cls.NAME!r} has an unknown OWNER rule {cls.OWNER!r}")
     made = dataclass(frozen=True)(cls)
     EVENTS[made.NAME] = made
     return made
@@ -43,6 +62,9 @@ class Payload:
     """The details of one kind of event. Optional fields (default None) left None are omitted."""
 
     NAME: ClassVar[str]
+    ABOUT: ClassVar[str]  # the resource the event is about (its visibility follows it)
+    OWNER: ClassVar[str] = EVENT_ORG  # how the owning org is found (:data:`OWNER_RULES`)
+    FIGURES: ClassVar[tuple[str, ...]] = ()  # exact figures in details of earlier versions
     STORE_FACTS: ClassVar[tuple[str, ...]] = ()
 
     def details(self) -> dict[str, Any]:
@@ -74,6 +96,7 @@ class CollaborationCreated(Payload):
     """The retailer admin created a collaboration with its first partners."""
 
     NAME = "collaboration.created"
+    ABOUT = "collaboration"
     STORE_FACTS = ("collaboration_id",)
     name: str
     partner_orgs: list[str]
@@ -85,6 +108,7 @@ class CollaborationUpdated(Payload):
     loosen it and whether loosening was allowed."""
 
     NAME = "collaboration.updated"
+    ABOUT = "collaboration"
     STORE_FACTS = ("revision",)
     changes: list[dict[str, Any]]
     loosening: list[str]
@@ -97,6 +121,8 @@ class PartnerAdded(Payload):
     """A partner org joined the collaboration (or rejoined it)."""
 
     NAME = "partner.added"
+    ABOUT = "membership"
+    OWNER = PARTNER_ORG
     STORE_FACTS = ("partner_org", "rejoined")
     reason: str | None = None
 
@@ -106,6 +132,8 @@ class PartnerRemoved(Payload):
     """A partner's membership ended; ``purge_data`` says whether its datasets go too."""
 
     NAME = "partner.removed"
+    ABOUT = "membership"
+    OWNER = PARTNER_ORG
     STORE_FACTS = ("partner_org",)
     purge_data: bool
     reason: str | None = None
@@ -117,6 +145,8 @@ class DatasetRegistered(Payload):
     versions also hold the figure ``rows``."""
 
     NAME = "dataset.registered"
+    ABOUT = "dataset"
+    FIGURES = ("rows",)
     STORE_FACTS = ("dataset_id", "name", "version")
     name: str
     kind: str
@@ -128,6 +158,7 @@ class DatasetDeleted(Payload):
     ``partner.removed``) by the system."""
 
     NAME = "dataset.deleted"
+    ABOUT = "dataset"
     STORE_FACTS = ("dataset_id", "versions")
     name: str
     cause: str | None = None
@@ -138,6 +169,7 @@ class DatasetExpired(Payload):
     """A dataset version passed its retention and its file was deleted."""
 
     NAME = "dataset.expired"
+    ABOUT = "dataset"
     name: str
     version: int
 
@@ -147,6 +179,7 @@ class SuppressionAdded(Payload):
     """Identifiers were added to the suppression list (counts only, never identifiers)."""
 
     NAME = "suppression.added"
+    ABOUT = "suppression_list"
     STORE_FACTS = ("added", "submitted")
     received: int
 
@@ -156,6 +189,7 @@ class SuppressionRemoved(Payload):
     """Identifiers were removed from the suppression list (people who opted back in)."""
 
     NAME = "suppression.removed"
+    ABOUT = "suppression_list"
     STORE_FACTS = ("removed", "submitted")
     received: int
 
@@ -165,6 +199,7 @@ class TemplateSubmitted(Payload):
     """An advertiser submitted a template (or a new version of it) for approval."""
 
     NAME = "template.submitted"
+    ABOUT = "template"
     STORE_FACTS = ("template_id", "name", "version")
     name: str
 
@@ -179,6 +214,8 @@ class TemplateApproved(Payload):
     version; ``status`` says whether it is now approved or still ``awaiting`` others."""
 
     NAME = "template.approved"
+    ABOUT = "template"
+    OWNER = TEMPLATE_ORG
     STORE_FACTS = _DECISION_FACTS
     template_id: str
     name: str
@@ -190,6 +227,8 @@ class TemplateRejected(Payload):
     """An approver rejected a template version."""
 
     NAME = "template.rejected"
+    ABOUT = "template"
+    OWNER = TEMPLATE_ORG
     STORE_FACTS = _DECISION_FACTS
     template_id: str
     name: str
@@ -201,6 +240,8 @@ class TemplateRevoked(Payload):
     """The retailer admin revoked an approved template version: no new runs of it."""
 
     NAME = "template.revoked"
+    ABOUT = "template"
+    OWNER = TEMPLATE_ORG
     STORE_FACTS = ("template_id", "name", "version")
     template_id: str
     name: str
@@ -212,6 +253,7 @@ class RunPreviewed(Payload):
     """Reserved: a run's preview (no data read). Not written by this version."""
 
     NAME = "run.previewed"
+    ABOUT = "run"
 
 
 @event
@@ -220,6 +262,7 @@ class RunCreated(Payload):
     ``budget.charged``)."""
 
     NAME = "run.created"
+    ABOUT = "run"
     STORE_FACTS = ("run_id", "template_id", "template_version", "epsilon", "delta")
     template_id: str
     epsilon: float
@@ -231,6 +274,7 @@ class RunStarted(Payload):
     """Reserved: a worker started a run. Not written by this version."""
 
     NAME = "run.started"
+    ABOUT = "run"
 
 
 @event
@@ -238,6 +282,7 @@ class RunSucceeded(Payload):
     """A run finished and its report was stored."""
 
     NAME = "run.succeeded"
+    ABOUT = "run"
     STORE_FACTS = ("run_id",)
     run_id: str
 
@@ -248,6 +293,7 @@ class RunFailed(Payload):
     written by earlier versions also hold ``code`` and ``error_code``."""
 
     NAME = "run.failed"
+    ABOUT = "run"
     STORE_FACTS = ("run_id",)
     run_id: str
 
@@ -257,6 +303,7 @@ class RunCancelled(Payload):
     """A run was cancelled before it finished."""
 
     NAME = "run.cancelled"
+    ABOUT = "run"
     STORE_FACTS = ("run_id",)
     run_id: str
 
@@ -267,6 +314,7 @@ class RunFlaggedForReview(Payload):
     review the campaign (``groups`` names them)."""
 
     NAME = "run.flagged_for_review"
+    ABOUT = "run"
     run_id: str
     template_id: str
     groups: list[str]
@@ -277,6 +325,8 @@ class ReportDownloaded(Payload):
     """A member read a run's report."""
 
     NAME = "report.downloaded"
+    ABOUT = "report"
+    OWNER = RUN_ORG
     run_id: str
 
 
@@ -285,6 +335,7 @@ class BudgetCharged(Payload):
     """A run's privacy loss was charged to its org's budget line."""
 
     NAME = "budget.charged"
+    ABOUT = "budget_line"
     STORE_FACTS = ("run_id", "template_id", "template_version", "epsilon", "delta")
     epsilon: float
     delta: float
@@ -295,6 +346,8 @@ class BudgetRaised(Payload):
     """The retailer admin raised a partner's budget totals."""
 
     NAME = "budget.raised"
+    ABOUT = "budget_line"
+    OWNER = PARTNER_ORG
     STORE_FACTS = ("partner_org", "previous_total", "total")
     reason: str | None = None
 
@@ -305,6 +358,8 @@ class BudgetSet(Payload):
     ``partner.added``)."""
 
     NAME = "budget.set"
+    ABOUT = "budget_line"
+    OWNER = PARTNER_ORG
     STORE_FACTS = ("partner_org", "rejoined")
     total: dict[str, float]
 
@@ -314,6 +369,7 @@ class RequestRefused(Payload):
     """A member's request was refused for its role (``code``, e.g. ``forbidden``)."""
 
     NAME = "request.refused"
+    ABOUT = "request"
     action: str
     code: str
 

@@ -20,7 +20,8 @@ from cleanroom.dp.lift import lift_problem
 from cleanroom.errors import Forbidden, InvalidRequest, TemplateRejected, Violation
 from cleanroom.events import TemplateApproved, TemplateRevoked, TemplateSubmitted
 from cleanroom.events import TemplateRejected as TemplateRejectedEvent
-from cleanroom.policy import MAX_SQL_CHARS, TemplateSource, analyze_template, parse_template_file
+from cleanroom.policy import MAX_SQL_CHARS as MAX_SQL_CHARS  # the request schemas' limit too
+from cleanroom.policy import TemplateSource, analyze_template, parse_template_file
 from cleanroom.ranges import BOUND
 from cleanroom.services.access import authorize, can_see, refuse, require_visible
 from cleanroom.services.collaborations import policy_of

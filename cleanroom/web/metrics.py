@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 from cleanroom.errors import InternalError, InvalidToken, NotFound
 from cleanroom.services import monitoring
 from cleanroom.services.context import Services
-from cleanroom.store import OperationalTotals
+from cleanroom.services.records import OperationalTotals
 from cleanroom.web.routing import ResponseDoc, route
 from cleanroom.web.state import app_state
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Blueprint, g, request
 
-from cleanroom.policy import MAX_SQL_CHARS
 from cleanroom.ranges import BOUND
 from cleanroom.services import templates
 from cleanroom.services.context import Services
+from cleanroom.services.templates import MAX_SQL_CHARS
 from cleanroom.types import PARAM_TYPES
 from cleanroom.web.api.fragments import OPTIONAL_TIMESTAMP, TIMESTAMP, item_list, record
 from cleanroom.web.auth import current_principal

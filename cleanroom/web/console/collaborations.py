@@ -10,7 +10,7 @@ from flask import redirect, url_for
 from werkzeug.wrappers import Response
 
 from cleanroom.services import audit, budget, collaborations, datasets, runs, templates
-from cleanroom.store import BudgetLine, Run
+from cleanroom.services.records import BudgetLine, Run
 from cleanroom.types import CollaborationPolicy
 from cleanroom.web.console.blueprint import bp, can, page, svc, who
 from cleanroom.web.console.session import signed_in

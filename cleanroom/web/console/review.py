@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from cleanroom.errors import Violation
-from cleanroom.store import Template
+from cleanroom.services.records import Template
 
 
 @dataclass(frozen=True)

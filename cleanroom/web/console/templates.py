@@ -9,8 +9,8 @@ from flask import redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from cleanroom.errors import CleanroomError, InvalidRequest, TemplateRejected
-from cleanroom.policy import MAX_SQL_CHARS
 from cleanroom.services import collaborations, templates
+from cleanroom.services.templates import MAX_SQL_CHARS
 from cleanroom.web.console.blueprint import bp, page, svc, who
 from cleanroom.web.console.review import diff_lines, previous_version, sql_lines
 from cleanroom.web.console.session import signed_in
