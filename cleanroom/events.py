@@ -39,6 +39,9 @@ EVENT_ORG, TEMPLATE_ORG, RUN_ORG = "event_org", "template_org", "run_org"
 # membership or budget belongs to that partner.
 PARTNER_ORG = "partner_org"
 OWNER_RULES = (EVENT_ORG, TEMPLATE_ORG, RUN_ORG, PARTNER_ORG)
+# The actor of events the system writes itself (retention purges, a partner's data purged on
+# removal, failed or recovered runs, fairness flags).
+SYSTEM_ACTOR = "system"
 
 EVENTS: dict[str, type[Payload]] = {}
 

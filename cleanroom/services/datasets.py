@@ -24,8 +24,7 @@ from typing import Any, Literal
 from cleanroom import visibility
 from cleanroom.config import Settings
 from cleanroom.errors import Conflict, DatasetExpired, NotFound
-from cleanroom.events import DatasetDeleted, DatasetRegistered
-from cleanroom.events import DatasetExpired as DatasetExpiredEvent
+from cleanroom.events import SYSTEM_ACTOR, DatasetDeleted, DatasetRegistered
 from cleanroom.ingest import ReadLimits, ingest_dataset
 from cleanroom.services.access import (
     authorize,
@@ -205,7 +204,7 @@ def purge_org_datasets(
             continue
         versions = svc.store.purge_dataset(
             dataset.id,
-            audit=DatasetDeleted(name=dataset.name, cause=cause).by("system", org),
+            audit=DatasetDeleted(name=dataset.name, cause=cause).by(SYSTEM_ACTOR, org),
         )
         _remove_files(svc, versions)
         purged.append(
@@ -215,17 +214,10 @@ def purge_org_datasets(
 
 
 def purge_expired(svc: Services) -> list[DatasetVersion]:
-    """Delete the files of versions past their retention, mark them purged and audit it."""
+    """Delete the files of versions past their retention; the store marks them purged and
+    audits it in one transaction, so a purge is never left unaudited."""
     purged = svc.store.purge_expired_versions()
     _remove_files(svc, purged)
-    for version in purged:
-        dataset = svc.store.get_dataset(version.dataset_id)
-        svc.store.append_audit(
-            dataset.collaboration_id,
-            DatasetExpiredEvent(name=dataset.name, version=version.version).by(
-                "system", dataset.owner_org
-            ),
-        )
     return purged
 
 

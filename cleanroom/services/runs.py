@@ -27,6 +27,7 @@ from cleanroom.dp.preview import check_targets, smallest_loss
 from cleanroom.dp.split import check_weights
 from cleanroom.errors import CleanroomError, Conflict, InvalidRequest
 from cleanroom.events import (
+    SYSTEM_ACTOR,
     BudgetCharged,
     RunCancelled,
     RunCreated,
@@ -220,7 +221,7 @@ def execute_run(svc: Services, run: Run, worker_id: str) -> None:
     events = [RunSucceeded(run_id=run.id).by(worker_id, run.org)]
     if flagged:  # a human must look: in the log the retailer reads, with the groups it concerns
         review = RunFlaggedForReview(run_id=run.id, template_id=run.template_id, groups=flagged)
-        events.append(review.by("system", run.org))
+        events.append(review.by(SYSTEM_ACTOR, run.org))
     try:
         svc.store.complete_run(run.id, report_json, audit=events)
     except Conflict:
@@ -262,7 +263,7 @@ def _fail(svc: Services, run: Run, code: str, message: str) -> None:
         run.id,
         code,
         message,
-        audit=RunFailed(run_id=run.id).by("system", run.org),
+        audit=RunFailed(run_id=run.id).by(SYSTEM_ACTOR, run.org),
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cleanroom.errors import Conflict, InvalidRequest, NotFound
+from cleanroom.events import SYSTEM_ACTOR, AuditEvent, DatasetExpired
 from cleanroom.store import rows
 from cleanroom.store.audit import append_in_session
 from cleanroom.store.db import (
@@ -190,14 +191,32 @@ class DatasetsMixin(StoreBase):
             return purged
 
     def purge_expired_versions(self) -> list[DatasetVersion]:
-        """Mark versions past their ``expires_at`` purged; returns them (caller deletes files)."""
+        """Mark versions past their ``expires_at`` purged and audit each (``dataset.expired``
+        by ``system`` for the dataset's owner org) in the same transaction; returns them (the
+        caller deletes their files)."""
         now = self.now()
         with self._write() as session:
             expired = [
                 DatasetVersionRow.expires_at.is_not(None),
                 DatasetVersionRow.expires_at <= now,
             ]
-            return self._purge(session, expired, now)
+            purged = self._purge(session, expired, now)
+            owners = {
+                d.id: d
+                for d in session.scalars(
+                    select(DatasetRow).where(DatasetRow.id.in_({v.dataset_id for v in purged}))
+                )
+            }
+            events: dict[str, list[AuditEvent]] = {}
+            for version in purged:
+                dataset = owners[version.dataset_id]
+                event = DatasetExpired(name=dataset.name, version=version.version)
+                events.setdefault(dataset.collaboration_id, []).append(
+                    event.by(SYSTEM_ACTOR, dataset.owner_org)
+                )
+            for collaboration_id in sorted(events):  # one lock order for the audit heads
+                append_in_session(session, collaboration_id, events[collaboration_id], now)
+            return purged
 
     @staticmethod
     def _purge(session: Session, where: list[Any], now: datetime) -> list[DatasetVersion]:

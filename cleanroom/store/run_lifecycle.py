@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cleanroom.errors import Conflict, InvalidRequest, NotFound, ReportNotReady
-from cleanroom.events import RunFailed
+from cleanroom.events import SYSTEM_ACTOR, RunFailed
 from cleanroom.store import rows
 from cleanroom.store.audit import append_in_session
 from cleanroom.store.db import AuditArg, StoreBase
@@ -159,7 +159,7 @@ class RunLifecycleMixin(StoreBase):
             return rows.report(report)
 
     def recover_orphaned_runs(
-        self, older_than: timedelta | None = None, *, actor: str | None = "system"
+        self, older_than: timedelta | None = None, *, actor: str | None = SYSTEM_ACTOR
     ) -> list[Run]:
         """Fail ``running`` runs whose heartbeat is older than ``older_than`` (all running runs when
         None, e.g. at start-up of a single worker) with ``EXECUTION_FAILED`` (a worker can die of

@@ -83,6 +83,13 @@ def test_expired_versions_are_purged(store: Store, collab: Collaboration, clock:
     clock.advance(days=100)
     store.purge_expired_versions()
     assert store.get_dataset(ds.id).current is None
+    # each purge was audited in its own transaction, by the system, for the dataset's owner
+    expired = store.list_audit(collab.id, name="dataset.expired")
+    assert [(e.actor, e.org, e.details) for e in expired] == [
+        ("system", ds.owner_org, {"name": ds.name, "version": 1}),
+        ("system", ds.owner_org, {"name": ds.name, "version": 2}),
+    ]
+    assert store.verify_audit(collab.id).ok
 
 
 def test_max_rows_per_person_is_recorded_per_version(store: Store, collab: Collaboration) -> None:
