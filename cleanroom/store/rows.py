@@ -1,9 +1,20 @@
-"""ORM rows to frozen records (the only place that knows both shapes)."""
+"""ORM rows to frozen records (the only place that knows both shapes).
+
+A record's fields are copied from the row's attributes of the same names by one mapper,
+:func:`record`; only what differs (related rows, JSON defaults, derived values) is spelled out.
+
+>>> from datetime import UTC, datetime
+>>> row = OrganizationRow(id="acme", kind="advertiser", created_at=datetime(2026, 1, 1, tzinfo=UTC))
+>>> organization(row).kind
+'advertiser'
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import MISSING, fields
+from typing import Any, TypeVar
 
 from cleanroom.store.chain import details_digest
 from cleanroom.store.models import (
@@ -33,57 +44,57 @@ from cleanroom.store.records import (
     TemplateApproval,
 )
 
+R = TypeVar("R")
+
+
+_FIELDS: dict[type[Any], tuple[tuple[str, bool], ...]] = {}
+
+
+def _names(cls: type[Any]) -> tuple[tuple[str, bool], ...]:
+    """Each field of a record class, and whether it has a default (read once per class)."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = tuple(
+            (f.name, f.default is not MISSING or f.default_factory is not MISSING)
+            for f in fields(cls)
+        )
+    return found
+
+
+def record(cls: type[R], row: object, **given: Any) -> R:
+    """``cls`` built from ``row``: each field is ``given`` or the row's attribute of that name
+    (JSON objects copied, so a record never shares a dict with the session); a field the row
+    lacks takes the record's default, and one without a default is a bug (``TypeError``)."""
+    values: dict[str, Any] = {}
+    for name, has_default in _names(cls):
+        if name in given:
+            values[name] = given[name]
+            continue
+        value = getattr(row, name, MISSING)
+        if value is MISSING:
+            if not has_default:
+                raise TypeError(f"{type(row).__name__} has no {name!r} for {cls.__name__}")
+            continue
+        values[name] = dict(value) if isinstance(value, dict) else value
+    return cls(**values)
+
 
 def organization(row: OrganizationRow) -> Organization:
-    return Organization(id=row.id, kind=row.kind, created_at=row.created_at)
+    return record(Organization, row)
 
 
 def collaboration(row: CollaborationRow, members: list[MembershipRow]) -> Collaboration:
     # Retailer first, then partners in a stable order.
     ordered = sorted(members, key=lambda m: (m.role != "retailer", m.org))
-    return Collaboration(
-        id=row.id,
-        name=row.name,
-        retailer_org=row.retailer_org,
-        policy=dict(row.policy),
-        members=tuple(
-            Membership(m.collaboration_id, m.org, m.role, m.joined_at, m.ended_at, m.ended_by)
-            for m in ordered
-        ),
-        created_at=row.created_at,
-        created_by=row.created_by,
-        starts_at=row.starts_at,
-        ends_at=row.ends_at,
-        revision=row.revision,
-    )
+    return record(Collaboration, row, members=tuple(record(Membership, m) for m in ordered))
 
 
 def dataset_version(row: DatasetVersionRow) -> DatasetVersion:
-    return DatasetVersion(
-        dataset_id=row.dataset_id,
-        version=row.version,
-        path=row.path,
-        row_count=row.row_count,
-        dropped_identifiers=row.dropped_identifiers,
-        size_bytes=row.size_bytes,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        purged_at=row.purged_at,
-        max_rows_per_person=row.max_rows_per_person,
-    )
+    return record(DatasetVersion, row)
 
 
 def dataset(row: DatasetRow, current: DatasetVersionRow | None) -> Dataset:
-    return Dataset(
-        id=row.id,
-        collaboration_id=row.collaboration_id,
-        name=row.name,
-        owner_org=row.owner_org,
-        kind=row.kind,
-        spec=dict(row.spec),
-        created_at=row.created_at,
-        current=None if current is None else dataset_version(current),
-    )
+    return record(Dataset, row, current=None if current is None else dataset_version(current))
 
 
 def template(row: TemplateRow, decisions: Sequence[TemplateApprovalRow] = ()) -> Template:
@@ -103,81 +114,27 @@ def template(row: TemplateRow, decisions: Sequence[TemplateApprovalRow] = ()) ->
                 reason=None if decided is None else decided.reason,
             )
         )
-    return Template(
-        id=row.id,
-        collaboration_id=row.collaboration_id,
-        name=row.name,
-        version=row.version,
-        org=row.org,
-        submitted_by=row.submitted_by,
-        sql=row.sql,
+    return record(
+        Template,
+        row,
         parameters=tuple(dict(p) for p in row.parameters),
-        purpose=row.purpose,
-        bounds=dict(row.bounds),
-        status=row.status,
-        pin=row.pin,
-        analysis=dict(row.analysis),
-        reason=row.reason,
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-        created_at=row.created_at,
         approvals=tuple(approvals),
     )
 
 
 def run(row: RunRow) -> Run:
-    return Run(
-        id=row.id,
-        collaboration_id=row.collaboration_id,
-        template_id=row.template_id,
-        template_version=row.template_version,
-        org=row.org,
-        submitted_by=row.submitted_by,
-        parameters=dict(row.parameters),
-        weights=dict(row.weights or {}),
-        epsilon=row.epsilon,
-        delta=row.delta,
-        status=row.status,
-        progress=row.progress,
-        error_code=row.error_code,
-        error_message=row.error_message,
-        idempotency_key=row.idempotency_key,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        claimed_by=row.claimed_by,
-        heartbeat_at=row.heartbeat_at,
-    )
+    return record(Run, row, weights=dict(row.weights or {}))
 
 
 def report(row: ReportRow) -> Report:
-    return Report(run_id=row.run_id, body=row.body, created_at=row.created_at)
+    return record(Report, row)
 
 
 def budget_charge(row: BudgetChargeRow) -> BudgetCharge:
-    return BudgetCharge(
-        id=row.id,
-        collaboration_id=row.collaboration_id,
-        org=row.org,
-        run_id=row.run_id,
-        epsilon=row.epsilon,
-        delta=row.delta,
-        created_at=row.created_at,
-    )
+    return record(BudgetCharge, row)
 
 
 def audit_record(row: AuditEventRow) -> AuditRecord:
     details = json.loads(row.details)
-    return AuditRecord(
-        collaboration_id=row.collaboration_id,
-        seq=row.seq,
-        name=row.name,
-        actor=row.actor,
-        org=row.org,
-        details=details,
-        created_at=row.created_at,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-        salt=row.salt,
-        digest=None if row.salt is None else details_digest(row.actor, details, row.salt),
-    )
+    digest = None if row.salt is None else details_digest(row.actor, details, row.salt)
+    return record(AuditRecord, row, details=details, digest=digest)
