@@ -39,6 +39,7 @@ def _signed_in(app: Any, settings: Any, who: Any) -> Any:
 
 def console_figure(size: Size, repeat: int, scratch: Path) -> list[Table]:
     from cleanroom.services.context import Services, build_services
+    from cleanroom.services.requests import RunRequest
     from cleanroom.services.runs import RunWorker, create_run
     from cleanroom.web.app import create_app
     from cleanroom.web.state import app_state
@@ -52,7 +53,7 @@ def console_figure(size: Size, repeat: int, scratch: Path) -> list[Table]:
         assert isinstance(svc, Services)
         cid, tid = world.collaboration_id, world.templates["last_touch_attribution"]
         body = {"template_id": tid, "privacy_loss": RUN_LOSS}
-        run, _ = create_run(svc, ADVERTISER, cid, body)
+        run, _ = create_run(svc, ADVERTISER, cid, RunRequest.from_json(body))
         RunWorker(svc, "bench").run_pending()
         admin = _signed_in(app, settings, RETAILER)
         advertiser = _signed_in(app, settings, ADVERTISER)

@@ -59,6 +59,7 @@ def dp_case(args: dict[str, Any]) -> dict[str, Any]:
     """Child: one DP run end to end; total seconds and a per-stage breakdown."""
     import cleanroom.services.runs as runs
     from cleanroom.services.context import build_services
+    from cleanroom.services.requests import RunRequest
 
     world = BenchWorld.load(Path(args["world"]))
     svc = build_services(bench_settings(world.data_dir))
@@ -74,7 +75,7 @@ def dp_case(args: dict[str, Any]) -> dict[str, Any]:
         setattr(owner, attr, _timed(stages, stage, getattr(owner, attr)))
     body = {"template_id": world.templates[args["template"]], "privacy_loss": RUN_LOSS}
     start = time.perf_counter()
-    run, _ = runs.create_run(svc, ADVERTISER, world.collaboration_id, body)
+    run, _ = runs.create_run(svc, ADVERTISER, world.collaboration_id, RunRequest.from_json(body))
     created = time.perf_counter()
     stages["create"] = created - start
     stages["compile"] = 0.0  # create_run's own compile is part of "create"

@@ -63,12 +63,13 @@ def _free_port() -> int:
 
 def _completed_run(world: BenchWorld) -> str:
     from cleanroom.services.context import build_services
+    from cleanroom.services.requests import RunRequest
     from cleanroom.services.runs import RunWorker, create_run
 
     svc = build_services(bench_settings(world.data_dir))
     try:
         body = {"template_id": world.templates["last_touch_attribution"], "privacy_loss": RUN_LOSS}
-        run, _ = create_run(svc, ADVERTISER, world.collaboration_id, body)
+        run, _ = create_run(svc, ADVERTISER, world.collaboration_id, RunRequest.from_json(body))
         RunWorker(svc, "bench").run_pending()
         return run.id
     finally:

@@ -70,6 +70,7 @@ def build_world(data_dir: Path, uploads: Path, rows: int) -> BenchWorld:
     from cleanroom.services.collaborations import create_collaboration
     from cleanroom.services.context import build_services
     from cleanroom.services.datasets import register_dataset
+    from cleanroom.services.requests import DatasetRegistration, TemplateSubmission
     from cleanroom.services.templates import decide_template, submit_template
 
     svc = build_services(bench_settings(data_dir), migrate=True)
@@ -78,11 +79,15 @@ def build_world(data_dir: Path, uploads: Path, rows: int) -> BenchWorld:
         specs = demo_dataset_specs()
         for name in ("exposures", "transactions"):
             upload = write_dataset(name, rows, "parquet", uploads, SEED)
-            register_dataset(svc, RETAILER, collab.id, upload, specs[name])
+            register_dataset(
+                svc, RETAILER, collab.id, upload, DatasetRegistration.from_json(specs[name])
+            )
         templates = {}
         for name in TEMPLATES:
             sql = template_path(name).read_text(encoding="utf-8")
-            template = submit_template(svc, ADVERTISER, collab.id, {"sql": sql})
+            template = submit_template(
+                svc, ADVERTISER, collab.id, TemplateSubmission.from_json({"sql": sql})
+            )
             decide_template(svc, RETAILER, collab.id, template.id, "approve")
             templates[name] = template.id
         stored_paths = {

@@ -14,17 +14,10 @@ from __future__ import annotations
 from cleanroom import visibility
 from cleanroom.errors import Forbidden, NotFound
 from cleanroom.events import RequestRefused
-from cleanroom.permissions import allowed
+from cleanroom.permissions import ACTIONS, OWN_ORG, ROLE_PLACES, allowed
 from cleanroom.services.context import Services
 from cleanroom.store import Collaboration
 from cleanroom.types import Principal
-
-_ROLE_PLACES = {
-    "retailer_admin": ("retailer",),
-    "advertiser": ("partner",),
-    "partner_viewer": ("partner",),
-    "auditor": ("retailer", "partner"),
-}
 
 
 def member_collaboration(svc: Services, who: Principal, collaboration_id: str) -> Collaboration:
@@ -56,7 +49,7 @@ def check_allowed(svc: Services, who: Principal, collab: Collaboration, action: 
     """The permission half of :func:`authorize`, for a collaboration already checked for
     membership: a request needing two permissions reads the collaboration once."""
     place = collab.member_role(who.org)
-    if not allowed(who.role, action) or place not in _ROLE_PLACES.get(who.role, ()):
+    if not allowed(who.role, action) or place not in ROLE_PLACES.get(who.role, ()):
         refuse(svc, who, collab.id, action, "forbidden")
         raise Forbidden(f"role {who.role} of {who.org} may not perform {action} here")
 
@@ -69,9 +62,10 @@ def refuse(svc: Services, who: Principal, collaboration_id: str, action: str, co
     )
 
 
-def require_own_org(who: Principal, owner_org: str, what: str) -> None:
-    """Some actions are limited to the org that owns the object."""
-    if who.org != owner_org:
+def require_scope(who: Principal, action: str, owner_org: str, what: str) -> None:
+    """An action of scope ``own_org`` (``cleanroom.permissions``) reaches only objects that
+    ``who``'s org owns."""
+    if ACTIONS[action].scope == OWN_ORG and who.org != owner_org:
         raise Forbidden(f"only {what}'s own organization may do this")
 
 

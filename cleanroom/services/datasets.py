@@ -19,7 +19,7 @@ import shutil
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from cleanroom import visibility
 from cleanroom.config import Settings
@@ -29,15 +29,16 @@ from cleanroom.ingest import ReadLimits, ingest_dataset
 from cleanroom.services.access import (
     authorize,
     can_see,
-    require_own_org,
+    require_scope,
     require_visible,
     sight_of,
 )
 from cleanroom.services.collaborations import policy_of
 from cleanroom.services.context import Services
 from cleanroom.services.lifecycle import require_not_ended
+from cleanroom.services.requests import DatasetRegistration
 from cleanroom.store import Collaboration, Dataset, DatasetVersion
-from cleanroom.types import DatasetSpec, Principal
+from cleanroom.types import Principal
 
 
 def dataset_dir(svc: Services, collaboration_id: str) -> Path:
@@ -58,14 +59,12 @@ def register_dataset(
     who: Principal,
     collaboration_id: str,
     upload: Path,
-    spec_data: Any,
-    *,
-    file_format: Literal["csv", "parquet"] | None = None,
+    registration: DatasetRegistration,
 ) -> dict[str, Any]:
-    """Validate and store ``upload`` as the next version of the dataset ``spec_data`` names."""
+    """Validate and store ``upload`` as the next version of the dataset its spec names."""
     collab = authorize(svc, who, collaboration_id, "dataset.register")
     require_not_ended(collab, who.org, svc.store.now())
-    spec = DatasetSpec.from_dict(spec_data)
+    spec = registration.spec
     spec.check_against_policy(policy_of(collab))
     if any(_names_clash(collab, who.org, spec.name, d) for d in svc.store.list_datasets(collab.id)):
         # Checked before ingesting (the store checks again): only the retailer's names, which
@@ -80,7 +79,7 @@ def register_dataset(
         secret_key=svc.settings.secret_key,
         collaboration_id=collab.id,
         dest_dir=dataset_dir(svc, collab.id),
-        file_format=file_format,
+        file_format=registration.file_format,
         max_bytes=svc.settings.max_upload_bytes,
         limits=read_limits(svc.settings),
     )
@@ -183,7 +182,7 @@ def delete_dataset(
     collab = authorize(svc, who, collaboration_id, "dataset.delete")
     dataset = svc.store.get_dataset(dataset_id, collaboration_id=collab.id)
     require_visible(who, collab, "dataset", dataset.owner_org, "dataset")
-    require_own_org(who, dataset.owner_org, "the dataset")
+    require_scope(who, "dataset.delete", dataset.owner_org, "the dataset")
     purged = svc.store.purge_dataset(
         dataset.id,
         audit=DatasetDeleted(name=dataset.name).by(who.sub, who.org),

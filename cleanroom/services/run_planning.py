@@ -23,10 +23,10 @@ from cleanroom.errors import (
     TemplateNotApproved,
 )
 from cleanroom.policy import compile_template, parameter_problems
-from cleanroom.ranges import DELTA, EPSILON_PER_RUN
 from cleanroom.services.collaborations import policy_of
 from cleanroom.services.context import Services
 from cleanroom.services.datasets import require_current, usable_datasets
+from cleanroom.services.requests import RequestedLoss
 from cleanroom.services.templates import template_text
 from cleanroom.store import Collaboration, DatasetVersion, Template
 from cleanroom.types import CollaborationPolicy, CompiledQuery, DatasetSpec, LiftSpec
@@ -50,20 +50,21 @@ class RunPlan:
         return self.split.total
 
 
-def requested_loss(raw: Any, policy: CollaborationPolicy, needs_delta: bool) -> PrivacyLoss:
-    """The request's ``privacy_loss``; a missing delta defaults to a tenth of the collaboration's
-    delta budget when the release needs one (threshold partition selection or Gaussian noise)."""
-    if not isinstance(raw, Mapping) or "epsilon" not in raw:
-        raise InvalidRequest('privacy_loss must be an object like {"epsilon": 1.0, "delta": 1e-7}')
-    unknown = sorted(set(raw) - {"epsilon", "delta"})
-    if unknown:
-        raise InvalidRequest(f"unknown privacy_loss key(s): {', '.join(unknown)}")
-    data = dict(raw)
-    EPSILON_PER_RUN.check(data["epsilon"], "privacy_loss.epsilon")
-    if data.get("delta") is None:
-        data["delta"] = policy.delta_budget / 10 if needs_delta else 0.0
-    DELTA.check(data["delta"], "privacy_loss.delta")
-    loss = PrivacyLoss.from_dict(data)
+def requested_loss(
+    requested: RequestedLoss | PrivacyLoss, policy: CollaborationPolicy, needs_delta: bool
+) -> PrivacyLoss:
+    """The loss to split: a request's, whose missing delta defaults to a tenth of the
+    collaboration's delta budget when the release needs one (threshold partition selection or
+    Gaussian noise), or a queued run's charge as it is. Either is held to the collaboration's
+    per-run epsilon maximum as it is now; both coordinates are held to the org's budget line by
+    the ledger (and the preview's ``affordable``), with the one rule of ``cleanroom.budget``."""
+    if isinstance(requested, RequestedLoss):
+        delta = requested.delta
+        if delta is None:
+            delta = policy.delta_budget / 10 if needs_delta else 0.0
+        loss = PrivacyLoss(requested.epsilon, delta)
+    else:
+        loss = requested
     if not fits(loss.epsilon, spent=0.0, total=policy.max_epsilon_per_run):
         raise InvalidRequest(
             f"epsilon {loss.epsilon} is above this collaboration's maximum per run "
@@ -75,24 +76,19 @@ def requested_loss(raw: Any, policy: CollaborationPolicy, needs_delta: bool) -> 
 def plan_run(
     svc: Services,
     collab: Collaboration,
-    template_id: Any,
-    parameters: Any,
-    privacy_loss: Any,
+    template_id: str,
+    parameters: Mapping[str, Any],
+    privacy_loss: RequestedLoss | PrivacyLoss,
     *,
     org: str,
     require_approved: bool = True,
-    weights: Any = None,
+    weights: Mapping[str, float] | None = None,
 ) -> RunPlan:
     """Load, check, compile and cost a run of ``template_id`` for ``org``. Touches no data.
 
-    ``weights`` are the run request's per-output weights; they override the template header's
-    for the outputs they name."""
-    if not isinstance(template_id, str) or not template_id:
-        raise InvalidRequest("template_id is required")
-    if parameters is None:
-        parameters = {}
-    if not isinstance(parameters, Mapping):
-        raise InvalidRequest("parameters must be an object of parameter name -> value")
+    ``privacy_loss`` is a request's (:class:`RequestedLoss`) or, for a queued run, the loss it
+    was charged. ``weights`` are the run request's per-output weights (already checked); they
+    override the template header's for the outputs they name."""
     try:
         template = svc.store.get_template(template_id, collaboration_id=collab.id)
     except NotFound:
@@ -145,7 +141,7 @@ def plan_run(
     loss = requested_loss(privacy_loss, policy, needs_delta)
     chosen = {
         **check_weights(text.source.weights, "the template's weights"),
-        **check_weights(weights, "weights"),
+        **(weights or {}),
     }
     # The same calibration the release does (data-independent): what is charged is what it uses.
     expected = preview(compiled.plan, loss, noise=noise, weights=chosen)

@@ -17,15 +17,15 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+from cleanroom.budget import fits
 from cleanroom.config import Settings
-from cleanroom.dp import release
+from cleanroom.dp import PrivacyLoss, release
 from cleanroom.dp.explanation import default_bound_sources
 from cleanroom.dp.fairness import composition
 from cleanroom.dp.lift import group_key_outputs, lift_of, measured_outputs
 from cleanroom.dp.postprocess import columns_of
 from cleanroom.dp.preview import check_targets, smallest_loss
-from cleanroom.dp.split import check_weights
-from cleanroom.errors import CleanroomError, Conflict, InvalidRequest
+from cleanroom.errors import CleanroomError, Conflict, InternalError, InvalidRequest
 from cleanroom.events import (
     SYSTEM_ACTOR,
     BudgetCharged,
@@ -39,6 +39,7 @@ from cleanroom.scratch import sweep_data_dir
 from cleanroom.services.access import authorize, can_see, require_visible
 from cleanroom.services.context import Services
 from cleanroom.services.lifecycle import require_can_run
+from cleanroom.services.requests import RunRequest
 from cleanroom.services.run_planning import RunPlan, plan_run
 from cleanroom.store import EXECUTION_FAILED, Collaboration, Run
 from cleanroom.types import FAIRNESS_PURPOSE, SUPPRESSION_VIEW, Col, Principal, dataset_view
@@ -53,31 +54,23 @@ def heartbeat_timeout(settings: Settings) -> timedelta:
     return timedelta(seconds=HEARTBEATS_MISSED * settings.run_heartbeat_seconds)
 
 
-RUN_FIELDS = ("template_id", "parameters", "privacy_loss", "weights")
-
-
-def _body(body: Mapping[str, Any], extra: tuple[str, ...] = ()) -> tuple[Any, Any, Any, Any]:
-    unknown = sorted(set(body) - {*RUN_FIELDS, *extra})
-    if unknown:
-        raise InvalidRequest(f"unknown run field(s): {', '.join(unknown)}")
-    return (
-        body.get("template_id"),
-        body.get("parameters"),
-        body.get("privacy_loss"),
-        body.get("weights"),
-    )
-
-
 def preview_run(
-    svc: Services, who: Principal, collaboration_id: str, body: Mapping[str, Any]
+    svc: Services, who: Principal, collaboration_id: str, request: RunRequest
 ) -> dict[str, Any]:
     """Cost split, expected 95% half-widths and remaining budget; with ``targets`` (a half-width
     per output), the smallest epsilon that meets them all and whether the budget affords it.
     Touches no data."""
     collab = authorize(svc, who, collaboration_id, "run.preview")
     require_can_run(collab, who.org, svc.store.now())
-    template_id, parameters, loss, weights = _body(body, ("targets",))
-    plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org, weights=weights)
+    plan = plan_run(
+        svc,
+        collab,
+        request.template_id,
+        request.parameters,
+        request.privacy_loss,
+        org=who.org,
+        weights=request.weights,
+    )
     expected = plan.expected  # calibrated once, by plan_run
     line = svc.store.get_budget_line(collab.id, who.org)
     out = {
@@ -87,8 +80,8 @@ def preview_run(
         "remaining": {"epsilon": line.remaining_epsilon, "delta": line.remaining_delta},
         "affordable": line.can_afford(plan.loss.epsilon, plan.loss.delta),
     }
-    if body.get("targets") is not None:
-        targets = check_targets(body["targets"], plan.compiled.plan)
+    if request.targets is not None:
+        targets = check_targets(request.targets, plan.compiled.plan)
         found = smallest_loss(
             plan.compiled.plan,
             targets,
@@ -108,7 +101,7 @@ def create_run(
     svc: Services,
     who: Principal,
     collaboration_id: str,
-    body: Mapping[str, Any],
+    request: RunRequest,
     idempotency_key: str | None = None,
 ) -> tuple[Run, bool]:
     """Queue a run and charge its privacy loss atomically; ``(run, created)``.
@@ -122,8 +115,15 @@ def create_run(
     # Spending budget is decided on the terms as they are now, never on a cached copy.
     collab = svc.store.get_collaboration(collab.id)
     require_can_run(collab, who.org, svc.store.now())
-    template_id, parameters, loss, weights = _body(body)
-    plan = plan_run(svc, collab, template_id, parameters, loss, org=who.org, weights=weights)
+    plan = plan_run(
+        svc,
+        collab,
+        request.template_id,
+        request.parameters,
+        request.privacy_loss,
+        org=who.org,
+        weights=request.weights,
+    )
     loss = plan.loss
     creation = svc.store.create_run_with_charge(
         collab.id,
@@ -135,7 +135,7 @@ def create_run(
         plan.loss.epsilon,
         plan.loss.delta,
         idempotency_key=idempotency_key,
-        weights=check_weights(weights, "weights"),
+        weights=dict(request.weights),
         audit=[
             RunCreated(template_id=plan.template.id, epsilon=loss.epsilon, delta=loss.delta).by(
                 who.sub, who.org
@@ -271,12 +271,20 @@ def _plan(svc: Services, run: Run) -> RunPlan:
     """Compile the run again and check it is still the one approved and charged. Reads no data."""
     collab = svc.store.get_collaboration(run.collaboration_id)
     require_can_run(collab, run.org, svc.store.now())  # ended since it was queued: refused
-    loss = {"epsilon": run.epsilon, "delta": run.delta}
+    charged = PrivacyLoss(run.epsilon, run.delta)
     plan = plan_run(
-        svc, collab, run.template_id, run.parameters, loss, org=run.org, weights=run.weights or None
+        svc, collab, run.template_id, run.parameters, charged, org=run.org, weights=run.weights
     )
     if plan.template.version != run.template_version:
         raise InvalidRequest("the run's template version changed; this is a bug")
+    # The split of the charge is the split the run was admitted with (it is data-independent
+    # and the charge is its total): it never spends more than was charged.
+    used = plan.loss
+    if not (
+        fits(used.epsilon, spent=0.0, total=charged.epsilon)
+        and fits(used.delta, spent=0.0, total=charged.delta)
+    ):
+        raise InternalError()
     return plan
 
 

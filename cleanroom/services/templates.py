@@ -20,14 +20,13 @@ from cleanroom.dp.lift import lift_problem
 from cleanroom.errors import Forbidden, InvalidRequest, TemplateRejected, Violation
 from cleanroom.events import TemplateApproved, TemplateRevoked, TemplateSubmitted
 from cleanroom.events import TemplateRejected as TemplateRejectedEvent
-from cleanroom.policy import MAX_SQL_CHARS as MAX_SQL_CHARS  # the request schemas' limit too
 from cleanroom.policy import TemplateSource, analyze_template, parse_template_file
-from cleanroom.ranges import BOUND
 from cleanroom.services.access import authorize, can_see, refuse, require_visible
 from cleanroom.services.collaborations import policy_of
 from cleanroom.services.context import Services
 from cleanroom.services.datasets import usable_datasets
 from cleanroom.services.lifecycle import require_not_ended
+from cleanroom.services.requests import TemplateSubmission
 from cleanroom.services.validation import parameters_from_json
 from cleanroom.store import Collaboration, Dataset, Template
 from cleanroom.types import NAME_RE, DatasetSpec, ParamSpec, Principal, ReleasePlan
@@ -55,49 +54,27 @@ def dataset_specs(svc: Services, collab: Collaboration, org: str) -> dict[str, D
     return {name: DatasetSpec.from_dict(d.spec) for name, d in usable.items()}
 
 
-def _bounds(raw: Any) -> dict[str, tuple[float, float]]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise InvalidRequest('bounds must be an object like {"sales": [0, 20000]}')
-    out = {}
-    for key, pair in raw.items():
-        ok = isinstance(pair, list) and len(pair) == 2
-        if not ok or not all(BOUND.contains(v) for v in pair):
-            raise InvalidRequest(f"bounds.{key} must be [lo, hi] of {BOUND.describe()}s")
-        if pair[0] > pair[1]:
-            raise InvalidRequest(f"bounds.{key} must have lo <= hi")
-        out[str(key)] = (float(pair[0]), float(pair[1]))
-    return out
-
-
 def submit_template(
-    svc: Services, who: Principal, collaboration_id: str, body: Mapping[str, Any]
+    svc: Services, who: Principal, collaboration_id: str, submission: TemplateSubmission
 ) -> Template:
     """Validate and store a template as ``pending`` (a known name gets the next version)."""
     collab = authorize(svc, who, collaboration_id, "template.submit")
     require_not_ended(collab, who.org, svc.store.now())
-    sql = body.get("sql")
-    if not isinstance(sql, str) or not sql.strip():
-        raise InvalidRequest("sql must be the template's SQL text")
-    if len(sql) > MAX_SQL_CHARS:
-        raise InvalidRequest(f"sql is longer than {MAX_SQL_CHARS} characters")
+    sql = submission.sql
     try:
         source = parse_template_file(sql)
     except TemplateRejected:
         refuse(svc, who, collab.id, "template.submit", "template_rejected")
         raise
     # A header in the SQL text is authoritative, as for `cleanroom validate`.
-    name = source.name if source.has_header and source.name else body.get("name")
+    name = source.name if source.has_header and source.name else submission.name
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise InvalidRequest("name must be a lower-case name of letters, digits and underscores")
-    params = (
-        source.parameters if source.has_header else parameters_from_json(body.get("parameters"))
-    )
-    purpose = source.purpose if source.has_header and source.purpose else body.get("purpose")
+    params = source.parameters if source.has_header else parameters_from_json(submission.parameters)
+    purpose = source.purpose if source.has_header and source.purpose else submission.purpose
     if not isinstance(purpose, str) or not purpose:
         raise InvalidRequest("purpose is required (for example 'measurement')")
-    bounds = {**_bounds(body.get("bounds")), **dict(source.bounds)}
+    bounds = {**submission.bounds, **dict(source.bounds)}
     usable = usable_datasets(svc, collab.id, (collab.retailer_org, who.org))
     try:
         analysis = analyze_template(

@@ -13,6 +13,7 @@ from cleanroom.config import Settings
 from cleanroom.services.collaborations import create_collaboration
 from cleanroom.services.context import Services
 from cleanroom.services.datasets import register_dataset
+from cleanroom.services.requests import DatasetRegistration, RunRequest, TemplateSubmission
 from cleanroom.services.runs import create_run
 from cleanroom.services.templates import decide_template, submit_template
 from cleanroom.types import Principal
@@ -85,14 +86,16 @@ def queue_run(svc: Services, folder: Path) -> tuple[str, str]:
     """A collaboration with the dataset, the approved template and one queued run: ids."""
     paths = write_inputs(folder)
     collab = create_collaboration(svc, RETAILER, "cli-test", ["acme"], POLICY)
-    register_dataset(svc, RETAILER, collab.id, paths["data"], SPEC)
-    template = submit_template(svc, ADVERTISER, collab.id, {"sql": TEMPLATE})
+    register_dataset(svc, RETAILER, collab.id, paths["data"], DatasetRegistration.from_json(SPEC))
+    template = submit_template(
+        svc, ADVERTISER, collab.id, TemplateSubmission.from_json({"sql": TEMPLATE})
+    )
     decide_template(svc, RETAILER, collab.id, template.id, "approve")
     run, _ = create_run(
         svc,
         ADVERTISER,
         collab.id,
-        {"template_id": template.id, "privacy_loss": {"epsilon": 1.0}},
+        RunRequest.from_json({"template_id": template.id, "privacy_loss": {"epsilon": 1.0}}),
     )
     return collab.id, run.id
 

@@ -13,6 +13,7 @@ from cleanroom.config import Settings
 from cleanroom.demo.uploads import hash_world
 from cleanroom.demo.world import generate_world
 from cleanroom.services.context import build_services
+from cleanroom.services.requests import RunRequest
 from cleanroom.services.runs import RunWorker, create_run
 from tests.cli.test_client_commands import _as, server_url
 from tests.services.conftest import ANALYST, build_room
@@ -30,7 +31,7 @@ def kpi_run(cli_settings: Settings, tmp_path: Path) -> tuple[str, str]:
         room = build_room(svc, files, ("campaign_kpis",))
         body = {"template_id": room.templates["campaign_kpis"].id, "parameters": {},
                 "privacy_loss": {"epsilon": 3.0, "delta": 1e-7}}  # fmt: skip
-        run, _ = create_run(svc, ANALYST, room.collab.id, body)
+        run, _ = create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(body))
         RunWorker(svc, "test").run_pending()
         return room.collab.id, run.id
     finally:

@@ -16,6 +16,7 @@ from cleanroom.services.collaborations import create_collaboration
 from cleanroom.services.context import Services, build_services
 from cleanroom.services.datasets import register_dataset
 from cleanroom.services.maintenance import migrate, schema_status
+from cleanroom.services.requests import DatasetRegistration
 from cleanroom.store import open_store
 from tests.cli.cli_world import POLICY, RETAILER, SPEC, command_env, queue_run, write_inputs
 
@@ -136,7 +137,9 @@ def test_purge_expired_deletes_expired_files(cli_settings: Settings, inputs: Pat
     try:
         paths = write_inputs(inputs)
         collab = create_collaboration(svc, RETAILER, "purge", ["acme"], POLICY)
-        registered = register_dataset(svc, RETAILER, collab.id, paths["data"], SPEC)
+        registered = register_dataset(
+            svc, RETAILER, collab.id, paths["data"], DatasetRegistration.from_json(SPEC)
+        )
     finally:
         svc.close()
     (stored,) = (cli_settings.datasets_dir / collab.id).glob("*.parquet")

@@ -27,6 +27,7 @@ from cleanroom.services.collaborations import create_collaboration
 from cleanroom.services.context import build_services
 from cleanroom.services.datasets import register_dataset
 from cleanroom.services.reports import report_csv
+from cleanroom.services.requests import DatasetRegistration, TemplateSubmission
 from cleanroom.services.templates import decide_template, submit_template
 from cleanroom.web.app import create_app
 from cleanroom.web.state import close_app
@@ -178,8 +179,12 @@ def approved_template(settings: Settings, folder: Path) -> tuple[str, str]:
     svc = build_services(settings)
     try:
         collab = create_collaboration(svc, RETAILER, "client-docs", ["acme"], POLICY)
-        register_dataset(svc, RETAILER, collab.id, paths["data"], SPEC)
-        template = submit_template(svc, ADVERTISER, collab.id, {"sql": TEMPLATE})
+        register_dataset(
+            svc, RETAILER, collab.id, paths["data"], DatasetRegistration.from_json(SPEC)
+        )
+        template = submit_template(
+            svc, ADVERTISER, collab.id, TemplateSubmission.from_json({"sql": TEMPLATE})
+        )
         decide_template(svc, RETAILER, collab.id, template.id, "approve")
     finally:
         svc.close()

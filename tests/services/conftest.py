@@ -23,6 +23,7 @@ from cleanroom.demo.world import World, generate_world
 from cleanroom.services.collaborations import create_collaboration
 from cleanroom.services.context import Services, build_services
 from cleanroom.services.datasets import register_dataset
+from cleanroom.services.requests import DatasetRegistration, TemplateSubmission
 from cleanroom.services.templates import decide_template, submit_template
 from cleanroom.store import Collaboration, Template
 from cleanroom.types import Principal
@@ -60,11 +61,15 @@ def build_room(svc: Services, files: dict[str, Path], template_names: tuple[str,
     collab = create_collaboration(svc, ADMIN, "demo", [ADVERTISER_ORG], DEMO_POLICY)
     for name, path in files.items():
         owner = ADMIN if DATASET_OWNERS[name] == RETAILER_ORG else ANALYST
-        register_dataset(svc, owner, collab.id, path, demo_dataset_specs()[name])
+        register_dataset(
+            svc, owner, collab.id, path, DatasetRegistration.from_json(demo_dataset_specs()[name])
+        )
     templates = {}
     for name in template_names:
         sql = (QUERIES / f"{name}.sql").read_text()
-        pending = submit_template(svc, ANALYST, collab.id, {"sql": sql})
+        pending = submit_template(
+            svc, ANALYST, collab.id, TemplateSubmission.from_json({"sql": sql})
+        )
         templates[name] = decide_template(svc, ADMIN, collab.id, pending.id, "approve")
     return Room(collab, templates)
 

@@ -7,6 +7,7 @@ from cleanroom.events import EVENTS
 from cleanroom.services.access import refuse
 from cleanroom.services.context import Services
 from cleanroom.services.reports import download_report
+from cleanroom.services.requests import RunRequest
 from cleanroom.services.runs import RunWorker, create_run
 from tests.services.conftest import ANALYST, Room
 
@@ -17,7 +18,7 @@ def test_written_details_are_the_declared_fields(svc: Services, room: Room) -> N
         "parameters": {},
         "privacy_loss": {"epsilon": 1.0},
     }
-    run, _ = create_run(svc, ANALYST, room.collab.id, body, "key-audit")
+    run, _ = create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(body), "key-audit")
     assert RunWorker(svc, "test").run_pending() == 1
     download_report(svc, ANALYST, room.collab.id, run.id, "csv")
     refuse(svc, ANALYST, room.collab.id, "budget.raise", "forbidden")

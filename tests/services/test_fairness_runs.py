@@ -12,6 +12,7 @@ import pytest
 from cleanroom.services.audit import list_audit
 from cleanroom.services.context import Services
 from cleanroom.services.reports import get_report
+from cleanroom.services.requests import RunRequest
 from cleanroom.services.runs import RunWorker, create_run
 from tests.services.conftest import ADMIN, ANALYST, Room, build_room
 
@@ -24,7 +25,7 @@ def fair_room(svc: Services, hashed_files: dict[str, Path]) -> Room:
 def _report(svc: Services, room: Room, name: str, params: dict[str, object]) -> dict[str, object]:
     body = {"template_id": room.templates[name].id, "parameters": params,
             "privacy_loss": {"epsilon": 1.0}}  # fmt: skip
-    run, _ = create_run(svc, ANALYST, room.collab.id, body)
+    run, _ = create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(body))
     RunWorker(svc, "test").run_pending()
     return get_report(svc, ANALYST, room.collab.id, run.id)
 

@@ -14,6 +14,7 @@ from cleanroom.demo.world import World
 from cleanroom.errors import Forbidden, NotFound
 from cleanroom.services.context import Services
 from cleanroom.services.kpis import campaign_kpis, governance_kpis, run_filter_kpis
+from cleanroom.services.requests import RunRequest
 from cleanroom.services.runs import RunWorker, create_run
 from cleanroom.services.suppressions import add_suppressions
 from cleanroom.services.templates import decide_template
@@ -34,7 +35,7 @@ def kpi_room(svc: Services, hashed_files: dict[str, Path]) -> Room:
 def _run(svc: Services, room: Room, name: str, who: Principal = ANALYST) -> str:
     body = {"template_id": room.templates[name].id, "parameters": {},
             "privacy_loss": {"epsilon": 3.0, "delta": 1e-7}}  # fmt: skip
-    run, _ = create_run(svc, who, room.collab.id, body)
+    run, _ = create_run(svc, who, room.collab.id, RunRequest.from_json(body))
     RunWorker(svc, "test").run_pending()
     return run.id
 

@@ -22,6 +22,7 @@ from cleanroom.lift_view import campaign_label, exact_effects
 from cleanroom.policy import bind_template_sql, parse_template_file
 from cleanroom.services.context import Services
 from cleanroom.services.reports import get_report
+from cleanroom.services.requests import RunRequest, TemplateSubmission
 from cleanroom.services.runs import RunWorker, create_run
 from cleanroom.services.templates import submit_template
 from tests.services.conftest import ANALYST, QUERIES, Room, build_room
@@ -35,7 +36,7 @@ def lift_room(svc: Services, hashed_files: dict[str, Path]) -> Room:
 def _report(svc: Services, room: Room, name: str) -> dict[str, Any]:
     body = {"template_id": room.templates[name].id, "parameters": {},
             "privacy_loss": {"epsilon": 5.0}}  # fmt: skip
-    run, _ = create_run(svc, ANALYST, room.collab.id, body)
+    run, _ = create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(body))
     RunWorker(svc, "test").run_pending()
     return get_report(svc, ANALYST, room.collab.id, run.id)
 
@@ -100,7 +101,9 @@ def test_a_lift_header_that_does_not_fit_the_outputs_is_rejected(
     sql = sql.replace("-- name: incrementality_lift", "-- name: lift_by_brand")
     sql = sql.replace("-- lift: cell test holdout", "-- lift: brand test holdout")
     with pytest.raises(TemplateRejected) as caught:
-        submit_template(svc, ANALYST, lift_room.collab.id, {"sql": sql})
+        submit_template(
+            svc, ANALYST, lift_room.collab.id, TemplateSubmission.from_json({"sql": sql})
+        )
     (violation,) = caught.value.violations
     assert violation.code == "bad_header"
     assert "'brand'" in violation.message

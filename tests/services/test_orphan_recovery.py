@@ -9,6 +9,7 @@ import time
 import pytest
 
 from cleanroom.services.context import Services
+from cleanroom.services.requests import RunRequest
 from cleanroom.services.runs import RunWorker, create_run
 from tests.services.conftest import ANALYST, Room
 
@@ -19,7 +20,7 @@ def test_a_live_worker_fails_an_orphan_after_four_heartbeats(svc: Services, room
         "parameters": {},
         "privacy_loss": {"epsilon": 1.0},
     }
-    run, _ = create_run(svc, ANALYST, room.collab.id, body)
+    run, _ = create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(body))
     claimed = svc.store.claim_next_queued_run("dead-worker")  # it never beats again
     assert claimed is not None
     assert claimed.id == run.id

@@ -17,6 +17,7 @@ from cleanroom.events import AuditEvent
 from cleanroom.services.audit import list_audit, verify_audit
 from cleanroom.services.collaborations import create_collaboration
 from cleanroom.services.context import Services
+from cleanroom.services.requests import RunRequest
 from cleanroom.services.runs import RunWorker, create_run, get_run
 from cleanroom.services.templates import decide_template
 from cleanroom.store import EXECUTION_FAILED
@@ -85,7 +86,7 @@ def test_every_failure_after_the_engine_started_is_one_fixed_error(
 ) -> None:
     failing = FailingEngine(svc.engine(), FAILURES[kind])
     monkeypatch.setattr(svc, "engine", lambda: failing)
-    run, _ = create_run(svc, ANALYST, room.collab.id, _run_body(room))
+    run, _ = create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(_run_body(room)))
     with caplog.at_level(logging.WARNING, logger="cleanroom.services.runs"):
         assert RunWorker(svc, "test").run_pending() == 1
     failed = get_run(svc, ANALYST, room.collab.id, run.id)
@@ -106,7 +107,7 @@ def test_every_failure_after_the_engine_started_is_one_fixed_error(
 
 
 def test_a_failure_before_any_data_is_read_keeps_its_code(svc: Services, room: Room) -> None:
-    run, _ = create_run(svc, ANALYST, room.collab.id, _run_body(room))
+    run, _ = create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(_run_body(room)))
     template = room.templates["exposed_conversion"]
     decide_template(svc, ADMIN, room.collab.id, template.id, "revoke")
     assert RunWorker(svc, "test").run_pending() == 1

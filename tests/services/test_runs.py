@@ -15,6 +15,7 @@ from cleanroom.errors import BudgetExhausted, DatasetExpired, InvalidParameter, 
 from cleanroom.services.context import Services, build_services
 from cleanroom.services.datasets import delete_dataset, list_datasets
 from cleanroom.services.reports import download_report, get_report
+from cleanroom.services.requests import RequestedLoss, RunRequest, TemplateSubmission
 from cleanroom.services.runs import RunWorker, create_run, get_run, preview_run
 from cleanroom.services.server import recover_orphaned_runs
 from cleanroom.services.templates import submit_template
@@ -32,11 +33,15 @@ def _spent(svc: Services, room: Room) -> float:
 
 
 def test_run_charges_once_and_reports_the_same_numbers(svc: Services, room: Room) -> None:
-    run, created = create_run(svc, ANALYST, room.collab.id, _run_body(room), "key-1")
+    run, created = create_run(
+        svc, ANALYST, room.collab.id, RunRequest.from_json(_run_body(room)), "key-1"
+    )
     assert created
     assert run.status == "queued"
     assert _spent(svc, room) == pytest.approx(1.0)
-    again, created_again = create_run(svc, ANALYST, room.collab.id, _run_body(room), "key-1")
+    again, created_again = create_run(
+        svc, ANALYST, room.collab.id, RunRequest.from_json(_run_body(room)), "key-1"
+    )
     assert (again.id, created_again) == (run.id, False)
     assert _spent(svc, room) == pytest.approx(1.0)
 
@@ -60,7 +65,9 @@ def test_run_charges_once_and_reports_the_same_numbers(svc: Services, room: Room
 
 
 def test_preview_touches_nothing(svc: Services, room: Room) -> None:
-    preview = preview_run(svc, ANALYST, room.collab.id, _run_body(room))
+    preview = preview_run(
+        svc, ANALYST, room.collab.id, RunRequest.from_json(_run_body(room), preview=True)
+    )
     assert preview["privacy_loss"]["epsilon"] == pytest.approx(1.0)
     assert preview["accuracy"]["half_widths"]
     assert _spent(svc, room) == 0.0
@@ -68,7 +75,7 @@ def test_preview_touches_nothing(svc: Services, room: Room) -> None:
 
 
 def test_threshold_release_gets_a_default_delta(svc: Services, room: Room) -> None:
-    run, _ = create_run(svc, ANALYST, room.collab.id, _run_body(room, "roas"))
+    run, _ = create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(_run_body(room, "roas")))
     assert run.delta > 0
     RunWorker(svc, "test").run_pending()
     report = get_report(svc, ANALYST, room.collab.id, run.id)
@@ -78,11 +85,14 @@ def test_threshold_release_gets_a_default_delta(svc: Services, room: Room) -> No
 def test_over_budget_request_is_refused_and_writes_nothing(svc: Services, room: Room) -> None:
     for _ in range(10):
         create_run(
-            svc, ANALYST, room.collab.id, {**_run_body(room), "privacy_loss": {"epsilon": 5}}
+            svc,
+            ANALYST,
+            room.collab.id,
+            RunRequest.from_json({**_run_body(room), "privacy_loss": {"epsilon": 5}}),
         )
     runs_before = len(svc.store.list_runs(room.collab.id))
     with pytest.raises(BudgetExhausted) as info:
-        create_run(svc, ANALYST, room.collab.id, _run_body(room))
+        create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(_run_body(room)))
     assert info.value.remaining["epsilon"] == pytest.approx(0.0, abs=1e-9)
     assert len(svc.store.list_runs(room.collab.id)) == runs_before
     assert _spent(svc, room) == pytest.approx(50.0)
@@ -94,11 +104,13 @@ def test_rejected_template_costs_nothing_and_is_audited(svc: Services, room: Roo
             svc,
             ANALYST,
             room.collab.id,
-            {
-                "name": "bad",
-                "sql": "SELECT * FROM exposures",
-                "purpose": "measurement",
-            },
+            TemplateSubmission.from_json(
+                {
+                    "name": "bad",
+                    "sql": "SELECT * FROM exposures",
+                    "purpose": "measurement",
+                }
+            ),
         )
     events = svc.store.list_audit(room.collab.id, limit=1000)
     assert events[-1].name == "request.refused"
@@ -113,7 +125,7 @@ def test_bad_parameter_values_are_invalid_parameter_and_cost_nothing(
     body["parameters"] = {"window_days": "fourteen", "nope": 1}
     for attempt in (preview_run, create_run):
         with pytest.raises(InvalidParameter) as caught:
-            attempt(svc, ANALYST, room.collab.id, body)
+            attempt(svc, ANALYST, room.collab.id, RunRequest.from_json(body))
         assert caught.value.problems == [
             "parameter 'nope' is not declared",
             "parameter 'window_days' must be an integer from -2147483648 to 2147483647",
@@ -125,7 +137,7 @@ def test_deleted_dataset_refuses_runs_without_charging(svc: Services, room: Room
     exposures = next(d for d in list_datasets(svc, ADMIN, room.collab.id) if d.name == "exposures")
     delete_dataset(svc, ADMIN, room.collab.id, exposures.id)
     with pytest.raises(DatasetExpired):
-        create_run(svc, ANALYST, room.collab.id, _run_body(room))
+        create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(_run_body(room)))
     assert _spent(svc, room) == 0.0
 
 
@@ -133,7 +145,7 @@ def _claim_then_die(settings: Settings, collaboration_id: str, body: dict[str, o
     svc = build_services(settings)
     from cleanroom.services.runs import create_run as create
 
-    create(svc, ANALYST, collaboration_id, body)
+    create(svc, ANALYST, collaboration_id, RunRequest.from_json(body))
     svc.store.claim_next_queued_run("doomed")  # running, charged, the engine about to start
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -169,5 +181,5 @@ def test_row_caps_that_cannot_bind_are_left_out(svc: Services, room: Room) -> No
     assert exposures.current.max_rows_per_person <= 500  # the demo spec's max_rows_per_user
     collab = svc.store.get_collaboration(room.collab.id)
     template = room.templates["exposed_conversion"]
-    plan = plan_run(svc, collab, template.id, {}, LOSS, org=ANALYST.org)
+    plan = plan_run(svc, collab, template.id, {}, RequestedLoss(1.0), org=ANALYST.org)
     assert "cr_row" not in plan.compiled.duckdb_sql  # no ROW_NUMBER cap stage

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cleanroom.services.context import Services
 from cleanroom.services.reports import get_report, report_layout
+from cleanroom.services.requests import RunRequest
 from cleanroom.services.runs import RunWorker, create_run
 from cleanroom.services.templates import decide_template
 from tests.services.conftest import ANALYST, build_room
@@ -27,7 +28,7 @@ def test_every_shipped_report_explains_every_output_and_flagged_cell(
             assert decided.status == "approved", name
         body = {"template_id": room.templates[name].id, "parameters": {},
                 "privacy_loss": {"epsilon": 1.0}}  # fmt: skip
-        run, _ = create_run(svc, ANALYST, room.collab.id, body)
+        run, _ = create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(body))
         assert RunWorker(svc, "test").run_pending() == 1
         report = get_report(svc, ANALYST, room.collab.id, run.id)
         explanations = report["explanations"]

@@ -16,6 +16,7 @@ from cleanroom.demo.world import World
 from cleanroom.engine import SparkEngine
 from cleanroom.services.context import build_services
 from cleanroom.services.reports import get_report
+from cleanroom.services.requests import RunRequest
 from cleanroom.services.runs import RunWorker, create_run, get_run
 from tests.services.conftest import ANALYST, build_room
 
@@ -51,7 +52,9 @@ def _reports(settings: Settings, files: dict[str, Path]) -> dict[str, dict[str, 
                 "parameters": {},
                 "privacy_loss": {"epsilon": 1.0},
             }
-            run, created = create_run(svc, ANALYST, room.collab.id, body, f"key-{name}")
+            run, created = create_run(
+                svc, ANALYST, room.collab.id, RunRequest.from_json(body), f"key-{name}"
+            )
             assert created
             runs[name] = run.id
         assert RunWorker(svc, "t").run_pending() == len(TEMPLATES)

@@ -8,6 +8,7 @@ from flask import Blueprint
 
 from cleanroom.services import datasets
 from cleanroom.services.context import Services
+from cleanroom.services.requests import DatasetRegistration
 from cleanroom.web.api.fragments import OPTIONAL_TIMESTAMP, TIMESTAMP, item_list, record
 from cleanroom.web.api.uploads import (
     UPLOAD_FORM,
@@ -120,13 +121,9 @@ def register_dataset(cid: str) -> tuple[dict[str, Any], int]:
     """
     storage, spec = upload_part(), form_json("spec")
     with saved_upload(storage) as path:
+        registration = DatasetRegistration.from_json(spec, declared_format(storage))
         registered = datasets.register_dataset(
-            current_services(Services),
-            current_principal(),
-            cid,
-            path,
-            spec,
-            file_format=declared_format(storage),
+            current_services(Services), current_principal(), cid, path, registration
         )
     count_ingested_rows(int(registered.get("ingest", {}).get("rows", 0)))
     return registered, 201

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, url_for
 from cleanroom.ranges import DELTA, EPSILON_PER_RUN
 from cleanroom.services import runs
 from cleanroom.services.context import Services
+from cleanroom.services.requests import RunRequest
 from cleanroom.web.api.fragments import (
     OPTIONAL_TIMESTAMP,
     PRIVACY_LOSS,
@@ -167,7 +168,7 @@ RUNS = item_list("RunList", RUN, "Runs the caller may see (its org's; every run 
 def preview_run(cid: str) -> dict[str, Any]:
     """Touches no data and charges nothing."""
     svc, who = current_services(Services), current_principal()
-    return runs.preview_run(svc, who, cid, json_object_body())
+    return runs.preview_run(svc, who, cid, RunRequest.from_json(json_object_body(), preview=True))
 
 
 @route(
@@ -195,7 +196,8 @@ def preview_run(cid: str) -> dict[str, Any]:
 def create_run(cid: str) -> Response:
     """Charge the budget and queue the run; a worker executes it."""
     svc, who = current_services(Services), current_principal()
-    run, created = runs.create_run(svc, who, cid, json_object_body(), idempotency_key())
+    request = RunRequest.from_json(json_object_body())
+    run, created = runs.create_run(svc, who, cid, request, idempotency_key())
     response = jsonify(run.to_dict())
     response.status_code = 202 if created else 200
     response.headers["Location"] = url_for(".get_run", cid=cid, rid=run.id)

@@ -9,7 +9,7 @@ from flask import Blueprint, g, request
 from cleanroom.ranges import BOUND
 from cleanroom.services import templates
 from cleanroom.services.context import Services
-from cleanroom.services.templates import MAX_SQL_CHARS
+from cleanroom.services.requests import MAX_SQL_CHARS, TemplateSubmission
 from cleanroom.types import PARAM_TYPES
 from cleanroom.web.api.fragments import OPTIONAL_TIMESTAMP, TIMESTAMP, item_list, record
 from cleanroom.web.auth import current_principal
@@ -138,7 +138,8 @@ _DECISION_ENDPOINTS = frozenset(
 def submit_template(cid: str) -> tuple[dict[str, Any], int]:
     """Validated at once: ``422 template_rejected`` lists every violation with line and column."""
     svc, who = current_services(Services), current_principal()
-    template = templates.submit_template(svc, who, cid, json_object_body())
+    submission = TemplateSubmission.from_json(json_object_body())
+    template = templates.submit_template(svc, who, cid, submission)
     return template.to_dict(), 201
 
 

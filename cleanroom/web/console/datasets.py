@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from cleanroom.errors import CleanroomError, DatasetInvalid, DatasetProblem, InvalidRequest
 from cleanroom.services import access, collaborations, datasets
+from cleanroom.services.requests import DatasetRegistration
 from cleanroom.services.spec_draft import draft_spec
 from cleanroom.web.api.uploads import declared_format, saved_upload, upload_part
 from cleanroom.web.console import staging
@@ -65,9 +66,8 @@ def dataset_upload(cid: str) -> Response:
         if not storage.filename:
             raise InvalidRequest("choose a CSV or Parquet file to upload")
         with saved_upload(storage) as path:
-            registered = datasets.register_dataset(
-                svc(), who(), cid, path, spec, file_format=declared_format(storage)
-            )
+            registration = DatasetRegistration.from_json(spec, declared_format(storage))
+            registered = datasets.register_dataset(svc(), who(), cid, path, registration)
     except CleanroomError as err:
         if err.status >= 500 or err.status in (401, 404):
             raise
@@ -161,9 +161,8 @@ def dataset_spec_submit(cid: str) -> Response:
         detail = "; ".join(p.message for p in problems)
         return _editor(cid, kept, form, 422, problems, detail)
     try:
-        registered = datasets.register_dataset(
-            svc(), who(), cid, kept.path, spec, file_format=kept.file_format
-        )
+        registration = DatasetRegistration.from_json(spec, kept.file_format)
+        registered = datasets.register_dataset(svc(), who(), cid, kept.path, registration)
     except CleanroomError as err:
         if err.status >= 500 or err.status in (401, 404):
             raise

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from cleanroom.errors import CleanroomError, InvalidRequest
 from cleanroom.services import budget, collaborations, runs, templates
 from cleanroom.services.collaborations import policy_of
+from cleanroom.services.requests import RequestedLoss, RunRequest
 from cleanroom.web.console.blueprint import bp, page, svc, who
 from cleanroom.web.console.params import parameter_fields, parse_loss, parse_parameters
 from cleanroom.web.console.session import signed_in
@@ -43,14 +44,14 @@ def _form_page(cid: str, tid: str, status: int = 200, **context: Any) -> Respons
     )
 
 
-def _run_body(cid: str, tid: str) -> dict[str, Any]:
+def _run_request(cid: str, tid: str) -> RunRequest:
     template = templates.get_template(svc(), who(), cid, tid)
     fields = parameter_fields(template.parameters)
-    return {
-        "template_id": tid,
-        "parameters": parse_parameters(fields, request.form),
-        "privacy_loss": parse_loss(request.form),
-    }
+    return RunRequest(
+        template_id=tid,
+        parameters=parse_parameters(fields, request.form),
+        privacy_loss=RequestedLoss.from_json(parse_loss(request.form)),
+    )
 
 
 @bp.get("/c/<cid>/templates/<tid>/run")
@@ -64,7 +65,7 @@ def run_form(cid: str, tid: str) -> Response:
 def run_preview(cid: str, tid: str) -> Response:
     """Cost, expected half-widths and the remaining budget; touches no data, charges nothing."""
     try:
-        preview = runs.preview_run(svc(), who(), cid, _run_body(cid, tid))
+        preview = runs.preview_run(svc(), who(), cid, _run_request(cid, tid))
     except CleanroomError as err:
         if err.status >= 500 or err.status in (401, 404):
             raise
@@ -80,7 +81,7 @@ def run_start(cid: str, tid: str) -> Response:
     if not (8 <= len(key) <= 200 and key.replace("-", "").replace("_", "").isalnum()):
         raise InvalidRequest("the form lacks its idempotency key; reload the page")
     try:
-        run, _ = runs.create_run(svc(), who(), cid, _run_body(cid, tid), key)
+        run, _ = runs.create_run(svc(), who(), cid, _run_request(cid, tid), key)
     except CleanroomError as err:
         if err.status >= 500 or err.status in (401, 404):
             raise

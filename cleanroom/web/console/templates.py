@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from cleanroom.errors import CleanroomError, InvalidRequest, TemplateRejected
 from cleanroom.services import collaborations, templates
-from cleanroom.services.templates import MAX_SQL_CHARS
+from cleanroom.services.requests import MAX_SQL_CHARS, TemplateSubmission
 from cleanroom.web.console.blueprint import bp, page, svc, who
 from cleanroom.web.console.review import diff_lines, previous_version, sql_lines
 from cleanroom.web.console.session import signed_in
@@ -46,9 +46,9 @@ def templates_list(cid: str) -> Response:
 def template_submit(cid: str) -> Response:
     sql = request.form.get("sql", "")
     body = {"sql": sql, "name": request.form.get("name") or None}
-    body = {k: v for k, v in body.items() if v is not None}
     try:
-        submitted = templates.submit_template(svc(), who(), cid, body)
+        submission = TemplateSubmission.from_json(body)
+        submitted = templates.submit_template(svc(), who(), cid, submission)
     except TemplateRejected as err:
         lines = sql_lines(sql, err.violations)
         return _list_page(cid, 422, sql=sql, error=err.detail, violations=err.violations,
