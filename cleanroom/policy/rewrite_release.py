@@ -140,7 +140,7 @@ def group_order(key_cols: list[str]) -> list[exp.Ordered]:
     single order column into a per-person top-N aggregate (``top_n_window_elimination``), which
     on a 1e7-row table took about twice the time and memory of the sorted window it replaces.
 
-    >>> [o.sql() for o in group_order(["cr_k0", "cr_k1"])]
+    >>> [o.sql("duckdb") for o in group_order(["cr_k0", "cr_k1"])]
     ['cr_rand', 'cr_k0', 'cr_k1']
     """
     return [exp.Ordered(this=exp.column(c)) for c in ("cr_rand", *key_cols)]
