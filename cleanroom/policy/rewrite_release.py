@@ -135,10 +135,11 @@ def group_order(key_cols: list[str]) -> list[exp.Ordered]:
     key columns.
 
     The key columns make the order total within a person (``cr_partial`` has one row per person
-    and canonical key), so two groups whose hashes collide are ranked the same way on every run
-    and engine. They also keep DuckDB from rewriting ``ROW_NUMBER() <= max_groups`` over a
-    single order column into a per-person top-N aggregate (``top_n_window_elimination``), which
-    on a 1e7-row table took about twice the time and memory of the sorted window it replaces.
+    and canonical key), so two groups whose hashes collide are ranked by one fixed rule (their
+    keys) on every run and engine, never by the engine's row order. They also keep DuckDB from
+    rewriting ``ROW_NUMBER() <= max_groups`` over a single order column into a per-person top-N
+    aggregate (``top_n_window_elimination``), which on a 1e7-row table took about twice the CPU
+    time and a third more memory than the sorted window it replaces (docs/benchmarks.md).
 
     >>> [o.sql("duckdb") for o in group_order(["cr_k0", "cr_k1"])]
     ['cr_rand', 'cr_k0', 'cr_k1']
