@@ -31,7 +31,11 @@ def _report(svc: Services, room: Room, name: str, params: dict[str, object]) -> 
 
 
 def test_only_the_skewed_campaign_is_flagged_and_audited(svc: Services, fair_room: Room) -> None:
-    flagged = {}
+    """The reached audience (thousands of people per band) decides: exactly c3's 55+ band is
+    flagged. The converted audience of this small world is a few dozen people per band, some
+    near the 0.8 ratio, so its flags follow the noise: each must obey the rule (the interval lies
+    below the policy's ratio) and be audited, whichever way the noise went."""
+    reached, flagged = {}, {}
     for campaign in ("c1", "c2", "c3", "c4"):
         report = _report(svc, fair_room, "audience_composition", {"campaign_id": campaign})
         fairness = report["fairness"]
@@ -44,14 +48,20 @@ def test_only_the_skewed_campaign_is_flagged_and_audited(svc: Services, fair_roo
             for group in audience["groups"]:
                 lo, hi = group["ratio_interval"]
                 assert lo <= group["ratio"] <= hi
+                assert group["flagged"] == (hi < 0.8)
+        reached[campaign] = [g["group"] for g in fairness["audiences"][0]["groups"] if g["flagged"]]
         flagged[campaign] = fairness["flagged_groups"]
-    assert flagged == {"c1": [], "c2": [], "c3": ["55+"], "c4": []}
+    assert reached == {"c1": [], "c2": [], "c3": ["55+"], "c4": []}
+    assert "55+" in flagged["c3"]
 
     events = [e for e in list_audit(svc, ADMIN, fair_room.collab.id, limit=1000)
               if e.name == "run.flagged_for_review"]  # fmt: skip
-    assert len(events) == 1
-    assert events[0].details["groups"] == ["55+"]
-    assert events[0].details["template_id"] == fair_room.templates["audience_composition"].id
+    assert sorted(tuple(e.details["groups"]) for e in events) == sorted(
+        tuple(groups) for groups in flagged.values() if groups
+    )
+    assert all(
+        e.details["template_id"] == fair_room.templates["audience_composition"].id for e in events
+    )
 
 
 def test_a_measurement_report_has_no_fairness_member(svc: Services, fair_room: Room) -> None:
