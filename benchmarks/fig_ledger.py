@@ -1,10 +1,12 @@
-"""Figure 5: budget charges per second under contention, and the overspend count.
+"""Figure 5: runs created with their budget charge per second under contention, and overspend.
 
-A collaboration's budget admits exactly ``N`` charges (epsilon 1/64 each, exact in binary so
-float sums cannot blur the limit). ``P`` processes x ``T`` threads each charge the same partner's
-line through ``Store.charge_budget`` until refused; all start at one wall-clock instant. Granted
-charges / (last grant - start) is the throughput; overspend = granted - N (must be 0). On SQLite
-(a file under the scratch directory) and on PostgreSQL (a scratch schema, dropped afterwards).
+A collaboration's budget admits exactly ``N`` runs (epsilon 1/64 each, exact in binary so float
+sums cannot blur the limit). ``P`` processes x ``T`` threads each create runs of the same partner
+through ``Store.create_run_with_charge`` (the insert, the charge and the audit records in one
+transaction, with an idempotency key each, as a request to ``POST .../runs`` does) until refused;
+all start at one wall-clock instant. Granted runs / (last grant - start) is the throughput;
+overspend = granted - N (must be 0). On SQLite (a file under the scratch directory) and on
+PostgreSQL (a scratch schema, dropped afterwards).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from benchmarks.common import Size, Table, fmt_rate, median, run_case, verdict
 from cleanroom.errors import BudgetExhausted
+from cleanroom.events import BudgetCharged, RunCreated
 
 CHARGE = 1 / 64
 TARGET_PER_S = 200
@@ -30,7 +33,7 @@ PG_URL = os.environ.get(
 
 
 def worker_case(args: dict[str, Any]) -> dict[str, Any]:
-    """Child: ``threads`` threads charging until refused; grant count and time of the last."""
+    """Child: ``threads`` threads creating runs until refused; grant count and time of the last."""
     from cleanroom.store import open_store
 
     store = open_store(args["url"])
@@ -38,10 +41,19 @@ def worker_case(args: dict[str, Any]) -> dict[str, Any]:
     granted: list[float] = []
     errors: list[str] = []
 
-    def charge_until_refused() -> None:
+    def run_until_refused() -> None:
         while True:
+            audit = [
+                RunCreated(template_id=args["template_id"], epsilon=CHARGE, delta=0.0).by(
+                    "bench", "acme"
+                ),
+                BudgetCharged(epsilon=CHARGE, delta=0.0).by("bench", "acme"),
+            ]
             try:
-                store.charge_budget(args["collaboration_id"], "acme", CHARGE, 0.0)
+                store.create_run_with_charge(
+                    args["collaboration_id"], args["template_id"], 1, "acme", "bench", {},
+                    CHARGE, 0.0, idempotency_key=uuid.uuid4().hex, audit=audit,
+                )  # fmt: skip
             except BudgetExhausted:
                 return
             except Exception as exc:  # noqa: BLE001 - counted and reported, never hidden
@@ -54,7 +66,7 @@ def worker_case(args: dict[str, Any]) -> dict[str, Any]:
     time.sleep(max(0.0, args["start_at"] - time.time()))
     with ThreadPoolExecutor(args["threads"]) as pool:
         for _ in range(args["threads"]):
-            pool.submit(charge_until_refused)
+            pool.submit(run_until_refused)
     store.close()
     last = max(granted, default=args["start_at"])
     return {"granted": len(granted), "last": last, "errors": errors}
@@ -88,8 +100,16 @@ def _contend(url: str, size: Size) -> dict[str, Any]:
     store.migrate()
     policy = {"epsilon_budget": size.ledger_admits * CHARGE, "max_epsilon_per_run": CHARGE}
     collab = store.create_collaboration("ledger-bench", "retailer", ["acme"], policy, "bench")
+    template = store.submit_template(
+        collab.id, "ledger-bench", "acme", "bench", "SELECT 1", [], "measurement"
+    )
     start_at = time.time() + 3.0  # every child is up and connected by then
-    args = {"url": url, "collaboration_id": collab.id, "threads": size.ledger_threads}
+    args = {
+        "url": url,
+        "collaboration_id": collab.id,
+        "template_id": template.id,
+        "threads": size.ledger_threads,
+    }
     with ThreadPoolExecutor(size.ledger_processes) as pool:
         futures = [
             pool.submit(run_case, "ledger_worker", {**args, "start_at": start_at})
@@ -97,14 +117,14 @@ def _contend(url: str, size: Size) -> dict[str, Any]:
         ]
         results = [f.result() for f in futures]
     line = store.get_budget_line(collab.id, "acme")
-    charges = len(store.list_charges(collab.id, "acme"))
+    stored = len(store.list_runs(collab.id, "acme"))  # each with its charge, one transaction
     store.close()
     granted = sum(r["granted"] for r in results)
     elapsed = max(r["last"] for r in results) - start_at
     return {
         "granted": granted,
-        "stored": charges,
-        "overspend": max(0, granted - size.ledger_admits, charges - size.ledger_admits),
+        "stored": stored,
+        "overspend": max(0, granted - size.ledger_admits, stored - size.ledger_admits),
         "spent_ok": line.spent_epsilon <= line.total_epsilon + 1e-9,
         "per_s": granted / elapsed if elapsed > 0 else float("nan"),
         "errors": sorted({e for r in results for e in r["errors"]}),
@@ -115,8 +135,9 @@ def ledger_figure(size: Size, repeat: int, scratch: Path) -> list[Table]:
     table = Table(
         "ledger",
         [
-            "store", "processes x threads", "budget admits", "granted", "charges/s (median)",
-            "min..max charges/s", "overspend", "errors", "target >= 200/s, 0 overspend",
+            "store", "processes x threads", "budget admits (runs)", "granted",
+            "runs+charge/s (median)", "min..max runs+charge/s", "overspend", "errors",
+            "target >= 200/s, 0 overspend",
         ],
     )  # fmt: skip
     for store_name in ("SQLite", "PostgreSQL"):
@@ -152,7 +173,7 @@ def ledger_figure(size: Size, repeat: int, scratch: Path) -> list[Table]:
             ]
         )
     table.notes.append(
-        f"{repeat} contention rounds per store, each on a fresh database; every thread charges "
-        "until its first refusal."
+        f"{repeat} contention rounds per store, each on a fresh database; every thread creates "
+        "runs (each with its charge and two audit records) until its first refusal."
     )
     return [table]

@@ -97,13 +97,12 @@ class ApprovalsMixin(StoreBase):
         decision: str,
         *,
         org: str | None = None,
-        pin: str | None = None,
         reason: str | None = None,
         audit: AuditArg = None,
     ) -> Template:
         """Record ``org``'s ``approved`` / ``rejected`` decision on a pending version (``org``
-        None: the collaboration's retailer). The last approval makes the version ``approved``
-        (setting ``pin`` when given); a rejection makes it ``rejected``. ``Conflict`` when the
+        None: the collaboration's retailer). The last approval makes the version ``approved``;
+        a rejection makes it ``rejected``. ``Conflict`` when the
         version is not pending, ``org`` is not one of its approvers or already decided.
 
         The audit facts name the approver and, after the decision, the version's ``status`` and
@@ -144,7 +143,6 @@ class ApprovalsMixin(StoreBase):
                 "rejected" if decision == "rejected" else ("pending" if awaiting else "approved")
             )
             if status != "pending":
-                extra = {} if pin is None or status != "approved" else {"pin": pin}
                 session.execute(
                     update(TemplateRow)
                     .where(TemplateRow.id == row.id, TemplateRow.status == "pending")
@@ -153,7 +151,6 @@ class ApprovalsMixin(StoreBase):
                         decided_by=decided_by,
                         decided_at=now,
                         reason=reason,
-                        **extra,
                     )
                     .execution_options(synchronize_session=False)
                 )

@@ -182,22 +182,14 @@ _LOCK = (
 _INSERT_CHARGE = insert(_CHARGES)
 
 
-def _terms(
-    session: Session,
-    collaboration_id: str,
-    totals: tuple[float, float] | None,
-    refresh_days: int | None,
-    now: datetime,
-) -> Terms:
-    """Explicit totals / refresh, else the stored policy's; ``NotFound`` for an unknown collab."""
+def policy_terms_now(session: Session, collaboration_id: str, now: datetime) -> Terms:
+    """The stored policy's totals and the current period; ``NotFound`` for an unknown collab."""
     found = session.connection().execute(_READ_TERMS, {"b_cid": collaboration_id}).one_or_none()
     if found is None:
         raise NotFound("collaboration not found")
     policy, created_at = found
-    policy_totals, policy_refresh = policy_terms(policy)
-    refresh = refresh_days if refresh_days is not None else policy_refresh
-    chosen = totals if totals is not None else policy_totals
-    return chosen, period_start(created_at, refresh, now)
+    policy_totals, refresh = policy_terms(policy)
+    return policy_totals, period_start(created_at, refresh, now)
 
 
 def spent_since(
@@ -219,7 +211,8 @@ def spent_since(
     return {org: (float(e), float(d)) for org, e, d in session.execute(query)}
 
 
-def _check_loss(epsilon: float, delta: float) -> None:
+def check_loss(epsilon: float, delta: float) -> None:
+    """``InvalidRequest`` unless epsilon is finite and >= 0 and delta in [0, 1)."""
     if not (math.isfinite(epsilon) and epsilon >= 0):
         raise InvalidRequest("privacy_loss.epsilon must be a finite number >= 0")
     if not (math.isfinite(delta) and 0 <= delta < 1):
@@ -304,13 +297,11 @@ def _attempt(
     org: str,
     epsilon: float,
     delta: float,
-    run_id: str | None,
-    totals: tuple[float, float] | None,
-    refresh_days: int | None,
+    run_id: str,
     now: datetime,
 ) -> tuple[Terms, dict[str, Any], LineState | None]:
-    _check_loss(epsilon, delta)
-    terms = _terms(session, collaboration_id, totals, refresh_days, now)
+    check_loss(epsilon, delta)
+    terms = policy_terms_now(session, collaboration_id, now)
     record = {
         "id": new_id("chg"),
         "collaboration_id": collaboration_id,
@@ -323,45 +314,21 @@ def _attempt(
     return terms, record, _try_charge(session, collaboration_id, org, terms, epsilon, delta, record)
 
 
-def try_charge_in_one_statement(
-    session: Session,
-    collaboration_id: str,
-    org: str,
-    epsilon: float,
-    delta: float,
-    run_id: str | None,
-    now: datetime,
-) -> BudgetLine | None:
-    """PostgreSQL, on an AUTOCOMMIT session: the charge as ONE self-committing statement, so the
-    row lock is held only inside the server (never across a round trip to this process).
-
-    None when that changed nothing (no line yet, a new period, or it does not fit): then charge
-    with ``charge_in_session`` in a transaction, which decides. Policy totals and refresh only.
-    """
-    _, _, state = _attempt(session, collaboration_id, org, epsilon, delta, run_id, None, None, now)
-    if state is None:
-        return None
-    return _line(collaboration_id, org, state)
-
-
 def charge_in_session(
     session: Session,
     collaboration_id: str,
     org: str,
     epsilon: float,
     delta: float,
-    run_id: str | None,
-    totals: tuple[float, float] | None,
-    refresh_days: int | None,
+    run_id: str,
     now: datetime,
 ) -> BudgetLine:
-    """Check and append one charge inside the caller's write transaction (see module doc).
+    """Check and append the charge of run ``run_id`` inside the caller's write transaction
+    (see module doc), on the stored policy's totals and refresh period.
 
     Raises ``BudgetExhausted`` before writing anything when the charge does not fit.
     """
-    terms, record, state = _attempt(
-        session, collaboration_id, org, epsilon, delta, run_id, totals, refresh_days, now
-    )
+    terms, record, state = _attempt(session, collaboration_id, org, epsilon, delta, run_id, now)
     if state is None:
         before_e, before_d, total_e, total_d = prepare_line(
             session, collaboration_id, org, terms, now
@@ -389,11 +356,6 @@ def refresh_line_totals(session: Session, collaboration_id: str, policy: Mapping
         .values(total_epsilon=_TOTAL_E, total_delta=_TOTAL_D),
         {"b_cid": collaboration_id, "b_total_e": total_e, "b_total_d": total_d},
     )
-
-
-def policy_terms_now(session: Session, collaboration_id: str, now: datetime) -> Terms:
-    """The stored policy's totals and the current period (``NotFound`` for an unknown collab)."""
-    return _terms(session, collaboration_id, None, None, now)
 
 
 def adjust_line(

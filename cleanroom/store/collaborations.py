@@ -19,8 +19,8 @@ from cleanroom.store.db import (
     ensure_org,
     new_id,
 )
-from cleanroom.store.models import CollaborationRow, MembershipRow, OrganizationRow
-from cleanroom.store.records import Collaboration, Organization
+from cleanroom.store.models import CollaborationRow, MembershipRow
+from cleanroom.store.records import Collaboration
 
 UPDATABLE = ("policy", "starts_at", "ends_at")
 
@@ -62,7 +62,6 @@ class CollaborationsMixin(StoreBase):
         *,
         starts_at: datetime | None = None,
         ends_at: datetime | None = None,
-        collaboration_id: str | None = None,
         audit: AuditArg = None,
     ) -> Collaboration:
         """Create a collaboration with its memberships (retailer + partners) in one transaction.
@@ -74,7 +73,7 @@ class CollaborationsMixin(StoreBase):
         partners = list(dict.fromkeys(partner_orgs))
         if retailer_org in partners:
             raise InvalidRequest("the retailer org cannot also be a partner of its collaboration")
-        cid = collaboration_id or new_id("col")
+        cid = new_id("col")
         now = self.now()
         with self._write() as session:
             ensure_org(session, retailer_org, "retailer", now)
@@ -225,11 +224,3 @@ class CollaborationsMixin(StoreBase):
                 ):
                     members[m.collaboration_id].append(m)
             return [rows.collaboration(c, members[c.id]) for c in found]
-
-    def get_organization(self, org: str) -> Organization:
-        """One organization; ``NotFound`` when unknown."""
-        with self._read() as session:
-            row = session.get(OrganizationRow, org)
-            if row is None:
-                raise NotFound("organization not found")
-            return rows.organization(row)

@@ -59,7 +59,6 @@ class DatasetsMixin(StoreBase):
         dropped_identifiers: int,
         size_bytes: int,
         expires_at: datetime | None = None,
-        dataset_id: str | None = None,
         max_rows_per_person: int | None = None,
         audit: AuditArg = None,
     ) -> tuple[Dataset, DatasetVersion]:
@@ -67,9 +66,7 @@ class DatasetsMixin(StoreBase):
 
         Version numbers are 1..n per dataset. A later upload replaces the dataset's spec. Names
         are per org, except that the retailer and a partner never share one (a partner's
-        templates read both by name): that is a ``Conflict``; two partners may. ``dataset_id`` is
-        used only when the dataset is new (pass one from ``new_id("ds")`` to name files before
-        registering).
+        templates read both by name): that is a ``Conflict``; two partners may.
         ``max_rows_per_person`` is the most rows one person has in the file, as measured at
         ingestion (None: not measured); it must be a non-negative integer.
         """
@@ -96,7 +93,7 @@ class DatasetsMixin(StoreBase):
             if row is None:
                 ensure_org(session, owner_org, "advertiser", now)
                 row = DatasetRow(
-                    id=dataset_id or new_id("ds"),
+                    id=new_id("ds"),
                     collaboration_id=collaboration_id,
                     name=name,
                     owner_org=owner_org,
@@ -138,25 +135,6 @@ class DatasetsMixin(StoreBase):
             if row is None or collaboration_id not in (None, row.collaboration_id):
                 raise NotFound("dataset not found")
             return _datasets(session, [row])[0]
-
-    def get_dataset_by_name(
-        self, collaboration_id: str, name: str, *, owner_org: str | None = None
-    ) -> Dataset:
-        """The dataset named ``name`` in the collaboration (of ``owner_org`` when given);
-        ``NotFound`` when there is none, ``Conflict`` when several orgs have one and no owner
-        was given."""
-        with self._read() as session:
-            query = select(DatasetRow).where(
-                DatasetRow.collaboration_id == collaboration_id, DatasetRow.name == name
-            )
-            if owner_org is not None:
-                query = query.where(DatasetRow.owner_org == owner_org)
-            found = session.scalars(query).all()
-            if not found:
-                raise NotFound("dataset not found")
-            if len(found) > 1:
-                raise Conflict(f"several organizations have a dataset named {name!r}")
-            return _datasets(session, found)[0]
 
     def list_datasets(self, collaboration_id: str) -> list[Dataset]:
         """The collaboration's datasets, by name (then owner)."""

@@ -207,14 +207,6 @@ class StoreBase:
             yield session
 
     @contextmanager
-    def _autocommit(self) -> Iterator[Session]:
-        """Every statement commits on its own (PostgreSQL single-statement writes)."""
-        with self._engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            with Session(bind=conn, expire_on_commit=False) as session:
-                yield session
-
-    @contextmanager
     def _write(self) -> Iterator[Session]:
         with self._write_gate, self._engine.connect() as conn:
             conn.execution_options(**{_IMMEDIATE: True})

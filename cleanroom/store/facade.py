@@ -31,7 +31,8 @@ class Store(
     ``audit=`` (one ``AuditEvent`` or several) appended to the collaboration's chain in the same
     transaction, so the state change and its audit record commit together or not at all. The store
     merges the facts it decided itself (new ids, version numbers, counts, privacy loss) into each
-    event's details, e.g. ``run_id`` for ``create_run`` or ``version`` for ``submit_template``.
+    event's details, e.g. ``run_id`` for ``create_run_with_charge`` or ``version`` for
+    ``submit_template``.
     When an idempotency key matches an existing run nothing is written, audit included.
     """
 

@@ -1,6 +1,7 @@
-"""The privacy-budget ledger API: charge, read lines (from running totals), list charges.
+"""The privacy-budget ledger API: read lines (from running totals) and change a line's totals.
 
-How a charge is checked and written atomically is in ``charges``. Reads take a line's spend from
+Charges are made only with the run they pay for (``Store.create_run_with_charge``); how a charge
+is checked and written atomically is in ``charges``. Reads take a line's spend from
 the ``budgets`` row; only a line whose stored period is not the current one (a refresh period
 began since its last charge) is summed from its charges in the current period.
 """
@@ -10,59 +11,15 @@ from __future__ import annotations
 from sqlalchemy import and_, select
 
 from cleanroom.errors import InvalidRequest, NotFound
-from cleanroom.store import rows
 from cleanroom.store.audit import append_in_session
-from cleanroom.store.charges import (
-    adjust_line,
-    charge_in_session,
-    period_start,
-    policy_terms,
-    spent_since,
-    try_charge_in_one_statement,
-)
+from cleanroom.store.charges import adjust_line, period_start, policy_terms, spent_since
 from cleanroom.store.collaborations import load_collaboration
-from cleanroom.store.db import AuditArg, StoreBase, audit_events
-from cleanroom.store.models import BudgetChargeRow, BudgetRow, CollaborationRow
-from cleanroom.store.records import BudgetCharge, BudgetLine
+from cleanroom.store.db import AuditArg, StoreBase
+from cleanroom.store.models import BudgetRow, CollaborationRow
+from cleanroom.store.records import BudgetLine
 
 
 class LedgerMixin(StoreBase):
-    def charge_budget(
-        self,
-        collaboration_id: str,
-        org: str,
-        epsilon: float,
-        delta: float,
-        run_id: str | None = None,
-        *,
-        totals: tuple[float, float] | None = None,
-        refresh_days: int | None = None,
-        audit: AuditArg = None,
-    ) -> BudgetLine:
-        """Charge (epsilon, delta) to ``org``'s budget; returns the line after the charge.
-
-        ``totals`` defaults to the stored policy's (epsilon_budget, delta_budget); ``refresh_days``
-        to its ``budget_refresh``. Raises ``BudgetExhausted`` with ``requested`` and ``remaining``
-        and writes nothing when spent + requested would exceed a total (``cleanroom.budget.fits``).
-        """
-        now = self.now()
-        plain = not audit_events(audit) and totals is None and refresh_days is None
-        if plain and self.dialect == "postgresql":
-            # One self-committing statement: the row lock never waits on a round trip to us.
-            with self._autocommit() as session:
-                fast = try_charge_in_one_statement(
-                    session, collaboration_id, org, epsilon, delta, run_id, now
-                )
-            if fast is not None:
-                return fast
-        with self._write() as session:
-            line = charge_in_session(
-                session, collaboration_id, org, epsilon, delta, run_id, totals, refresh_days, now
-            )
-            facts = {"org": org, "epsilon": epsilon, "delta": delta, "run_id": run_id}
-            append_in_session(session, collaboration_id, audit, now, facts)
-            return line
-
     def get_budget(self, collaboration_id: str) -> list[BudgetLine]:
         """One line per partner org (and any other org with charges): total, spent, remaining."""
         now = self.now()
@@ -162,14 +119,3 @@ class LedgerMixin(StoreBase):
             }
             append_in_session(session, collaboration_id, audit, now, facts)
             return before, after
-
-    def list_charges(self, collaboration_id: str, org: str | None = None) -> list[BudgetCharge]:
-        """Every charge (all periods), oldest first."""
-        with self._read() as session:
-            query = select(BudgetChargeRow).where(
-                BudgetChargeRow.collaboration_id == collaboration_id
-            )
-            if org is not None:
-                query = query.where(BudgetChargeRow.org == org)
-            found = session.scalars(query.order_by(BudgetChargeRow.created_at, BudgetChargeRow.id))
-            return [rows.budget_charge(c) for c in found]

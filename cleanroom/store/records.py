@@ -31,16 +31,6 @@ def _iso(value: datetime | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class Organization:
-    id: str
-    kind: str  # "retailer" | "advertiser"
-    created_at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "created_at": _iso(self.created_at)}
-
-
-@dataclass(frozen=True)
 class Membership:
     collaboration_id: str
     org: str
@@ -333,27 +323,6 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return self.data()
-
-
-@dataclass(frozen=True)
-class BudgetCharge:
-    id: str
-    collaboration_id: str
-    org: str
-    run_id: str | None
-    epsilon: float
-    delta: float
-    created_at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "collaboration_id": self.collaboration_id,
-            "org": self.org,
-            "run_id": self.run_id,
-            "privacy_loss": {"epsilon": self.epsilon, "delta": self.delta},
-            "created_at": _iso(self.created_at),
-        }
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ A record's fields are copied from the row's attributes of the same names by one 
 :func:`record`; only what differs (related rows, JSON defaults, derived values) is spelled out.
 
 >>> from datetime import UTC, datetime
->>> row = OrganizationRow(id="acme", kind="advertiser", created_at=datetime(2026, 1, 1, tzinfo=UTC))
->>> organization(row).kind
-'advertiser'
+>>> row = ReportRow(run_id="run_1", body='{"n": 1}', created_at=datetime(2026, 1, 1, tzinfo=UTC))
+>>> report(row).data()
+{'n': 1}
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ from typing import Any, TypeVar
 from cleanroom.store.chain import details_digest
 from cleanroom.store.models import (
     AuditEventRow,
-    BudgetChargeRow,
     CollaborationRow,
     DatasetRow,
     DatasetVersionRow,
     MembershipRow,
-    OrganizationRow,
     ReportRow,
     RunRow,
     TemplateApprovalRow,
@@ -32,12 +30,10 @@ from cleanroom.store.models import (
 )
 from cleanroom.store.records import (
     AuditRecord,
-    BudgetCharge,
     Collaboration,
     Dataset,
     DatasetVersion,
     Membership,
-    Organization,
     Report,
     Run,
     Template,
@@ -77,10 +73,6 @@ def record(cls: type[R], row: object, **given: Any) -> R:
             continue
         values[name] = dict(value) if isinstance(value, dict) else value
     return cls(**values)
-
-
-def organization(row: OrganizationRow) -> Organization:
-    return record(Organization, row)
 
 
 def collaboration(row: CollaborationRow, members: list[MembershipRow]) -> Collaboration:
@@ -128,10 +120,6 @@ def run(row: RunRow) -> Run:
 
 def report(row: ReportRow) -> Report:
     return record(Report, row)
-
-
-def budget_charge(row: BudgetChargeRow) -> BudgetCharge:
-    return record(BudgetCharge, row)
 
 
 def audit_record(row: AuditEventRow) -> AuditRecord:

@@ -79,22 +79,6 @@ class RunLifecycleMixin(StoreBase):
             )
             return rows.run(row)
 
-    def mark_running(self, run_id: str, worker_id: str, *, audit: AuditArg = None) -> Run:
-        """``queued -> running`` for one given run (inline execution); ``Conflict`` otherwise."""
-        now = self.now()
-        with self._write() as session:
-            row = _move(
-                session,
-                run_id,
-                ("queued",),
-                "running",
-                claimed_by=worker_id,
-                started_at=now,
-                heartbeat_at=now,
-            )
-            append_in_session(session, row.collaboration_id, audit, now, {"run_id": run_id})
-            return rows.run(row)
-
     def set_progress(self, run_id: str, progress: float) -> Run:
         """Record progress (0..1) of a ``running`` run and refresh its heartbeat."""
         if not (math.isfinite(progress) and 0.0 <= progress <= 1.0):
@@ -158,14 +142,12 @@ class RunLifecycleMixin(StoreBase):
                 raise ReportNotReady(f"the run is {run.status}; its report is not available")
             return rows.report(report)
 
-    def recover_orphaned_runs(
-        self, older_than: timedelta | None = None, *, actor: str | None = SYSTEM_ACTOR
-    ) -> list[Run]:
+    def recover_orphaned_runs(self, older_than: timedelta | None = None) -> list[Run]:
         """Fail ``running`` runs whose heartbeat is older than ``older_than`` (all running runs when
         None, e.g. at start-up of a single worker) with ``EXECUTION_FAILED`` (a worker can die of
         the data, e.g. out of memory, so this looks like any other execution failure).
-        With ``actor``, a ``run.failed`` audit event (the run's id only) is appended for each, in
-        the same transaction.
+        A ``run.failed`` audit event by the system actor (the run's id only) is appended for each,
+        in the same transaction.
         """
         now = self.now()
         with self._write() as session:
@@ -174,11 +156,11 @@ class RunLifecycleMixin(StoreBase):
                 query = query.where(RunRow.heartbeat_at < now - older_than)
             # SKIP LOCKED: a run a live worker is updating right now is not an orphan.
             ids = session.scalars(query.order_by(RunRow.id).with_for_update(skip_locked=True))
-            recovered = [self._interrupt(session, rid, now, actor) for rid in ids.all()]
+            recovered = [self._interrupt(session, rid, now) for rid in ids.all()]
             return recovered
 
     @staticmethod
-    def _interrupt(session: Session, run_id: str, now: datetime, actor: str | None) -> Run:
+    def _interrupt(session: Session, run_id: str, now: datetime) -> Run:
         code, message = EXECUTION_FAILED
         row = _move(
             session,
@@ -189,7 +171,6 @@ class RunLifecycleMixin(StoreBase):
             error_message=message,
             finished_at=now,
         )
-        if actor is not None:
-            event = RunFailed(run_id=run_id).by(actor, row.org)
-            append_in_session(session, row.collaboration_id, event, now, {"run_id": run_id})
+        event = RunFailed(run_id=run_id).by(SYSTEM_ACTOR, row.org)
+        append_in_session(session, row.collaboration_id, event, now, {"run_id": run_id})
         return rows.run(row)

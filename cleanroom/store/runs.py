@@ -1,9 +1,9 @@
 """Creating and reading runs, with idempotency keys and the atomic "create run + charge".
 
-Idempotency: ``(collaboration, org, idempotency_key)`` is unique. ``create_run`` inserts with
-``INSERT ... ON CONFLICT DO NOTHING`` and, when nothing was inserted, returns the run that holds
-the key. ``create_run_with_charge`` does the same, then charges (see ``charges``) in the same
-transaction: a refused charge rolls the new run back, and a repeated key charges nothing.
+Idempotency: ``(collaboration, org, idempotency_key)`` is unique. ``create_run_with_charge``
+inserts with ``INSERT ... ON CONFLICT DO NOTHING`` and, when nothing was inserted, returns the run
+that holds the key and charges nothing; otherwise it charges (see ``charges``) in the same
+transaction, so a refused charge rolls the new run back. A run never exists without its charge.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from cleanroom.errors import Conflict, NotFound
 from cleanroom.store import rows
 from cleanroom.store.audit import append_in_session
-from cleanroom.store.charges import charge_in_session
+from cleanroom.store.charges import charge_in_session, check_loss
 from cleanroom.store.db import (
     AuditArg,
     StoreBase,
@@ -104,29 +104,6 @@ def _insert_run(
 
 
 class RunsMixin(StoreBase):
-    def create_run(
-        self,
-        collaboration_id: str,
-        template_id: str,
-        template_version: int,
-        org: str,
-        submitted_by: str,
-        parameters: Mapping[str, Any],
-        epsilon: float,
-        delta: float,
-        *,
-        idempotency_key: str | None = None,
-        run_id: str | None = None,
-        audit: AuditArg = None,
-    ) -> RunCreation:
-        """Insert a ``queued`` run. With an ``idempotency_key`` already used by the same
-        (collaboration, org), return that run with ``created=False`` and write nothing (``audit``
-        is appended only when the run is created)."""
-        return self._create_run(
-            collaboration_id, template_id, template_version, org, submitted_by, parameters,
-            epsilon, delta, idempotency_key=idempotency_key, run_id=run_id, audit=audit,
-        )  # fmt: skip
-
     def create_run_with_charge(
         self,
         collaboration_id: str,
@@ -139,48 +116,20 @@ class RunsMixin(StoreBase):
         delta: float,
         *,
         idempotency_key: str | None = None,
-        run_id: str | None = None,
-        totals: tuple[float, float] | None = None,
-        refresh_days: int | None = None,
         audit: AuditArg = None,
         weights: Mapping[str, float] | None = None,
     ) -> RunCreation:
         """Insert a ``queued`` run and charge its privacy loss in ONE transaction.
 
-        An idempotency key already used returns the existing run and charges nothing. Raises
-        ``BudgetExhausted`` (and writes nothing) when the charge does not fit; ``totals`` and
-        ``refresh_days`` as for ``charge_budget``; ``weights`` are the request's per-output
-        weights, kept so that the worker divides the loss as the request did.
+        With an ``idempotency_key`` already used by the same (collaboration, org), return that
+        run with ``created=False`` and write nothing (no charge, no audit). Raises
+        ``BudgetExhausted`` (and writes nothing) when the charge does not fit the line's totals
+        in the policy's current refresh period; ``weights`` are the request's per-output weights,
+        kept so that the worker divides the loss as the request did.
         """
-        return self._create_run(
-            collaboration_id, template_id, template_version, org, submitted_by, parameters,
-            epsilon, delta, idempotency_key=idempotency_key, run_id=run_id, audit=audit,
-            charge=True, totals=totals, refresh_days=refresh_days, weights=weights,
-        )  # fmt: skip
-
-    def _create_run(
-        self,
-        collaboration_id: str,
-        template_id: str,
-        template_version: int,
-        org: str,
-        submitted_by: str,
-        parameters: Mapping[str, Any],
-        epsilon: float,
-        delta: float,
-        *,
-        idempotency_key: str | None,
-        run_id: str | None,
-        audit: AuditArg,
-        charge: bool = False,
-        totals: tuple[float, float] | None = None,
-        refresh_days: int | None = None,
-        weights: Mapping[str, float] | None = None,
-    ) -> RunCreation:
-        """The one body of ``create_run`` and ``create_run_with_charge``: insert (or replay the
-        idempotency key), charge when asked, audit, all in one transaction."""
+        check_loss(epsilon, delta)  # before the insert: the run row stores the loss too
         now = self.now()
-        rid = run_id or new_id("run")
+        rid = new_id("run")
         with self._write() as session:
             values, existing = _insert_run(
                 session,
@@ -199,18 +148,16 @@ class RunsMixin(StoreBase):
             )
             if existing is not None:
                 return existing
+            # After the insert: the idempotency round trip stays out of the time the budget line
+            # is locked.
+            charge_in_session(session, collaboration_id, org, epsilon, delta, rid, now)
             facts: dict[str, Any] = {
                 "run_id": rid,
                 "template_id": template_id,
                 "template_version": template_version,
+                "epsilon": epsilon,
+                "delta": delta,
             }
-            if charge:
-                # After the insert: the idempotency round trip stays out of the time the budget
-                # line is locked.
-                charge_in_session(
-                    session, collaboration_id, org, epsilon, delta, rid, totals, refresh_days, now
-                )
-                facts.update(epsilon=epsilon, delta=delta)
             append_in_session(session, collaboration_id, audit, now, facts)
             return RunCreation(rows.run(RunRow(**values)), created=True)
 

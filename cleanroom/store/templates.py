@@ -58,7 +58,6 @@ class TemplatesMixin(ApprovalsMixin):
         bounds: Mapping[str, Any] | None = None,
         analysis: Mapping[str, Any] | None = None,
         pin: str = "",
-        template_id: str | None = None,
         approvers: Sequence[Mapping[str, Any]] | None = None,
         audit: AuditArg = None,
     ) -> Template:
@@ -82,7 +81,7 @@ class TemplatesMixin(ApprovalsMixin):
                 )
             )
             row = TemplateRow(
-                id=template_id or new_id("tpl"),
+                id=new_id("tpl"),
                 collaboration_id=collaboration_id,
                 name=name,
                 version=(last or 0) + 1,
@@ -108,35 +107,6 @@ class TemplatesMixin(ApprovalsMixin):
             append_in_session(session, collaboration_id, audit, now, _facts(row))
             return rows.template(row)
 
-    def approve_template(
-        self,
-        template_id: str,
-        decided_by: str,
-        *,
-        pin: str | None = None,
-        reason: str | None = None,
-        audit: AuditArg = None,
-    ) -> Template:
-        """The retailer's approval of a pending version (optionally setting the pin): it becomes
-        ``approved`` unless another approver's is still awaited (``store.approvals``);
-        ``Conflict`` from other states."""
-        return self.decide_as_approver(
-            template_id, decided_by, "approved", pin=pin, reason=reason, audit=audit
-        )
-
-    def reject_template(
-        self,
-        template_id: str,
-        decided_by: str,
-        *,
-        reason: str | None = None,
-        audit: AuditArg = None,
-    ) -> Template:
-        """The retailer's rejection: ``pending -> rejected``; ``Conflict`` from any other state."""
-        return self.decide_as_approver(
-            template_id, decided_by, "rejected", reason=reason, audit=audit
-        )
-
     def revoke_template(
         self,
         template_id: str,
@@ -156,17 +126,10 @@ class TemplatesMixin(ApprovalsMixin):
                 raise NotFound("template not found")
             return found[0]
 
-    def list_templates(
-        self, collaboration_id: str, *, name: str | None = None, status: str | None = None
-    ) -> list[Template]:
-        """Templates of the collaboration by name then version, optionally filtered."""
+    def list_templates(self, collaboration_id: str) -> list[Template]:
+        """Templates of the collaboration by name then version."""
         with self._read() as session:
-            where = [TemplateRow.collaboration_id == collaboration_id]
-            if name is not None:
-                where.append(TemplateRow.name == name)
-            if status is not None:
-                where.append(TemplateRow.status == status)
-            return load_templates(session, *where)
+            return load_templates(session, TemplateRow.collaboration_id == collaboration_id)
 
     def _transition(
         self,

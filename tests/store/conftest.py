@@ -48,5 +48,6 @@ def template(store: Store, collab: Collaboration) -> Template:
         "SELECT 1",
         [{"name": "days", "type": "int"}],
         "measurement",
+        pin="pin-1",
     )
-    return store.approve_template(t.id, "alice", pin="pin-1")
+    return store.decide_as_approver(t.id, "alice", "approved")

@@ -1,4 +1,4 @@
-"""Run in spawned processes by ``test_store_ledger``: many threads racing to charge one budget."""
+"""Run in spawned processes by ``test_store_ledger``: many threads racing to spend one budget."""
 
 from __future__ import annotations
 
@@ -9,14 +9,10 @@ from cleanroom.store import open_store
 
 
 def charge_in_threads(
-    database_url: str,
-    collaboration_id: str,
-    threads: int,
-    epsilon: float,
-    with_runs: bool,
-    tag: str,
+    database_url: str, collaboration_id: str, threads: int, epsilon: float, tag: str
 ) -> tuple[int, int]:
-    """Start ``threads`` threads that each try one charge at the same moment.
+    """Start ``threads`` threads that each try to create one run with its charge at the same
+    moment (each with a key of its own).
 
     Returns (granted, refused). Any other exception propagates and fails the test.
     """
@@ -25,20 +21,15 @@ def charge_in_threads(
     granted: list[int] = []
     refused: list[int] = []
     errors: list[BaseException] = []
-    template_id = ""
-    if with_runs:
-        template_id = store.list_templates(collaboration_id)[0].id
+    template = store.list_templates(collaboration_id)[0]
 
     def attempt(i: int) -> None:
         barrier.wait()
         try:
-            if with_runs:
-                store.create_run_with_charge(
-                    collaboration_id, template_id, 1, "acme", "bob", {}, epsilon, 0.0,
-                    idempotency_key=f"{tag}-{i}",
-                )  # fmt: skip
-            else:
-                store.charge_budget(collaboration_id, "acme", epsilon, 0.0)
+            store.create_run_with_charge(
+                collaboration_id, template.id, template.version, "acme", "bob", {}, epsilon, 0.0,
+                idempotency_key=f"{tag}-{i}",
+            )  # fmt: skip
             granted.append(i)
         except BudgetExhausted:
             refused.append(i)

@@ -11,7 +11,7 @@ import pytest
 
 from cleanroom.errors import BudgetExhausted, Conflict, InvalidRequest, NotFound
 from cleanroom.store import Collaboration, Store, Template
-from tests.store.store_fixtures import event
+from tests.store.store_fixtures import event, spend
 
 APPROVERS = [
     {"org": "shopco", "as": "retailer", "datasets": ["crm", "tx"]},
@@ -38,7 +38,7 @@ def test_an_amendment_needs_the_revision_it_was_decided_on(
 def test_a_policy_change_moves_every_line_with_its_adjustment(
     store: Store, collab: Collaboration
 ) -> None:
-    store.charge_budget(collab.id, "acme", 1.0, 0.0)
+    spend(store, collab.id, "acme", 1.0, 0.0)
     before, after = store.change_budget(collab.id, "beta", add=(2.5, 0.0))
     assert (before.total_epsilon, after.total_epsilon) == (10.0, 12.5)
     store.update_collaboration(
@@ -52,16 +52,16 @@ def test_a_policy_change_moves_every_line_with_its_adjustment(
 def test_a_raise_is_spendable_at_once_and_a_charge_never_exceeds_it(
     store: Store, collab: Collaboration
 ) -> None:
-    store.charge_budget(collab.id, "acme", 10.0, 0.0)
+    spend(store, collab.id, "acme", 10.0, 0.0)
     with pytest.raises(BudgetExhausted):
-        store.charge_budget(collab.id, "acme", 1.0, 0.0)
+        spend(store, collab.id, "acme", 1.0, 0.0)
     _, raised = store.change_budget(
         collab.id, "acme", add=(1.5, 0.0), audit=event("budget.raised", "alice", "shopco")
     )
     assert (raised.total_epsilon, raised.remaining_epsilon) == (11.5, 1.5)
-    assert store.charge_budget(collab.id, "acme", 1.5, 0.0).remaining_epsilon == 0.0
+    assert spend(store, collab.id, "acme", 1.5, 0.0).remaining_epsilon == 0.0
     with pytest.raises(BudgetExhausted) as refused:
-        store.charge_budget(collab.id, "acme", 0.5, 0.0)
+        spend(store, collab.id, "acme", 0.5, 0.0)
     assert refused.value.remaining["epsilon"] == 0.0
     (audited,) = [a for a in store.list_audit(collab.id) if a.name == "budget.raised"]
     assert audited.details["previous_total"]["epsilon"] == 10.0
@@ -80,7 +80,7 @@ def test_a_raise_only_change_never_lowers(store: Store, collab: Collaboration) -
 
 
 def test_memberships_end_and_start_again(store: Store, collab: Collaboration) -> None:
-    store.charge_budget(collab.id, "beta", 2.0, 0.0)
+    spend(store, collab.id, "beta", 2.0, 0.0)
     ended = store.end_membership(
         collab.id, "beta", "alice", audit=event("partner.removed", "alice", "shopco")
     )
@@ -108,13 +108,14 @@ def test_a_new_partner_with_its_own_budget(store: Store, collab: Collaboration) 
     line = store.get_budget_line(collab.id, "gamma")
     assert (line.total_epsilon, line.total_delta, line.spent_epsilon) == (3.0, 1e-7, 0.0)
     with pytest.raises(BudgetExhausted):
-        store.charge_budget(collab.id, "gamma", 3.5, 0.0)
+        spend(store, collab.id, "gamma", 3.5, 0.0)
 
 
 def _crm_template(store: Store, collab: Collaboration) -> Template:
     return store.submit_template(
-        collab.id, "crm", "acme", "bob", "SELECT 1", [], "measurement", approvers=APPROVERS
-    )
+        collab.id, "crm", "acme", "bob", "SELECT 1", [], "measurement", pin="pin-2",
+        approvers=APPROVERS,
+    )  # fmt: skip
 
 
 def test_every_approver_approves_once_and_the_last_approval_approves(
@@ -122,13 +123,13 @@ def test_every_approver_approves_once_and_the_last_approval_approves(
 ) -> None:
     t = _crm_template(store, collab)
     assert t.awaiting_approval == ("shopco", "acme")
-    first = store.approve_template(t.id, "alice", reason="fine")
+    first = store.decide_as_approver(t.id, "alice", "approved", reason="fine")
     assert (first.status, first.awaiting_approval) == ("pending", ("acme",))
     with pytest.raises(Conflict, match="shopco already approved"):
-        store.approve_template(t.id, "alice")
+        store.decide_as_approver(t.id, "alice", "approved")
     with pytest.raises(Conflict, match="beta is not an approver"):
         store.decide_as_approver(t.id, "zoe", "approved", org="beta")
-    done = store.decide_as_approver(t.id, "bob", "approved", org="acme", pin="pin-2")
+    done = store.decide_as_approver(t.id, "bob", "approved", org="acme")
     assert (done.status, done.pin, done.decided_by, done.awaiting_approval) == (
         "approved", "pin-2", "bob", (),
     )  # fmt: skip
@@ -143,7 +144,7 @@ def test_one_rejection_rejects(store: Store, collab: Collaboration) -> None:
     rejected = store.decide_as_approver(t.id, "bob", "rejected", org="acme", reason="no")
     assert rejected.status == "rejected"
     with pytest.raises(Conflict, match="a rejected template cannot be approved"):
-        store.approve_template(t.id, "alice")
+        store.decide_as_approver(t.id, "alice", "approved")
 
 
 def _approve_at_once(store: Store, template_id: str) -> list[str]:

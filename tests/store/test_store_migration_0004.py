@@ -85,7 +85,7 @@ def test_upgrade_backfills_approvers_and_the_retailers_approvals(store_0003: Sto
     assert collab.partner_orgs == ("acme",)
     assert all(m.joined_at is None and m.active for m in collab.members)
     # the backfilled pending version now needs both approvals
-    assert store_0003.approve_template("tpl_pending", "rita").status == "pending"
+    assert store_0003.decide_as_approver("tpl_pending", "rita", "approved").status == "pending"
     done = store_0003.decide_as_approver("tpl_pending", "ana", "approved", org="acme")
     assert done.status == "approved"
 
@@ -102,7 +102,7 @@ def test_the_backfill_rule_matches_the_service_rule() -> None:
 
 def test_down_to_0003_and_up_again(store: Store, collab: Collaboration) -> None:
     t = store.submit_template(collab.id, "conv", "acme", "bob", "SELECT 1", [], "measurement")
-    store.approve_template(t.id, "alice")
+    store.decide_as_approver(t.id, "alice", "approved")
     store.add_partner(collab.id, "gamma")
     _migrate(store, "0003", down=True)
     _migrate(store, "head")

@@ -12,7 +12,7 @@ from alembic.config import Config
 
 from cleanroom.store import Store, open_store
 from cleanroom.store.db import MIGRATIONS_DIR
-from tests.store.store_fixtures import FakeClock
+from tests.store.store_fixtures import FakeClock, spend
 
 
 def _migrate(store: Store, revision: str, *, down: bool = False) -> None:
@@ -87,8 +87,8 @@ def test_upgrade_backfills_running_totals(old_store: Store, clock: FakeClock) ->
     clock.at = datetime.now(UTC)
     assert old_store.get_budget_line("never", "acme").spent_epsilon == 6.0
     assert old_store.get_budget_line("weekly", "acme").spent_epsilon == 2.0
-    assert old_store.charge_budget("never", "acme", 4.0, 0.0).spent_epsilon == 10.0
-    assert old_store.charge_budget("weekly", "acme", 8.0, 0.0).spent_epsilon == 10.0
+    assert spend(old_store, "never", "acme", 4.0, 0.0).spent_epsilon == 10.0
+    assert spend(old_store, "weekly", "acme", 8.0, 0.0).spent_epsilon == 10.0
 
 
 def test_a_version_registered_before_0002_has_no_measured_maximum(store: Store) -> None:

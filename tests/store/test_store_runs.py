@@ -13,10 +13,20 @@ from tests.store.store_fixtures import FakeClock, event
 
 
 def _run(store: Store, c: Collaboration, t: Template, key: str | None = None) -> Run:
-    return store.create_run(
-        c.id, t.id, t.version, "acme", "bob", {"days": 7}, 0.5, 1e-7, idempotency_key=key,
+    """A run created with its charge, as production creates every run (cheap enough that the
+    policy's budget of 10 admits every run these tests make)."""
+    return store.create_run_with_charge(
+        c.id, t.id, t.version, "acme", "bob", {"days": 7}, 0.25, 1e-8, idempotency_key=key,
         audit=event("run.created"),
     ).run  # fmt: skip
+
+
+def _start(store: Store, run: Run, worker: str = "w1") -> Run:
+    """Claim ``run`` the way a worker does: it must be the oldest queued run."""
+    claimed = store.claim_next_queued_run(worker)
+    assert claimed is not None
+    assert claimed.id == run.id
+    return claimed
 
 
 def test_create_and_read(store: Store, collab: Collaboration, template: Template) -> None:
@@ -29,21 +39,21 @@ def test_create_and_read(store: Store, collab: Collaboration, template: Template
     assert store.list_runs(collab.id) == [run]
     assert store.list_runs(collab.id, org="beta") == []
     assert store.list_audit(collab.id)[-1].details["run_id"] == run.id
-    assert run.to_dict()["privacy_loss"] == {"epsilon": 0.5, "delta": 1e-7}
+    assert run.to_dict()["privacy_loss"] == {"epsilon": 0.25, "delta": 1e-8}
 
 
 def test_idempotency_key_returns_the_existing_run(
     store: Store, collab: Collaboration, template: Template
 ) -> None:
-    first = store.create_run(collab.id, template.id, 1, "acme", "bob", {}, 0.5, 0.0,
+    first = store.create_run_with_charge(collab.id, template.id, 1, "acme", "bob", {}, 0.5, 0.0,
                              idempotency_key="k1", audit=event("run.created"))  # fmt: skip
-    again = store.create_run(collab.id, template.id, 1, "acme", "bob", {}, 0.5, 0.0,
+    again = store.create_run_with_charge(collab.id, template.id, 1, "acme", "bob", {}, 0.5, 0.0,
                              idempotency_key="k1", audit=event("run.created"))  # fmt: skip
     assert first.created
     assert not again.created
     assert again.run == first.run
     # the key is per org: another org's identical key is a different run
-    other = store.create_run(collab.id, template.id, 1, "beta", "eve", {}, 0.5, 0.0,
+    other = store.create_run_with_charge(collab.id, template.id, 1, "beta", "eve", {}, 0.5, 0.0,
                              idempotency_key="k1")  # fmt: skip
     assert other.created
     assert other.run.id != first.run.id
@@ -59,7 +69,7 @@ def test_concurrent_creations_with_one_key_make_one_run(
 
     def create() -> None:
         barrier.wait()
-        made = store.create_run(collab.id, template.id, 1, "acme", "bob", {}, 0.5, 0.0,
+        made = store.create_run_with_charge(collab.id, template.id, 1, "acme", "bob", {}, 0.5, 0.0,
                                 idempotency_key="same")  # fmt: skip
         results.append(made.created)
 
@@ -70,22 +80,23 @@ def test_concurrent_creations_with_one_key_make_one_run(
         th.join()
     assert sorted(results) == [False] * 7 + [True]
     assert len(store.list_runs(collab.id)) == 1
+    assert store.get_budget_line(collab.id, "acme").spent_epsilon == 0.5  # charged once
 
 
 def test_run_needs_a_template_of_the_collaboration(
     store: Store, collab: Collaboration, template: Template
 ) -> None:
     with pytest.raises(NotFound):
-        store.create_run(collab.id, "tpl_missing", 1, "acme", "bob", {}, 0.5, 0.0)
+        store.create_run_with_charge(collab.id, "tpl_missing", 1, "acme", "bob", {}, 0.5, 0.0)
     with pytest.raises(Conflict):
-        store.create_run(collab.id, template.id, 2, "acme", "bob", {}, 0.5, 0.0)
+        store.create_run_with_charge(collab.id, template.id, 2, "acme", "bob", {}, 0.5, 0.0)
 
 
 def test_happy_path_transitions(
     store: Store, collab: Collaboration, template: Template, clock: FakeClock
 ) -> None:
     run = _run(store, collab, template)
-    running = store.mark_running(run.id, "w1", audit=event("run.started"))
+    running = _start(store, run)
     assert (running.status, running.claimed_by, running.started_at) == ("running", "w1", clock())
     clock.advance(seconds=5)
     progressed = store.set_progress(run.id, 0.5)
@@ -107,24 +118,23 @@ def test_illegal_transitions(store: Store, collab: Collaboration, template: Temp
         store.complete_run(run.id, "{}")  # queued cannot succeed without running
     with pytest.raises(Conflict):
         store.set_progress(run.id, 0.1)
-    store.mark_running(run.id, "w1")
-    with pytest.raises(Conflict):
-        store.mark_running(run.id, "w2")
+    _start(store, run)
+    assert store.claim_next_queued_run("w2") is None  # a running run is never claimed again
     with pytest.raises(InvalidRequest):
         store.set_progress(run.id, 1.5)
     store.complete_run(run.id, '{"n": 1}')
     for attempt in (
         lambda: store.complete_run(run.id, '{"n": 2}'),
         lambda: store.fail_run(run.id, "execution_failed", "late"),
-        lambda: store.mark_running(run.id, "w3"),
         lambda: store.set_progress(run.id, 0.9),
     ):
         with pytest.raises(Conflict):
             attempt()
     assert store.get_report(run.id).data() == {"n": 1}
     assert store.get_run(run.id).status == "succeeded"
+    assert store.claim_next_queued_run("w3") is None
     with pytest.raises(NotFound):
-        store.mark_running("run_missing", "w1")
+        store.set_progress("run_missing", 0.5)
 
 
 def test_fail_from_queued_and_running(
@@ -137,7 +147,7 @@ def test_fail_from_queued_and_running(
         "code": "template_not_approved", "message": "the template was revoked",
     }  # fmt: skip
     running = _run(store, collab, template)
-    store.mark_running(running.id, "w1")
+    _start(store, running)
     store.fail_run(running.id, "execution_failed", "the engine failed", audit=event("run.failed"))
     assert store.get_run(running.id).status == "failed"
     # the code stays on the run: every member reads the audit log
@@ -154,8 +164,7 @@ def test_report_and_final_state_are_atomic(
 ) -> None:
     from sqlalchemy import event as sa_event
 
-    run = _run(store, collab, template)
-    store.mark_running(run.id, "w1")
+    run = _start(store, _run(store, collab, template))
     audit_before = store.list_audit(collab.id)
 
     def explode(_conn, _cursor, statement: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
@@ -220,10 +229,14 @@ def test_claims_take_the_oldest_first(
 def test_recover_orphaned_runs(
     store: Store, collab: Collaboration, template: Template, clock: FakeClock
 ) -> None:
-    stale, fresh, queued = (_run(store, collab, template) for _ in range(3))
-    store.mark_running(stale.id, "w1")
+    stale = _run(store, collab, template)
+    clock.advance(seconds=1)
+    fresh = _run(store, collab, template)
+    clock.advance(seconds=1)
+    queued = _run(store, collab, template)
+    _start(store, stale)
     clock.advance(minutes=10)
-    store.mark_running(fresh.id, "w2")
+    _start(store, fresh, "w2")
     recovered = store.recover_orphaned_runs(timedelta(minutes=5))
     assert [r.id for r in recovered] == [stale.id]
     # a lost worker fails like any other execution failure (it may have died of the data)
@@ -236,6 +249,9 @@ def test_recover_orphaned_runs(
     )  # fmt: skip
     assert store.get_run(fresh.id).status == "running"
     # at start-up of a lone worker: every running run is an orphan; queued runs stay queued
-    assert [r.id for r in store.recover_orphaned_runs(actor=None)] == [fresh.id]
+    assert [r.id for r in store.recover_orphaned_runs()] == [fresh.id]
     assert store.get_run(queued.id).status == "queued"
+    assert [a.details for a in store.list_audit(collab.id) if a.name == "run.failed"] == [
+        {"run_id": stale.id}, {"run_id": fresh.id},
+    ]  # fmt: skip
     assert store.verify_audit(collab.id).ok

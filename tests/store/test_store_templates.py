@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from cleanroom.errors import Conflict, NotFound
+from cleanroom.events import AuditEvent
 from cleanroom.store import Collaboration, Store, Template
 from tests.store.store_fixtures import event
 
@@ -19,6 +20,16 @@ def _submit(store: Store, cid: str, name: str = "conv") -> Template:
     )  # fmt: skip
 
 
+def _decide(
+    store: Store, template_id: str, action: str, who: str, audit: AuditEvent | None = None
+) -> Template:
+    """``approve``, ``reject`` or ``revoke`` as ``services.templates`` does it (the retailer)."""
+    if action == "revoke":
+        return store.revoke_template(template_id, who, audit=audit)
+    decision = {"approve": "approved", "reject": "rejected"}[action]
+    return store.decide_as_approver(template_id, who, decision, audit=audit)
+
+
 def test_resubmitting_a_name_creates_the_next_version(store: Store, collab: Collaboration) -> None:
     v1 = _submit(store, collab.id)
     v2 = _submit(store, collab.id)
@@ -26,7 +37,8 @@ def test_resubmitting_a_name_creates_the_next_version(store: Store, collab: Coll
     assert (v1.version, v2.version, other.version) == (1, 2, 1)
     assert v1.id != v2.id
     assert v2.status == "pending"
-    assert [t.version for t in store.list_templates(collab.id, name="conv")] == [1, 2]
+    listed = store.list_templates(collab.id)
+    assert [(t.name, t.version) for t in listed] == [("conv", 1), ("conv", 2), ("reach", 1)]
     assert dict(v1.bounds) == {"sales": [0, 100]}
     assert v1.parameters[0]["name"] == "d"
     assert store.list_audit(collab.id)[-1].details == {
@@ -36,17 +48,17 @@ def test_resubmitting_a_name_creates_the_next_version(store: Store, collab: Coll
 
 def test_approve_then_revoke(store: Store, collab: Collaboration) -> None:
     t = _submit(store, collab.id)
-    approved = store.approve_template(t.id, "alice", pin="p1", audit=event("template.approved"))
-    assert (approved.status, approved.pin, approved.decided_by) == ("approved", "p1", "alice")
+    approved = store.decide_as_approver(t.id, "alice", "approved", audit=event("template.approved"))
+    assert (approved.status, approved.pin, approved.decided_by) == ("approved", "p0", "alice")
     assert approved.decided_at is not None
     revoked = store.revoke_template(t.id, "alice", reason="kill switch")
     assert (revoked.status, revoked.reason) == ("revoked", "kill switch")
-    assert store.list_templates(collab.id, status="revoked") == [revoked]
+    assert store.list_templates(collab.id) == [revoked]
 
 
 def test_reject(store: Store, collab: Collaboration) -> None:
     t = _submit(store, collab.id)
-    rejected = store.reject_template(t.id, "alice", reason="too broad")
+    rejected = store.decide_as_approver(t.id, "alice", "rejected", reason="too broad")
     assert (rejected.status, rejected.pin) == ("rejected", "p0")
 
 
@@ -69,22 +81,22 @@ def test_illegal_transitions_conflict_and_change_nothing(
 ) -> None:
     t = _submit(store, collab.id)
     if setup in ("approved", "revoked"):
-        store.approve_template(t.id, "alice")
+        _decide(store, t.id, "approve", "alice")
     if setup == "revoked":
-        store.revoke_template(t.id, "alice")
+        _decide(store, t.id, "revoke", "alice")
     if setup == "rejected":
-        store.reject_template(t.id, "alice")
+        _decide(store, t.id, "reject", "alice")
     before = store.get_template(t.id)
     audit_before = len(store.list_audit(collab.id))
     with pytest.raises(Conflict):
-        getattr(store, f"{action}_template")(t.id, "mallory", audit=event("template.approved"))
+        _decide(store, t.id, action, "mallory", audit=event("template.approved"))
     assert store.get_template(t.id) == before
     assert len(store.list_audit(collab.id)) == audit_before
 
 
 def test_unknown_or_foreign_template_is_not_found(store: Store, collab: Collaboration) -> None:
     with pytest.raises(NotFound):
-        store.approve_template("tpl_missing", "alice")
+        store.decide_as_approver("tpl_missing", "alice", "approved")
     t = _submit(store, collab.id)
     with pytest.raises(NotFound):
         store.get_template(t.id, collaboration_id="col_other")
@@ -98,7 +110,7 @@ def test_two_concurrent_decisions_have_one_winner(store: Store, collab: Collabor
     def decide(action: str) -> None:
         barrier.wait()
         try:
-            getattr(store, f"{action}_template")(t.id, "alice")
+            _decide(store, t.id, action, "alice")
             outcomes.append(action)
         except Conflict:
             outcomes.append("conflict")

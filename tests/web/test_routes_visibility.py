@@ -144,7 +144,7 @@ def test_a_failed_runs_error_is_for_its_org_and_the_retailer_only(
     rid = started.get_json()["id"]
     # the engine fails for real: a file the run reads is gone from the data directory
     store = api.services().store
-    crm = store.get_dataset_by_name(cid, "crm").current
+    (crm,) = [d.current for d in store.list_datasets(cid) if d.name == "crm"]
     assert crm is not None
     stored = api.settings.data_dir / crm.path
     if stored.is_dir():
