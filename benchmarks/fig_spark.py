@@ -43,6 +43,7 @@ def spark_case(args: dict[str, Any]) -> dict[str, Any]:
         specs,
         dict(source.bounds),
         line_offset=source.line_offset,
+        consent=source.consent,
     )
     views = {dataset_view(name): path for name, path in world.files.items()}
     suppressed = suppression_table([])

@@ -75,11 +75,11 @@ def utility_figure(size: Size, repeat: int, scratch: Path) -> list[Table]:
             purpose = source.purpose or "measurement"
             compiled = compile_template(
                 source.sql, source.parameters, {}, purpose, policy, specs, source.bounds,
-                line_offset=source.line_offset, engines=("duckdb",),
+                line_offset=source.line_offset, engines=("duckdb",), consent=source.consent,
             )  # fmt: skip
             views = {dataset_view(n): str(stored[n].path) for n in compiled.datasets}
             table = engine.execute(compiled.duckdb_sql, views, [])
-            truth = exact_answer(settings, text, truth_tables[purpose])
+            truth = exact_answer(settings, text, truth_tables[purpose, source.consent])
             stats = {
                 label: _draws(compiled.plan, table, truth.rows, dict(source.weights), **config)
                 for label, config in CONFIGS.items()
@@ -127,16 +127,19 @@ def utility_figure(size: Size, repeat: int, scratch: Path) -> list[Table]:
     return [Table("utility", header, rows, notes)]
 
 
-def _truth_tables(world: Any, root: Path) -> dict[str, dict[str, Path]]:
-    out: dict[str, dict[str, Path]] = {}
-    for purpose in DEMO_POLICY["purposes"]:
-        folder = root / purpose
+def _truth_tables(world: Any, root: Path) -> dict[tuple[str, str | None], dict[str, Path]]:
+    """(purpose, consent analysis's dataset or None) -> dataset -> the data as it sees it."""
+    out: dict[tuple[str, str | None], dict[str, Path]] = {}
+    views = [(p, None) for p in DEMO_POLICY["purposes"]] + [("measurement", "customers")]
+    for purpose, consent in views:
+        folder = root / (purpose if consent is None else f"{purpose}-consent-{consent}")
         folder.mkdir(parents=True, exist_ok=True)
-        out[purpose] = {}
+        out[purpose, consent] = {}
         for name in demo_dataset_specs():
             file = folder / f"{name}.parquet"
-            exact_frame(world, name, purpose).to_parquet(file, index=False)
-            out[purpose][name] = file
+            frame = exact_frame(world, name, purpose, consented=name == consent)
+            frame.to_parquet(file, index=False)
+            out[purpose, consent][name] = file
     return out
 
 

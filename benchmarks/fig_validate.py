@@ -31,6 +31,7 @@ def _compile_once(text: str, policy: CollaborationPolicy, specs: dict[str, Datas
         specs,
         dict(source.bounds),
         line_offset=source.line_offset,
+        consent=source.consent,
     )
 
 

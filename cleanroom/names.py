@@ -13,6 +13,9 @@ from __future__ import annotations
 import re
 
 PID = "pid"  # the re-keyed identifier column of a personal dataset
+# In a consent analysis (``-- consent: <dataset>``), that dataset's consent for the template's
+# purpose as a total boolean: COALESCE(consent IS TRUE, FALSE).
+CONSENTED = "consented"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 # Everything the rewrite and the engine name starts with this prefix, and no name a user chooses

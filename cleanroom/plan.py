@@ -124,3 +124,5 @@ class CompiledQuery:
     datasets: tuple[str, ...]  # dataset names the query reads (views: dataset_view(name))
     parameters: Mapping[str, Any] = field(default_factory=dict)
     pin: str = ""  # hash of the normalized AST with parameter values abstracted
+    # A consent analysis: the group key that is its dataset's ``consented`` (cleanroom.dp.opt_in).
+    consent_key: str | None = None

@@ -108,8 +108,8 @@ RESOURCES: Mapping[str, Visibility] = MappingProxyType(
         "governance_kpi": _v(
             "the org whose data it counts",
             "opt-in rates, suppression matches, rows a run's consent filter removed: exact "
-            "figures of one org's own datasets, for that org only (partners are not offered a "
-            "DP version)",
+            "figures of one org's own datasets, for that org only (a partner gets the retailer's "
+            "opt-in rate with DP from the opt_in_rate template instead)",
             {OWNER: FULL, RETAILER: HIDDEN, PARTNER: HIDDEN},
         ),
         "request": _v(

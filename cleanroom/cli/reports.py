@@ -44,15 +44,35 @@ def report_text(report: dict[str, Any]) -> str:
         "(± is the 95% interval half-width of the DP noise, not of sampling error or clamping; "
         "money is in cents; ±? means no finite interval)"
     )
+    text = f"{head}\n{body}\n{note}" + _opt_in_text(report.get("opt_in"))
     lift = report.get("lift")
     if not lift:
-        return f"{head}\n{body}\n{note}"
+        return text
     lines = "\n".join("  " + line for line in lift_lines(lift))
     lift_note = (
         f"(lift of cell {lift.get('test')} over {lift.get('holdout')}: 95% intervals of DP noise "
         "and sampling error; significant when the interval excludes 0)"
     )
-    return f"{head}\n{body}\n{note}\n\nholdout lift per campaign:\n{lines}\n{lift_note}"
+    return f"{text}\n\nholdout lift per campaign:\n{lines}\n{lift_note}"
+
+
+def _opt_in_text(opt_in: dict[str, Any] | None) -> str:
+    """A consent analysis's opt-in rate (the report's ``opt_in`` member), one line per group."""
+    if not opt_in:
+        return ""
+    lines = []
+    for g in opt_in.get("groups") or []:
+        group = ", ".join(f"{k}={v}" for k, v in (g.get("group") or {}).items()) or "all"
+        rate, bounds = g.get("rate"), g.get("interval")
+        shown = "-" if rate is None else f"{rate:.1%}"
+        if bounds is not None:
+            shown += f" [{bounds[0]:.1%}, {bounds[1]:.1%}]"
+        lines.append(f"  {group}: {shown}")
+    return (
+        f"\n\nopt-in rate of {opt_in.get('dataset')} for {opt_in.get('purpose')}:\n"
+        + "\n".join(lines)
+        + "\n(consented / (consented + not consented); 95% interval of the DP noise)"
+    )
 
 
 def _plus_minus(column: str, cells: dict[str, Any], half: dict[str, Any]) -> str:

@@ -6,6 +6,8 @@ either. Register the frames with an engine under the dataset names (``purpose=..
 applied, consent columns dropped; a template's plain SQL with bound parameters runs on them) or
 under ``dataset_view(name)`` (``purpose=None``: as ingestion stores them, consent columns kept;
 a compiled template runs on them and gives the release's exact, pre-noise, bounded answer).
+With ``consented=True`` (the dataset of a consent analysis, ``-- consent: <dataset>``) the rows
+are not filtered by the purpose's consent: they carry it as the boolean column ``consented``.
 
 >>> from cleanroom.demo.exact import person_key
 >>> person_key("Jane.Doe+news@GMAIL.com") == person_key("janedoe@gmail.com")
@@ -21,6 +23,7 @@ import pandas as pd
 from cleanroom.demo.emails import identity_key
 from cleanroom.demo.specs import demo_dataset_specs
 from cleanroom.demo.world import World
+from cleanroom.names import CONSENTED
 
 _KEPT_ROLES = ("dimension", "sensitive", "metric", "timestamp")
 
@@ -30,22 +33,29 @@ def person_key(email: str) -> str:
     return hashlib.sha256(identity_key(email).encode("utf-8")).hexdigest()
 
 
-def exact_frame(world: World, name: str, purpose: str | None) -> pd.DataFrame:
+def exact_frame(
+    world: World, name: str, purpose: str | None, *, consented: bool = False
+) -> pd.DataFrame:
     """Dataset ``name`` keyed by ``pid``: as a template of ``purpose`` sees it (consenting rows,
-    no consent columns), or with ``purpose=None`` as ingestion stores it (consent kept)."""
+    no consent columns; ``consented``: every row, with its consent as ``consented``), or with
+    ``purpose=None`` as ingestion stores it (consent kept)."""
     spec = demo_dataset_specs()[name]
     roles = {column: col["role"] for column, col in spec["columns"].items()}
     stamps = [column for column, role in roles.items() if role == "timestamp"]
     frame = pd.read_csv(world.files[name], parse_dates=stamps)
+    flag: list[str] = []
     for column, col in spec["columns"].items():
-        if col["role"] == "consent" and col["purpose"] == purpose:
+        if col["role"] == "consent" and col["purpose"] == purpose and consented:
+            frame = frame.assign(**{CONSENTED: frame[column].fillna(False).astype(bool)})
+            flag = [CONSENTED]
+        elif col["role"] == "consent" and col["purpose"] == purpose:
             frame = frame[frame[column]]
     identifiers = [column for column, role in roles.items() if role == "identifier"]
     if identifiers:
         frame = frame.assign(pid=frame[identifiers[0]].map(person_key))
     kept = _KEPT_ROLES + (("consent",) if purpose is None else ())
     columns = [column for column, role in roles.items() if role in kept]
-    return frame[(["pid"] if identifiers else []) + columns].reset_index(drop=True)
+    return frame[(["pid"] if identifiers else []) + columns + flag].reset_index(drop=True)
 
 
 def exact_frames(world: World, purpose: str | None) -> dict[str, pd.DataFrame]:

@@ -56,6 +56,7 @@ KPI_TEMPLATE, KPI_CAMPAIGN = "campaign_kpis", "c1"
 SERVER_START_SECONDS = 90.0
 RUN_TIMEOUT_SECONDS = 300.0
 Echo = Callable[[str], None]
+View = tuple[str, str | None]  # a template's purpose and its consent analysis's dataset
 # A context manager per run whose value receives progress fractions (the CLI draws a bar).
 Progress = Callable[[str], AbstractContextManager[Callable[[float], None]]]
 
@@ -69,7 +70,7 @@ class DemoOptions:
     output: Path = Path("demo-output")
     shoppers: int = 15_000
     seed: int = 7
-    epsilon: float = 3.0  # per run; the thirteen runs (and the fairness check) fit the budget of 50
+    epsilon: float = 3.0  # per run; the fourteen runs (and the fairness check) fit the budget of 50
     delta: float = 1e-7
     queries: Path | None = None  # None: the checkout's queries/, else ./queries
     workdir: Path | None = None  # None: a fresh temporary directory, removed afterwards
@@ -133,20 +134,22 @@ def run_demo(
             admin = ApiClient(url, _token(settings, RETAILER_ORG, "retailer_admin"), timeout=60)
             advertiser = admin.with_token(_token(settings, ADVERTISER_ORG, "advertiser"))
             cid, templates = _set_up(admin, advertiser, world, uploads, sources, echo)
-            tables = _exact_tables(world, work / "exact", {p for _, p in templates.values()})
+            tables = _exact_tables(world, work / "exact", {v for _, v in templates.values()})
             exact_settings = settings.replace(data_dir=work / "exact")
             comparisons, files = [], []
             lift: dict[str, dict[str, Any]] = {}
             approved = dict(_approved(admin, advertiser, cid, templates, echo))
             for name, template_id in approved.items():
                 report = _run_one(advertiser, cid, name, template_id, options, echo, progress)
-                text, purpose = templates[name]
-                exact = exact_answer(exact_settings, text, tables[purpose])
+                text, view = templates[name]
+                exact = exact_answer(exact_settings, text, tables[view])
                 comparison = compare_report(name, report, exact)
                 echo(f"\n{name} (epsilon {options.epsilon:g}): released vs exact")
                 echo(comparison_table(comparison))
                 if report.get("lift"):
                     lift = _lift_check(report["lift"], exact, echo)
+                if report.get("opt_in"):
+                    _opt_in_lines(report["opt_in"], echo)
                 files += _write_outputs(advertiser, cid, report, comparison, options.output)
                 comparisons.append(comparison)
             fairness = {}
@@ -202,17 +205,19 @@ def _read_templates(folder: Path) -> dict[str, str]:
     return {path.stem: path.read_text(encoding="utf-8") for path in files}
 
 
-def _exact_tables(world: World, root: Path, purposes: set[str]) -> dict[str, dict[str, Path]]:
-    """purpose -> dataset name -> Parquet file of the data as a template of that purpose sees it."""
-    tables: dict[str, dict[str, Path]] = {}
-    for purpose in sorted(purposes):
-        folder = root / purpose
+def _exact_tables(world: World, root: Path, views: set[View]) -> dict[View, dict[str, Path]]:
+    """(purpose, consent dataset) -> dataset name -> Parquet file of the data as a template of
+    that purpose (and ``-- consent:`` header, when not None) sees it."""
+    tables: dict[View, dict[str, Path]] = {}
+    for purpose, consent in sorted(views, key=lambda v: (v[0], v[1] or "")):
+        folder = root / (purpose if consent is None else f"{purpose}-consent-{consent}")
         folder.mkdir(parents=True, exist_ok=True)
-        tables[purpose] = {}
+        tables[purpose, consent] = {}
         for name in demo_dataset_specs():
             path = folder / f"{name}.parquet"
-            exact_frame(world, name, purpose).to_parquet(path, index=False)
-            tables[purpose][name] = path
+            frame = exact_frame(world, name, purpose, consented=name == consent)
+            frame.to_parquet(path, index=False)
+            tables[purpose, consent][name] = path
     return tables
 
 
@@ -309,9 +314,10 @@ def _set_up(
     uploads: Mapping[str, Path],
     files: Mapping[str, str],
     echo: Echo,
-) -> tuple[str, dict[str, tuple[str, str]]]:
+) -> tuple[str, dict[str, tuple[str, View]]]:
     """Collaboration, datasets (each by its owner) and submitted templates: the collaboration id
-    and template name -> (file text, purpose), as the server read them from the headers."""
+    and template name -> (file text, (purpose, consent analysis's dataset or None)), as the
+    server read them from the headers."""
     collab = admin.create_collaboration("demo: retailer x acme", [ADVERTISER_ORG], DEMO_POLICY)
     cid = str(collab["id"])
     echo(f"\nretailer admin created collaboration {cid}")
@@ -327,7 +333,8 @@ def _set_up(
         # A file's header is authoritative; name and purpose here only fill in a missing one.
         submitted = advertiser.submit_template(cid, text, name=stem, purpose="measurement")
         name = str(submitted["name"])
-        templates[name] = (text, str(submitted["purpose"]))
+        consent = (submitted.get("analysis") or {}).get("consent")
+        templates[name] = (text, (str(submitted["purpose"]), consent))
         echo(f"  {ADVERTISER_ORG} submitted template {name}: {submitted.get('status')}")
     return cid, templates
 
@@ -336,7 +343,7 @@ def _approved(
     admin: ApiClient,
     advertiser: ApiClient,
     cid: str,
-    templates: Mapping[str, tuple[str, str]],
+    templates: Mapping[str, tuple[str, View]],
     echo: Echo,
 ) -> list[tuple[str, str]]:
     """The admin approves every pending template, and the advertiser those that read its own
@@ -433,6 +440,16 @@ def _kpis_view(admin: ApiClient, advertiser: ApiClient, cid: str, echo: Echo) ->
         echo(f"  retailer's opt-in rate, {item['dataset']} for {item['purpose']}: "
              f"{'-' if rate is None else f'{rate:.1%}'} of {item['people']:,} people (exact, "
              "the retailer's own data)")  # fmt: skip
+
+
+def _opt_in_lines(opt_in: Mapping[str, Any], echo: Echo) -> None:
+    """The opt-in rate a partner's consent analysis released (the report's ``opt_in``)."""
+    for entry in opt_in.get("groups") or []:
+        rate, bounds = entry.get("rate"), entry.get("interval")
+        shown = "-" if rate is None else f"{rate:.1%}"
+        interval = "" if bounds is None else f" [{bounds[0]:.1%}, {bounds[1]:.1%}]"
+        echo(f"  opt-in rate, {opt_in['dataset']} for {opt_in['purpose']}: {shown}{interval} "
+             f"(differentially private, charged to {ADVERTISER_ORG}'s budget)")  # fmt: skip
 
 
 def _run_one(

@@ -22,6 +22,7 @@ class Analysis:
     pin: str
     purpose: str
     plan: ReleasePlan | None = None
+    consent: str | None = None  # a consent analysis's dataset (``-- consent:``)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -31,4 +32,5 @@ class Analysis:
             "datasets": list(self.datasets),
             "pin": self.pin,
             "purpose": self.purpose,
+            **({"consent": self.consent} if self.consent is not None else {}),
         }

@@ -37,6 +37,7 @@ def _job(
     engines: Sequence[str],
     observed_max_rows: Mapping[str, int] | None = None,
     seed: int = 0,
+    consent: str | None = None,
 ) -> Job:
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:
@@ -60,6 +61,7 @@ def _job(
             collector=ViolationCollector(sql, line_offset),
             observed_max_rows=observed_max_rows,
             seed=seed,
+            consent=consent,
         )
     )
 
@@ -77,6 +79,7 @@ def compile_template(
     engines: Sequence[str] = ENGINES,
     observed_max_rows: Mapping[str, int] | None = None,
     seed: int = 0,
+    consent: str | None = None,
 ) -> CompiledQuery:
     """Bind ``values``, check, rewrite and transpile; raise TemplateRejected with every violation.
 
@@ -93,6 +96,10 @@ def compile_template(
     ``seed`` keys the hash that picks, per person, the rows a row cap keeps and the groups the
     group cap keeps. A run passes a fresh secret seed; the same seed gives the same SQL (the
     neighbour tests rely on that). The pin does not depend on it.
+
+    ``consent`` (a template's ``-- consent: <dataset>`` header) makes it a consent analysis:
+    that dataset is read without its consent filter for ``purpose`` and carries the column
+    ``consented``, which may only be a group key of the release (docs/template-language.md).
     """
     job = _job(
         sql,
@@ -106,8 +113,10 @@ def compile_template(
         engines,
         observed_max_rows,
         seed,
+        consent,
     )
     assert job.plan is not None
+    assert job.release is not None
     assert job.checker is not None
     names = tuple(dict.fromkeys(spec.name for _, spec in job.checker.dataset_tables))
     bound = {p.name: values.get(p.name, p.default) for p in parameters}
@@ -118,6 +127,7 @@ def compile_template(
         datasets=names,
         parameters=bound,
         pin=job.pin,
+        consent_key=job.release.consent_key,
     )
 
 
@@ -130,6 +140,7 @@ def analyze_template(
     declared_bounds: Mapping[str, tuple[float, float]] = _NO_BOUNDS,
     *,
     line_offset: int = 0,
+    consent: str | None = None,
 ) -> Analysis:
     """Validate a template at submission time (defaults or typed stand-ins for its parameters)."""
     values = {
@@ -145,6 +156,7 @@ def analyze_template(
         declared_bounds,
         line_offset=line_offset,
         engines=("duckdb",),
+        consent=consent,
     )
     plan = compiled.plan
     return Analysis(
@@ -161,4 +173,5 @@ def analyze_template(
         pin=compiled.pin,
         purpose=purpose,
         plan=plan,
+        consent=consent,
     )

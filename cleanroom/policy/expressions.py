@@ -51,6 +51,9 @@ class Context:
     # This exact node may be a sensitive column: a plain column of a CTE's or derived table's
     # select list, or a group key of a fairness release. Never inherited by sub-expressions.
     sensitive_ok: bool = False
+    # The same for a consent analysis's ``consented`` column: a plain carried column, or a group
+    # key of that analysis's release.
+    consent_ok: bool = False
 
 
 # Checks a subquery (EXISTS, IN or scalar) and returns the facts of the outer values it reads;
@@ -126,6 +129,14 @@ class ExpressionChecker:
                 f"column '{name}' is sensitive: it can only be carried as a plain column and be "
                 f"a group key of a fairness analysis (purpose: {FAIRNESS_PURPOSE}), never "
                 "filtered, joined, compared, transformed or aggregated",
+            )
+        if found.val.consent and not ctx.consent_ok:
+            self.flag(
+                "consent_column",
+                node,
+                f"column '{name}' is the consent of a consent analysis (-- consent: <dataset>): "
+                "it can only be carried as a plain column and be a group key of the release, "
+                "never filtered, joined, compared, transformed or aggregated",
             )
         if found.outer:
             ctx.scope.outer_vals.append(found.val)

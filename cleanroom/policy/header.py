@@ -21,7 +21,7 @@ from cleanroom.names import NAME_RE
 from cleanroom.policy.params import check_param_value
 from cleanroom.specs import PARAM_TYPES, LiftSpec, ParamSpec, parse_lift
 
-HEADER_KEYS = ("name", "description", "purpose", "param", "bounds", "weight", "lift")
+HEADER_KEYS = ("name", "description", "purpose", "param", "bounds", "weight", "lift", "consent")
 _HEADER_LINE = re.compile(r"^--\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s?(.*)$")
 _PARAM = re.compile(r"^([a-z][a-z0-9_]*)\s+(list\[(?:str|int)\]|[a-z]+)\s*(?:=\s*(.+))?$")
 
@@ -47,6 +47,10 @@ class TemplateSource:
     # ``-- lift: cell test holdout``: a holdout test whose report carries the ``lift`` member
     # (post-processing only; the SQL language and the guarantee do not depend on it).
     lift: LiftSpec | None = None
+    # ``-- consent: customers``: a consent analysis. That dataset is read without its consent
+    # filter for the template's purpose and carries the total boolean column ``consented``,
+    # usable only as a group key of the release (cleanroom.policy.scope, docs/template-language.md).
+    consent: str | None = None
     has_header: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +62,7 @@ class TemplateSource:
             "bounds": {k: list(v) for k, v in self.bounds.items()},
             "weights": dict(self.weights),
             **({"lift": self.lift.to_dict()} if self.lift is not None else {}),
+            **({"consent": self.consent} if self.consent is not None else {}),
         }
 
 
@@ -150,6 +155,8 @@ def parse_template_file(text: str) -> TemplateSource:
                 lift = parse_lift(value)
             elif key in fields:
                 raise ValueError(f"header key '{key}' appears twice")
+            elif key == "consent" and not NAME_RE.match(value):
+                raise ValueError("a consent line names one dataset, e.g. 'customers'")
             else:
                 fields[key] = value
         except ValueError as err:
@@ -167,5 +174,6 @@ def parse_template_file(text: str) -> TemplateSource:
         bounds=bounds,
         weights=weights,
         lift=lift,
+        consent=fields.get("consent"),
         has_header=has_header,
     )

@@ -37,28 +37,32 @@ def normalized_sql(tree: exp.Expr) -> str:
     return copy.sql(dialect="duckdb", normalize=False, comments=False, copy=False)
 
 
-def pin_of(tree: exp.Expr, parameters: Sequence[ParamSpec]) -> str:
-    return pin_of_normalized(normalized_sql(tree), parameters)
+def pin_of(tree: exp.Expr, parameters: Sequence[ParamSpec], consent: str | None = None) -> str:
+    return pin_of_normalized(normalized_sql(tree), parameters, consent)
 
 
-def pin_of_normalized(normalized: str, parameters: Sequence[ParamSpec]) -> str:
-    """The pin of a template whose :func:`normalized_sql` is ``normalized``."""
+def pin_of_normalized(
+    normalized: str, parameters: Sequence[ParamSpec], consent: str | None = None
+) -> str:
+    """The pin of a template whose :func:`normalized_sql` is ``normalized``; a consent analysis
+    (``-- consent: <dataset>``) pins its dataset too (other templates' pins are unchanged)."""
     payload = json.dumps(
         {
             "v": PIN_VERSION,
             "sql": normalized,
             "params": sorted([p.name, p.type] for p in parameters),
+            **({"consent": consent} if consent is not None else {}),
         },
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def template_pin(sql: str, parameters: Sequence[ParamSpec]) -> str:
+def template_pin(sql: str, parameters: Sequence[ParamSpec], consent: str | None = None) -> str:
     """Stable hash of ``sql`` (parameters as placeholders) and the parameters' names and types."""
     collector = ViolationCollector(sql)
     tree = parse_select(sql, collector)
     collector.raise_if_any()
     if tree is None:
         raise TemplateRejected([])
-    return pin_of(tree, parameters)
+    return pin_of(tree, parameters, consent)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlglot import exp
 
 from cleanroom.errors import TemplateRejected
+from cleanroom.names import CONSENTED
 from cleanroom.plan import GroupKey, Measurement, ReleasePlan
 from cleanroom.policy.bind import bind_parameters
 from cleanroom.policy.parsed import parsed_template
@@ -43,6 +44,7 @@ class Job:
     collector: ViolationCollector
     observed_max_rows: Mapping[str, int] | None = None  # a runtime fact: never in the pin
     seed: int = 0  # the run's secret seed for the row and group caps: never in the pin
+    consent: str | None = None  # a consent analysis's dataset (``-- consent:``): in the pin
     tree: exp.Select | None = None
     pin: str = ""
     in_domains: dict[int, tuple[Any, ...]] = field(default_factory=dict)
@@ -56,7 +58,7 @@ def parse(job: Job) -> None:
     parsed = parsed_template(job.sql, job.collector)
     if parsed is not None:
         job.tree, normalized = parsed
-        job.pin = pin_of_normalized(normalized, job.parameters)
+        job.pin = pin_of_normalized(normalized, job.parameters, job.consent)
 
 
 def bind(job: Job) -> None:
@@ -93,7 +95,9 @@ def check(job: Job) -> None:
                 0,
                 0,
             )
-    job.checker = QueryChecker(job.collector, job.datasets, declared, job.in_domains)
+    job.checker = QueryChecker(
+        job.collector, job.datasets, declared, job.in_domains, consent=job.consent
+    )
     fairness = job.purpose == FAIRNESS_PURPOSE
     job.release = ReleaseChecker(job.checker, job.policy, fairness=fairness).analyze(job.tree)
     for name in sorted(set(declared) - job.checker.used_bounds):  # valid but unused
@@ -136,6 +140,42 @@ def check_purpose(job: Job) -> None:
                 table,
                 f"dataset '{spec.name}' does not serve purpose '{job.purpose}'",
             )
+
+
+def check_consent(job: Job) -> None:
+    """A consent analysis names a personal dataset the template reads that has a consent column
+    for the template's purpose and no column of its own called ``consented``, and releases only
+    person counts grouped by ``consented``."""
+    assert job.checker is not None
+    if job.consent is None:
+        return
+    spec = job.datasets.get(job.consent)
+    read = any(s.name == job.consent for _, s in job.checker.dataset_tables)
+    if spec is None or not spec.is_personal or not read:
+        problem = f"the consent analysis's dataset '{job.consent}' is not a personal dataset read"
+    elif spec.consent_column(job.purpose) is None:
+        problem = f"dataset '{job.consent}' has no consent column for purpose '{job.purpose}'"
+    elif any(c.name == CONSENTED for c in spec.columns):
+        problem = f"dataset '{job.consent}' has its own column '{CONSENTED}'"
+    else:
+        _check_consent_release(job)
+        return
+    job.collector.add_at("consent_dataset", f"{problem} by this template", 0, 0)
+
+
+def _check_consent_release(job: Job) -> None:
+    """A consent analysis reads the rows of people without consent for its purpose, so all it may
+    release is people counted by their consent: grouped by ``consented``, person counts only."""
+    release = job.release
+    if release is None:
+        return
+    if release.consent_key is None:
+        problem = f"a consent analysis must group its release by {CONSENTED}"
+    elif any(m.kind != "person_count" for m in release.measurements):
+        problem = "a consent analysis may only count people (COUNT(DISTINCT pid))"
+    else:
+        return
+    job.collector.add_at("consent_release", problem, 0, 0)
 
 
 def check_engines(job: Job) -> None:
@@ -186,7 +226,9 @@ def rewrite(job: Job) -> None:
     assert job.checker is not None
     assert job.release is not None
     assert job.plan is not None
-    wrap_datasets(job.checker.dataset_tables, job.purpose, job.observed_max_rows, job.seed)
+    wrap_datasets(
+        job.checker.dataset_tables, job.purpose, job.observed_max_rows, job.seed, job.consent
+    )
     final = split_release(job.tree, job.release, job.plan.max_groups_per_user, job.seed)
     verify_compiled(final)
     # ``final`` is this job's private tree and is not used afterwards, so the last generation
@@ -198,7 +240,15 @@ def rewrite(job: Job) -> None:
 
 
 Rule = Callable[[Job], None]
-CHECKS: tuple[Rule, ...] = (parse, bind, check, check_bounds, check_purpose, check_engines)
+CHECKS: tuple[Rule, ...] = (
+    parse,
+    bind,
+    check,
+    check_bounds,
+    check_purpose,
+    check_consent,
+    check_engines,
+)
 REWRITES: tuple[Rule, ...] = (make_total, build_plan, rewrite)
 
 

@@ -72,9 +72,11 @@ class QueryChecker(ExpressionChecker):
         datasets: Mapping[str, DatasetSpec],
         declared: Mapping[str, Interval],
         in_domains: Mapping[int, tuple[object, ...]] | None = None,
+        consent: str | None = None,
     ) -> None:
         super().__init__(collector)
         self.datasets = datasets
+        self.consent = consent  # a consent analysis's dataset (its references carry CONSENTED)
         self.declared = declared
         self.in_domains = dict(in_domains or {})
         self.dataset_tables: list[tuple[exp.Table, DatasetSpec]] = []
@@ -216,7 +218,7 @@ class QueryChecker(ExpressionChecker):
         spec = self.datasets.get(name)
         if spec is not None:
             self.dataset_tables.append((node, spec))
-            return dataset_relation(spec, dict(self.declared))
+            return dataset_relation(spec, dict(self.declared), consented=spec.name == self.consent)
         if any(h in node.name for h in _PATH_HINTS):
             self.flag("file_path", node, "files cannot be read; use the collaboration's datasets")
         else:
@@ -286,6 +288,10 @@ class QueryChecker(ExpressionChecker):
             elif any(s.relation.columns[name].sensitive for s in both):
                 self.flag(
                     "sensitive_column", ident, f"column '{name}' is sensitive: no join may use it"
+                )
+            elif any(s.relation.columns[name].consent for s in both):
+                self.flag(
+                    "consent_column", ident, f"column '{name}' is consent: no join may use it"
                 )
             elif relation.columns[name].pid:
                 pid_equality = True
@@ -420,8 +426,10 @@ class QueryChecker(ExpressionChecker):
         ambiguous: set[str] = set()
         item_vals: list[Val] = []
         self.check_output_names(select)
-        # A CTE or derived table may carry a sensitive column as it is (no subquery may).
-        carry = replace(ctx, sensitive_ok=role not in ("exists", "in", "scalar"))
+        # A CTE or derived table may carry a sensitive or consent column as it is (no subquery
+        # may).
+        carried = role not in ("exists", "in", "scalar")
+        carry = replace(ctx, sensitive_ok=carried, consent_ok=carried)
         for item in select.expressions:
             expr = item.unalias() if isinstance(item, exp.Alias) else item
             val = self.eval(expr, carry if isinstance(expr, exp.Column) else ctx)
@@ -504,6 +512,13 @@ class QueryChecker(ExpressionChecker):
                 group,
                 "a step before the release cannot group by a sensitive column; only a fairness "
                 "analysis's release may",
+            )
+        if any(v.consent for v in keys):
+            self.flag(
+                "consent_column",
+                group,
+                "a step before the release cannot group by the consent column; only the "
+                "release of a consent analysis may",
             )
         if any(v.owner for v in keys):
             return True

@@ -84,7 +84,9 @@ class ReleaseChecker:
             q.flag("pid_not_carried", select, "the release's FROM must carry pid")
             return None
         self.ctx = Context(scope, row_cap=q.row_cap(scope))
-        self.key_ctx = replace(self.ctx, sensitive_ok=self.fairness)  # for a plain column key
+        # For a plain column key. A consent analysis's ``consented`` (the only consent column,
+        # and only in such an analysis) may be a release key under any purpose.
+        self.key_ctx = replace(self.ctx, sensitive_ok=self.fairness, consent_ok=True)
         spec = ReleaseSpec(scope, pid)
         self.spec = spec
         self._keys(select)
@@ -152,6 +154,8 @@ class ReleaseChecker:
                 self._key_index[position] = name
             self._key_sql[sql] = name
             self.spec.keys.append(KeySpec(name, expr, val.domain, val.kind, val.integer))
+            if val.consent and isinstance(expr, exp.Column):
+                self.spec.consent_key = name
 
     def _check_key(self, expr: exp.Expr, val: Val) -> None:
         if val.pid:

@@ -54,3 +54,4 @@ class ReleaseSpec:
     limit: int | None = None
     person_count: str = ""
     added_person_count: bool = False
+    consent_key: str | None = None  # the group key that is a consent analysis's ``consented``

@@ -33,7 +33,8 @@ from functools import lru_cache
 
 from sqlglot import exp, parse_one
 
-from cleanroom.names import PID, SUPPRESSION_VIEW, dataset_view
+from cleanroom.errors import InternalError
+from cleanroom.names import CONSENTED, PID, SUPPRESSION_VIEW, dataset_view
 from cleanroom.specs import DatasetSpec
 
 DEFAULT_ROW_CAP = 1000  # rows per person when a personal spec sets no max_rows_per_user
@@ -108,7 +109,12 @@ def _copy(sql: str, seed: int) -> exp.Select:
 
 
 def personal_source(
-    spec: DatasetSpec, purpose: str, *, capped: bool = True, seed: int = 0
+    spec: DatasetSpec,
+    purpose: str,
+    *,
+    capped: bool = True,
+    seed: int = 0,
+    consented: bool = False,
 ) -> exp.Select:
     """The subquery that replaces a personal dataset (names are validated spec names).
 
@@ -116,20 +122,33 @@ def personal_source(
     person has more than ``max_rows_per_user`` rows (see :func:`cap_can_bind`). The consent and
     suppression filters only remove rows, so ``ROW_NUMBER() <= cap`` would hold for every row left
     and the result is exactly the same, without sorting every row of the dataset by person.
+
+    ``consented=True`` (the dataset of a consent analysis): no consent filter; instead the rows
+    carry :data:`CONSENTED`, the consent for ``purpose`` as a total boolean (NULL is FALSE).
+    Suppression and the row cap apply as always; the row cap's hash reads it like any column.
     """
     names = [PID] + [c.name for c in spec.stored_columns() if c.role != "consent"]
-    plain = ", ".join(names)
-    qualified = ", ".join(f"d.{n}" for n in names)
+    columns = [f"d.{n}" for n in names]
     conditions = [f"NOT EXISTS (SELECT 1 FROM {SUPPRESSION_VIEW} AS s WHERE s.pid = d.pid)"]
     consent = spec.consent_column(purpose)
-    if consent is not None:
+    if consented:
+        if consent is None:  # check_consent refused it
+            raise InternalError("a consent analysis without a consent column; this is a bug")
+        names.append(CONSENTED)
+        columns.append(f"COALESCE(d.{consent.name} IS TRUE, FALSE)")
+    elif consent is not None:
         conditions.insert(0, f"d.{consent.name} IS TRUE")
+    plain = ", ".join(names)
+    qualified = ", ".join(
+        f"{c} AS {n}" if n == CONSENTED else c for c, n in zip(columns, names, strict=True)
+    )
+    hashed = ", ".join(columns)
     filtered = f"FROM {dataset_view(spec.name)} AS d WHERE {' AND '.join(conditions)}"
     if not capped:
         return _copy(f"SELECT {qualified} {filtered}", seed)
     sql = (
         f"SELECT {plain} FROM (SELECT {plain}, ROW_NUMBER() OVER (PARTITION BY pid ORDER BY "
-        f"cr_rand) AS cr_row FROM (SELECT {qualified}, HASH({SEED_COLUMN}, {qualified}) AS "
+        f"cr_rand) AS cr_row FROM (SELECT {qualified}, HASH({SEED_COLUMN}, {hashed}) AS "
         f"cr_rand {filtered}) AS cr_allowed) AS cr_row_capped WHERE cr_row <= {row_cap(spec)}"
     )
     return _copy(sql, seed)
@@ -140,8 +159,12 @@ def wrap_datasets(
     purpose: str,
     observed_max_rows: Mapping[str, int] | None = None,
     seed: int = 0,
+    consent: str | None = None,
 ) -> None:
     """Replace each dataset reference in place (the tree is the bound template's copy).
+
+    ``consent`` names a consent analysis's dataset: read unfiltered by consent, with
+    :data:`~cleanroom.names.CONSENTED` (:func:`personal_source`).
 
     ``observed_max_rows`` (dataset name -> most rows one person has in the version the run reads)
     drops the row cap of datasets where it cannot bind; unknown datasets keep it.
@@ -150,7 +173,9 @@ def wrap_datasets(
         alias = (table.alias or table.name).lower()
         if spec.is_personal:
             capped = cap_can_bind(spec, observed_max_rows)
-            source = personal_source(spec, purpose, capped=capped, seed=seed)
+            source = personal_source(
+                spec, purpose, capped=capped, seed=seed, consented=spec.name == consent
+            )
             replacement: exp.Expr = exp.Subquery(
                 this=source, alias=exp.TableAlias(this=exp.to_identifier(alias))
             )

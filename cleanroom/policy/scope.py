@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cleanroom.names import PID
-from cleanroom.policy.values import NUMBER, TEXT, TIME, Interval, Val
+from cleanroom.names import CONSENTED, PID
+from cleanroom.policy.values import BOOL, NUMBER, TEXT, TIME, Interval, Val
 from cleanroom.specs import DatasetSpec
 
 
@@ -53,8 +53,15 @@ class Relation:
         )
 
 
-def dataset_relation(spec: DatasetSpec, declared: dict[str, Interval]) -> Relation:
-    """A dataset as templates see it: ``pid`` instead of the identifier, no consent/blocked."""
+def dataset_relation(
+    spec: DatasetSpec, declared: dict[str, Interval], *, consented: bool = False
+) -> Relation:
+    """A dataset as templates see it: ``pid`` instead of the identifier, no consent/blocked.
+
+    ``consented``: the dataset of a consent analysis, which also carries :data:`CONSENTED`, its
+    consent for the template's purpose as a total boolean with the public values FALSE and TRUE
+    (usable only as a group key of the release: see ``ExpressionChecker.column``).
+    """
     personal = spec.is_personal
     columns: dict[str, Val] = {}
     hidden: dict[str, str] = {}
@@ -88,6 +95,8 @@ def dataset_relation(spec: DatasetSpec, declared: dict[str, Interval]) -> Relati
                 reference=not personal,
                 sensitive=col.role == "sensitive",
             )
+    if consented:
+        columns[CONSENTED] = Val(domain=(False, True), kind=BOOL, consent=True)
     cap = float(spec.max_rows_per_user) if personal and spec.max_rows_per_user else None
     return Relation(columns, personal, frozenset({spec.name}), cap, hidden)
 

@@ -33,6 +33,7 @@ class Val:
     reference: bool = False  # derived from a reference dataset (contents a partner chooses)
     kind: str | None = None  # "number" | "text" | "time" | "bool" | "interval"; None: unknown
     sensitive: bool = False  # a sensitive column (declared protected-class proxy), or from one
+    consent: bool = False  # a consent analysis's ``consented`` column, or from one
 
     @property
     def owner(self) -> bool:
@@ -56,6 +57,7 @@ def merge(*vals: Val) -> Val:
         literal=all(v.literal for v in vals),
         reference=any(v.reference for v in vals),
         sensitive=any(v.sensitive for v in vals),
+        consent=any(v.consent for v in vals),
     )
 
 

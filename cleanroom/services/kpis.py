@@ -12,7 +12,9 @@ Two kinds, from two sources, and no new path to data:
   shown **only to the org that owns the data counted** (``governance_kpi`` in
   ``cleanroom.visibility``): a partner sees its own datasets' opt-in rates, the retailer its own
   and the suppression list's matches against its own datasets. Nobody is offered another org's
-  figures, exact or noisy: there is no DP variant, so nothing here is charged to a budget.
+  exact figures, so nothing here is charged to a budget. A partner gets the retailer's opt-in
+  rate with differential privacy from the shipped consent analysis ``opt_in_rate`` (an ordinary,
+  charged run; its report's ``opt_in`` member, :mod:`cleanroom.dp.opt_in`), not from here.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ class RunPlan:
     weights: Mapping[str, float]  # per output or measurement: the template's, then the request's
     expected: Preview  # the calibration (mechanisms, half-widths): what preview shows, once
     lift: LiftSpec | None = None  # the template's ``-- lift:`` header (cleanroom.dp.lift)
+    consent: str | None = None  # the template's ``-- consent:`` dataset (cleanroom.dp.opt_in)
 
     @property
     def loss(self) -> PrivacyLoss:
@@ -125,6 +126,7 @@ def plan_run(
         },
         # Keys the per-person choice of rows and groups the caps keep: secret, fresh per run.
         seed=secrets.randbits(62),
+        consent=text.source.consent,
     )
     if require_approved and compiled.pin != template.pin:
         raise Conflict("the template no longer matches its approved form; submit it again")
@@ -150,4 +152,15 @@ def plan_run(
     problem = None if lift is None else lift_problem(lift, compiled.plan)
     if problem:
         raise InvalidRequest(f"the template's lift header does not fit its outputs: {problem}")
-    return RunPlan(template, policy, compiled, versions, split, noise, chosen, expected, lift)
+    return RunPlan(
+        template,
+        policy,
+        compiled,
+        versions,
+        split,
+        noise,
+        chosen,
+        expected,
+        lift,
+        text.source.consent,
+    )

@@ -23,6 +23,7 @@ from cleanroom.dp import PrivacyLoss, release
 from cleanroom.dp.explanation import default_bound_sources
 from cleanroom.dp.fairness import composition
 from cleanroom.dp.lift import group_key_outputs, lift_of, measured_outputs
+from cleanroom.dp.opt_in import opt_in_of
 from cleanroom.dp.postprocess import columns_of
 from cleanroom.dp.preview import check_targets, smallest_loss
 from cleanroom.errors import CleanroomError, Conflict, InternalError, InvalidRequest
@@ -414,15 +415,54 @@ def lift_report(plan: RunPlan, released: Mapping[str, Any]) -> dict[str, Any] | 
     )
 
 
+def opt_in_report(plan: RunPlan, released: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A consent analysis's opt-in rate (:mod:`cleanroom.dp.opt_in`): for a template with a
+    ``-- consent:`` header whose release is grouped by ``consented``, the rate of its first
+    person count output (a measurement as is). None for every other release."""
+    release_plan = plan.compiled.plan
+    key = plan.compiled.consent_key
+    if plan.consent is None or key is None:
+        return None
+    keys = group_key_outputs(release_plan)
+    output = next(
+        (o.name for o in release_plan.outputs if o.is_group_key and o.expr == Col(key)), None
+    )
+    kinds = {m.column: m.kind for m in release_plan.measurements}
+    count = next(
+        (
+            o.name
+            for o in release_plan.outputs
+            if not o.is_group_key
+            and isinstance(o.expr, Col)
+            and kinds.get(o.expr.name) == "person_count"
+            and o.expr.name == o.name
+        ),
+        None,
+    )
+    if output is None or count is None:
+        return None
+    return opt_in_of(
+        released["rows"],
+        output,
+        count,
+        [k for k in keys if k != output],
+        released["mechanisms"],
+        plan.consent,
+        plan.template.purpose,
+    )
+
+
 def build_report(
     run: Run, plan: RunPlan, released: Mapping[str, Any], created_at: str
 ) -> dict[str, Any]:
     """The report document (docs/specs.md, Report) around a release."""
     fairness = fairness_of(plan, released)
     lift = lift_report(plan, released)
+    opt_in = opt_in_report(plan, released)
     return {
         **({"fairness": fairness} if fairness is not None else {}),
         **({"lift": lift} if lift is not None else {}),
+        **({"opt_in": opt_in} if opt_in is not None else {}),
         "run_id": run.id,
         "collaboration_id": run.collaboration_id,
         "template": {

@@ -85,6 +85,7 @@ def submit_template(
             {name: DatasetSpec.from_dict(d.spec) for name, d in usable.items()},
             bounds,
             line_offset=source.line_offset,
+            consent=source.consent,
         )
     except TemplateRejected:
         refuse(svc, who, collab.id, "template.submit", "template_rejected")

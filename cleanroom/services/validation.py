@@ -88,4 +88,5 @@ def validate_template_file(text: str, spec: CollaborationSpec) -> Analysis:
         spec.datasets,
         source.bounds,
         line_offset=source.line_offset,
+        consent=source.consent,
     )

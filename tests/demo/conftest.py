@@ -24,7 +24,8 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 @pytest.fixture(scope="session")
 def exact_connections(small_world: World) -> Iterator[dict[str, duckdb.DuckDBPyConnection]]:
-    """purpose -> DuckDB connection holding the demo datasets as that purpose sees them."""
+    """purpose -> DuckDB connection holding the demo datasets as that purpose sees them (and
+    ``measurement/consent:customers``: as the consent analysis opt_in_rate sees them)."""
     out: dict[str, duckdb.DuckDBPyConnection] = {}
     for purpose in ("measurement", "audience_sizing", "fairness"):
         con = duckdb.connect()
@@ -34,6 +35,14 @@ def exact_connections(small_world: World) -> Iterator[dict[str, duckdb.DuckDBPyC
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
             con.unregister("frame")
         out[purpose] = con
+    # The shipped consent analysis (opt_in_rate): customers with ``consented``, unfiltered.
+    con = duckdb.connect()
+    for name in demo_dataset_specs():
+        frame = exact_frame(small_world, name, "measurement", consented=name == "customers")
+        con.register("frame", frame)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+        con.unregister("frame")
+    out["measurement/consent:customers"] = con
     yield out
     for con in out.values():
         con.close()

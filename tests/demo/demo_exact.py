@@ -20,7 +20,7 @@ SHIPPED = (
     "exposed_conversion", "last_touch_attribution", "roas", "incrementality_lift",
     "audience_overlap", "reach_frequency", "new_to_brand", "time_to_conversion",
     "channel_overlap_reach", "audience_size", "audience_composition", "campaign_kpis",
-    "match_rate",
+    "match_rate", "opt_in_rate",
 )  # fmt: skip
 
 

@@ -38,6 +38,7 @@ EXPECTED_COLUMNS = {
         "sales_90d", "conversion_rate", "aov", "repeat_rate", "value_90d_per_exposed",
     ],
     "match_rate": ["crm_segment", "list_size", "matched", "match_rate"],
+    "opt_in_rate": ["consented", "people"],
 }
 # fmt: on
 
@@ -68,6 +69,7 @@ def test_header_parses_with_defaults_for_every_parameter(name: str) -> None:
         p for p in source.parameters if p.name == "campaign_ids"
     ).default == ["c1", "c2", "c3", "c4"]
     assert (source.purpose == "fairness") == (name == "audience_composition")
+    assert (source.consent is not None) == (name == "opt_in_rate")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -87,7 +89,10 @@ def _exact_answer(
     assert source.purpose is not None
     defaults = {p.name: p.default for p in source.parameters}
     sql = bind_parameters(source.sql, source.parameters, defaults)
-    cursor = connections[source.purpose].execute(sql)
+    if source.consent is not None:  # a consent analysis sees its dataset with ``consented``
+        cursor = connections[f"{source.purpose}/consent:{source.consent}"].execute(sql)
+    else:
+        cursor = connections[source.purpose].execute(sql)
     return [d[0] for d in cursor.description], cursor.fetchall()
 
 
@@ -96,7 +101,7 @@ def _analyze(name: str) -> Analysis:
     assert source.purpose is not None
     return analyze_template(
         source.sql, source.parameters, source.purpose, POLICY, SPECS, source.bounds,
-        line_offset=source.line_offset,
+        line_offset=source.line_offset, consent=source.consent,
     )  # fmt: skip
 
 
@@ -140,7 +145,7 @@ def test_rewrite_equals_the_exact_answer_on_the_demo_world(
     assert source.purpose is not None
     compiled = compile_template(
         source.sql, source.parameters, {}, source.purpose, POLICY, SPECS, source.bounds,
-        line_offset=source.line_offset,
+        line_offset=source.line_offset, consent=source.consent,
     )  # fmt: skip
     assert compiled.spark_sql
     keys, measures = _roles(compiled.plan)

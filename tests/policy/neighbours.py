@@ -98,6 +98,7 @@ class Case:
     bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     purpose: str = "measurement"
     label: str = ""
+    consent: str | None = None  # a consent analysis's dataset (``-- consent:``)
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,7 @@ def compile_case(
         case.bounds,
         engines=("duckdb",),
         observed_max_rows=observed,
+        consent=case.consent,
         **extra,
     )
     if len(_COMPILED) > 512:
@@ -413,7 +415,13 @@ def unwrapped_reads(world: World, case: Case, sql: str) -> list[str]:
         where = select.args.get("where") if select is not None else None
         text = where.sql("duckdb") if where is not None else ""
         consent = spec.consent_column(case.purpose)
-        if SUPPRESSION_VIEW not in text or (
+        if spec.name == case.consent:  # a consent analysis carries it instead of filtering
+            carried = consent is not None and f"COALESCE(d.{consent.name} IS TRUE, FALSE)" in (
+                select.sql("duckdb") if select is not None else ""
+            )
+            if SUPPRESSION_VIEW not in text or not carried:
+                problems.append(f"reads consent dataset {name} without suppression or consented")
+        elif SUPPRESSION_VIEW not in text or (
             consent is not None and f"{consent.name} IS TRUE" not in text
         ):
             problems.append(f"reads personal view {name} without the consent/suppression filters")

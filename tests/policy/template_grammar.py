@@ -8,6 +8,7 @@ or not), so that most are well typed and many are accepted. It generates the doc
   (``ROW_NUMBER``/``LAG``/``LEAD``/``COUNT``/``SUM OVER (PARTITION BY pid ...)``, ``QUALIFY``);
 - INNER / LEFT / ASOF joins on ``pid`` (``ON`` or ``USING``), joins to reference datasets on
   dimension columns, sensitive columns carried through CTEs and grouping a fairness release,
+  consent analyses whose ``consented`` is carried through CTEs and groups the release,
   ``EXISTS`` / ``NOT EXISTS`` correlated on ``pid``;
 - ``CASE`` buckets, arithmetic, casts, ``COALESCE``, date functions, filters, list parameters;
 - a release with group keys (positions, aliases, ``ALL``), ``COUNT(DISTINCT pid)`` (plain,
@@ -19,9 +20,11 @@ subquery's select list, or comparing two inner pids; windows and rollups partiti
 the null-supplying side's pid; aliases spelling the rewrite's internal names (``cr_pid``,
 ``cr_k0``, ``cr_group_rank``, ``cr_partial``, ``cr_sub1``, ``cr_persons``, ...); subqueries inside
 release aggregates' ``FILTER``; sensitive columns filtered, joined, transformed, aggregated
-or grouped outside a fairness release; integer division, modulo, narrowing casts and overflowing
-arithmetic over data values; data-dependent ``INTERVAL`` amounts; reference joins on a personal
-metric.
+or grouped outside a fairness release; a consent analysis's ``consented`` (header ``-- consent:``)
+grouping a release of person counts (accepted) or filtered, joined, transformed, aggregated,
+grouped per person, read without the header, or beside other aggregates (refused); integer
+division, modulo, narrowing casts and overflowing arithmetic over data values; data-dependent
+``INTERVAL`` amounts; reference joins on a personal metric.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class Col:
     bounded: bool = False  # numeric with (probably) known bounds
     domain: tuple[Any, ...] | None = None
     sensitive: bool = False  # a sensitive column (only carried, or a fairness release's key)
+    consent: bool = False  # a consent analysis's ``consented`` (only carried, or a release key)
 
 
 @dataclass
@@ -76,16 +80,23 @@ class Scope:
     parent: Scope | None = None
 
     def cols(self, *kinds: str) -> list[tuple[Rel, Col]]:
-        """Columns of ``kinds`` that expressions may use (not the sensitive ones)."""
+        """Columns of ``kinds`` that expressions may use (not the sensitive or consent ones)."""
         return [
             (r, c)
             for r in self.rels
             for c in r.cols
-            if (not kinds or c.kind in kinds) and not c.sensitive
+            if (not kinds or c.kind in kinds) and not c.sensitive and not c.consent
         ]
 
     def sensitive(self) -> list[tuple[Rel, Col]]:
         return [(r, c) for r in self.rels for c in r.cols if c.sensitive]
+
+    def consent(self) -> list[tuple[Rel, Col]]:
+        return [(r, c) for r in self.rels for c in r.cols if c.consent]
+
+    def restricted(self) -> list[tuple[Rel, Col]]:
+        """Columns that may only be carried as they are or be a release key."""
+        return self.sensitive() + self.consent()
 
     def pids(self) -> list[tuple[Rel, Col]]:
         return self.cols("pid")
@@ -108,10 +119,12 @@ class Gen:
         adversarial: float,
         plants: frozenset[str] = frozenset(),
         purpose: str = "measurement",
+        consent: str | None = None,
     ) -> None:
         self.draw = draw
         self.world = world
         self.purpose = purpose
+        self.consent = consent  # a consent analysis's dataset: its relations carry consented
         self.adversarial = adversarial
         self.plants = plants
         self.pending = set(plants) - {"names"}  # planted shapes not placed yet ("names" is
@@ -180,6 +193,8 @@ class Gen:
                 )
             elif c.role == "timestamp":
                 cols.append(Col(c.name, "ts"))
+        if name == self.consent:
+            cols.append(Col("consented", "bool", domain=(False, True), consent=True))
         return Rel(alias, cols, spec.is_personal, name)
 
     def fresh_alias(self, scope: Scope, base: str, plain: str | None = None) -> str:
@@ -200,6 +215,17 @@ class Gen:
         options += ["subquery"] if depth < 2 else []
         kind = "dataset" if other_dataset else self.pick(options)
         preferred = self.preferred if self.in_release and depth == 0 else None
+        # A consent analysis's release reads its dataset first (else it is refused).
+        release_reads_consent = (
+            self.consent is not None
+            and self.in_release
+            and depth == 0
+            and not scope.rels
+            and preferred is None
+            and not self.adv(0.1)
+        )
+        if release_reads_consent:
+            kind = "dataset"
         if preferred is not None or kind == "cte":
             name = preferred or self.pick(sorted(self.ctes))
             self.preferred = None
@@ -213,6 +239,8 @@ class Gen:
         names = [s.name for s in self.world.personal()]
         if other_dataset:
             names = [n for n in names if n not in {r.dataset for r in scope.rels}] or names
+        if self.consent in names and (release_reads_consent or self.p(0.3)):
+            names = [self.consent]
         name = self.pick(names)
         alias = self.fresh_alias(scope, name, name)
         sql = name if alias == name else f"{name} {alias}"
@@ -331,8 +359,12 @@ class Gen:
     # --- expressions -----------------------------------------------------------------------------
     def column(self, scope: Scope, *kinds: str) -> tuple[str, Col] | None:
         cols = scope.cols(*kinds)
-        if scope.sensitive() and self.adv(0.1):  # used in an expression: always rejected
-            cols = [(r, c) for r, c in scope.sensitive() if not kinds or c.kind in kinds] or cols
+        if scope.restricted() and self.adv(0.1):  # used in an expression: always rejected
+            cols = (
+                [(r, c) for r, c in scope.restricted() if not kinds or c.kind in kinds]
+                or scope.consent()
+                or cols
+            )
         if not cols:
             return None
         rel, col = self.pick(cols)
@@ -660,7 +692,11 @@ class Gen:
 
         if kind == "rollup":
             group = [pid_sql]
-            if self.p(0.3):
+            if scope.consent() and self.adv(0.2):  # a per-person group of the consent: refused
+                consented = ref(*self.pick(scope.consent()))
+                group.append(consented)
+                add(consented, Col("", "bool"))
+            elif self.p(0.3):
                 dim = self.column(scope, "text", "int")
                 if dim is not None and not dim[1].metric:
                     group.append(dim[0])
@@ -711,8 +747,8 @@ class Gen:
                 Rel("", cols, True),
             )
         carried = scope.cols("text", "int", "num", "ts")
-        if self.p(0.5):  # a projection may carry a sensitive column as it is
-            carried += scope.sensitive()
+        if self.p(0.5):  # a projection may carry a sensitive or consent column as it is
+            carried += scope.restricted()
         picked = st.lists(st.integers(0, len(carried) - 1), max_size=3, unique=True)
         for index in self.draw(picked) if carried else []:
             add(ref(*carried[index]), carried[index][1])
@@ -775,6 +811,9 @@ class Gen:
 
     # --- the release -----------------------------------------------------------------------------
     def key(self, scope: Scope) -> str:
+        consent = scope.consent()
+        if consent and self.p(0.6):
+            return ref(*self.pick(consent))  # a consent analysis's release key: accepted
         sensitive = scope.sensitive()
         if sensitive and ((self.purpose == FAIRNESS_PURPOSE and self.p(0.6)) or self.adv(0.15)):
             return ref(*self.pick(sensitive))  # accepted only as a fairness release's key
@@ -809,7 +848,9 @@ class Gen:
 
     def aggregate(self, scope: Scope, pid_sql: str) -> tuple[str, str]:
         """(sql, kind) of one release aggregate."""
-        choice = self.draw(st.integers(0, 9))
+        # A consent analysis may only count people (else consent_release), mostly it does.
+        counts_only = self.consent is not None and not self.adv(0.3)
+        choice = self.draw(st.integers(0, 3 if counts_only else 9))
         pids = [ref(r, c) for r, c in scope.pids()] or [pid_sql]
         if choice <= 1:
             return f"COUNT(DISTINCT {self.pick(pids)})", "count"
@@ -861,6 +902,9 @@ class Gen:
         items: list[str] = []
         names: list[str] = []
         keys = [self.key(scope) for _ in range(self.draw(st.integers(0, 2)))]
+        consented = [ref(r, c) for r, c in scope.consent()]
+        if consented and not set(consented) & set(keys) and not self.adv(0.2):
+            keys.insert(0, self.pick(consented))  # a consent analysis's release key
         planted = [(r, c) for r, c in scope.cols("int") if c.name == self.planted_col]
         if planted:  # bucket the planted value: a group key every person's rows depend on
             keys.insert(
@@ -905,9 +949,12 @@ class Gen:
 
 
 @st.composite
-def templates(draw: st.DrawFn, world: World, adversarial: float | None = None) -> Case:
+def templates(
+    draw: st.DrawFn, world: World, adversarial: float | None = None, consent: bool | None = None
+) -> Case:
     """A template of ``world``; ``adversarial`` is the rate of adversarial branches (drawn when
-    None: from none at all to often)."""
+    None: from none at all to often); ``consent`` makes it a consent analysis whenever the world
+    has a dataset with consent for the purpose (True), never (False) or one time in six (None)."""
     rate = adversarial if adversarial is not None else draw(st.sampled_from([0.0, 0.15, 0.3, 0.6]))
     count = (
         draw(st.sampled_from([0, 0, 1, 1, 1, 2])) if adversarial is None or adversarial > 0 else 0
@@ -918,7 +965,15 @@ def templates(draw: st.DrawFn, world: World, adversarial: float | None = None) -
         purpose = FAIRNESS_PURPOSE
     elif draw(st.integers(0, 19)) == 0:
         purpose = draw(st.sampled_from(list(world.policy.purposes)))
-    g = Gen(draw, world, rate, plants, purpose)
+    # A consent analysis, now and then: a personal dataset with consent for the purpose.
+    consenting = sorted(
+        name
+        for name, spec in world.datasets.items()
+        if spec.is_personal and spec.consent_column(purpose) is not None
+    )
+    analysis = consent if consent is not None else draw(st.integers(0, 5)) == 0
+    dataset = draw(st.sampled_from(consenting)) if consenting and analysis else None
+    g = Gen(draw, world, rate, plants, purpose, dataset)
     needs_cte = bool(plants & {"nullable_window", "nullable_group"})
     ctes = [g.cte() for _ in range(draw(st.integers(1 if needs_cte else 0, 2)))]
     body = g.release()
@@ -929,4 +984,10 @@ def templates(draw: st.DrawFn, world: World, adversarial: float | None = None) -
         label += f" (adversarial rate {rate})"
     if plants:
         label += f" (planted: {', '.join(sorted(plants - g.pending))})"
-    return Case(sql, tuple(g.params), {}, dict(g.bounds), purpose, label)
+    if dataset is not None:
+        if g.adv(0.1):  # ``consented`` without the header: refused wherever it is read
+            dataset = None
+            label += " (consented without its header)"
+        else:
+            label += f" (consent: {dataset})"
+    return Case(sql, tuple(g.params), {}, dict(g.bounds), purpose, label, dataset)

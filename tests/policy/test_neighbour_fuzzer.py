@@ -80,6 +80,9 @@ class Stats:
     plain_accepted: int = 0
     checked: int = 0
     skipped: int = 0
+    consent_generated: int = 0  # consent analyses (or ``consented`` read without the header)
+    consent_keyed: int = 0  # of them accepted, with ``consented`` as a release key
+    consent_refused: int = 0  # of them refused for their use of ``consented`` (consent_column)
 
     @staticmethod
     def rate(part: int, whole: int) -> float:
@@ -118,13 +121,19 @@ def _summary(data: Data) -> str:
 def fuzz_one(world: World, case: Case, draw: st.DataObject, stats: Stats) -> None:
     """Accepted ``case``: draw D and up to three neighbours, compare each pair."""
     plain = case.label == "grammar"
+    consent = "consent" in case.label
     stats.generated += 1
     stats.plain_generated += plain
+    stats.consent_generated += consent
     try:
-        read = compile_case(world, case, None, 0).datasets
-    except TemplateRejected:
+        compiled = compile_case(world, case, None, 0)
+    except TemplateRejected as rejected:
+        codes = {v.code for v in rejected.violations}
+        stats.consent_refused += consent and bool(codes & {"consent_column", "unknown_column"})
         assume(False)
         raise
+    read = compiled.datasets
+    stats.consent_keyed += compiled.consent_key is not None
     stats.accepted += 1
     stats.plain_accepted += plain
     hinted = hints(case)
@@ -165,8 +174,9 @@ def corpus_case(sql: str) -> Case:
 
 def shipped_case(path: Path) -> Case:
     source = parse_template_file(path.read_text(encoding="utf-8"))
+    purpose = source.purpose or "measurement"
     return Case(
-        source.sql, source.parameters, {}, source.bounds, source.purpose or "measurement", path.stem
+        source.sql, source.parameters, {}, source.bounds, purpose, path.stem, source.consent
     )
 
 
@@ -224,11 +234,13 @@ def test_adversarial_corpus_neighbours(case: AdversarialCase) -> None:
         _fixed_case(adversarial_world(), fixed, 3, rejection_passes=True)
 
 
-def _grammar(world: World, examples: int, adversarial: float | None = None) -> Stats:
+def _grammar(
+    world: World, examples: int, adversarial: float | None = None, consent: bool | None = None
+) -> Stats:
     stats = Stats()
 
     @fuzz_settings(examples)
-    @given(case=templates(world, adversarial), draw=st.data())
+    @given(case=templates(world, adversarial, consent), draw=st.data())
     def run(case: Case, draw: st.DataObject) -> None:
         fuzz_one(world, case, draw, stats)
 
@@ -245,6 +257,19 @@ def _grammar(world: World, examples: int, adversarial: float | None = None) -> S
 @pytest.mark.parametrize("world", [COLLAB, DEMO, WIDE], ids=lambda w: w.name)
 def test_grammar_neighbours(world: World) -> None:
     _grammar(world, {"collab": 100, "demo": 60, "wide": 60}[world.name])
+
+
+@pytest.mark.parametrize("world", [COLLAB, DEMO], ids=lambda w: w.name)
+def test_grammar_consent_analysis_neighbours(world: World) -> None:
+    """Consent analyses only: ``consented`` grouping the release is accepted and stays within
+    its sensitivity (a person with rows of both values touches two groups); its adversarial
+    uses (filtered, joined, transformed, aggregated, grouped per person, read without the
+    header) are generated and refused."""
+    stats = _grammar(world, 30, consent=True)
+    # (not all: a purpose the world's datasets have no consent column for is drawn now and then)
+    assert stats.consent_generated * 2 > stats.generated, f"few consent analyses: {stats}"
+    assert stats.consent_keyed, f"no accepted consent analysis grouped by consented: {stats}"
+    assert stats.consent_refused, f"no misuse of consented was generated: {stats}"
 
 
 # --- the long profile -----------------------------------------------------------------------------

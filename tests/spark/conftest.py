@@ -75,7 +75,8 @@ def ingested(
 
 @pytest.fixture(scope="session")
 def exact_connections(parity_world: World) -> Iterator[dict[str, duckdb.DuckDBPyConnection]]:
-    """purpose -> DuckDB holding the world's datasets as that purpose sees them (plain SQL)."""
+    """purpose -> DuckDB holding the world's datasets as that purpose sees them (plain SQL); and
+    ``measurement/consent:customers``, as the consent analysis opt_in_rate sees them."""
     out: dict[str, duckdb.DuckDBPyConnection] = {}
     for purpose in ("measurement", "audience_sizing", "fairness"):
         con = duckdb.connect()
@@ -84,6 +85,14 @@ def exact_connections(parity_world: World) -> Iterator[dict[str, duckdb.DuckDBPy
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
             con.unregister("frame")
         out[purpose] = con
+    # The shipped consent analysis (opt_in_rate): customers with ``consented``, unfiltered.
+    con = duckdb.connect()
+    for name in demo_dataset_specs():
+        frame = exact_frame(parity_world, name, "measurement", consented=name == "customers")
+        con.register("frame", frame)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+        con.unregister("frame")
+    out["measurement/consent:customers"] = con
     yield out
     for con in out.values():
         con.close()

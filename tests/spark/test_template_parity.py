@@ -52,9 +52,13 @@ def compiled(name: str) -> tuple[CompiledQuery, str]:
     assert source.purpose is not None
     query = compile_template(
         source.sql, source.parameters, {}, source.purpose, POLICY, SPECS, source.bounds,
-        line_offset=source.line_offset, engines=("duckdb", "spark"),
+        line_offset=source.line_offset, engines=("duckdb", "spark"), consent=source.consent,
     )  # fmt: skip
-    return query, source.purpose
+    # A consent analysis's plain SQL runs on its own view of the data (tests/spark/conftest.py).
+    view = (
+        source.purpose if source.consent is None else f"{source.purpose}/consent:{source.consent}"
+    )
+    return query, view
 
 
 def test_every_shipped_template_is_covered() -> None:
