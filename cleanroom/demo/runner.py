@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from cleanroom.client import ApiClient, ApiError, ReportFormat
 from cleanroom.config import Settings, load_settings
 from cleanroom.demo.activity import CAMPAIGNS
 from cleanroom.demo.charts import write_chart
-from cleanroom.demo.exact import exact_frame
+from cleanroom.demo.exact import as_seen_by, keyed_frame
 from cleanroom.demo.report_view import (
     ReportComparison,
     compare_report,
@@ -41,9 +41,15 @@ from cleanroom.demo.report_view import (
     format_number,
     summary_line,
 )
-from cleanroom.demo.specs import ADVERTISER_ORG, DEMO_POLICY, RETAILER_ORG, demo_dataset_specs
+from cleanroom.demo.specs import (
+    ADVERTISER_ORG,
+    DEFAULT_RUN_EPSILON,
+    DEMO_POLICY,
+    RETAILER_ORG,
+    demo_dataset_specs,
+)
 from cleanroom.demo.uploads import hash_world
-from cleanroom.demo.world import World, generate_world
+from cleanroom.demo.world import DEFAULT_SHOPPERS, World, generate_world
 from cleanroom.lift_view import campaign_label, exact_effects, lift_lines
 from cleanroom.services.auth import mint_token
 from cleanroom.services.context import build_services
@@ -51,7 +57,7 @@ from cleanroom.services.exact import ExactAnswer, exact_answer
 
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"  # in a source checkout
 FAIRNESS_TEMPLATE = "audience_composition"
-FAIRNESS_EPSILON = 1.0
+FAIRNESS_EPSILON = DEFAULT_RUN_EPSILON
 KPI_TEMPLATE, KPI_CAMPAIGN = "campaign_kpis", "c1"
 SERVER_START_SECONDS = 90.0
 RUN_TIMEOUT_SECONDS = 300.0
@@ -67,10 +73,12 @@ class DemoFailed(Exception):
 @dataclass(frozen=True)
 class DemoOptions:
     output: Path = Path("demo-output")
-    shoppers: int = 15_000
+    shoppers: int = DEFAULT_SHOPPERS
     seed: int = 7
-    epsilon: float = 3.0  # per run; the thirteen runs (and the fairness check) fit the budget of 50
-    delta: float = 1e-7
+    # Per run, what `cleanroom run` and the console spend by default; the thirteen templates and
+    # the four fairness runs fit DEMO_POLICY's budget.
+    epsilon: float = DEFAULT_RUN_EPSILON
+    delta: float | None = None  # the server's default: a tenth of the delta budget, when needed
     queries: Path | None = None  # None: the checkout's queries/, else ./queries
     workdir: Path | None = None  # None: a fresh temporary directory, removed afterwards
     engine: str = "duckdb"  # the server's query engine (CLEANROOM_ENGINE): duckdb or spark
@@ -133,13 +141,21 @@ def run_demo(
             admin = ApiClient(url, _token(settings, RETAILER_ORG, "retailer_admin"), timeout=60)
             advertiser = admin.with_token(_token(settings, ADVERTISER_ORG, "advertiser"))
             cid, templates = _set_up(admin, advertiser, world, uploads, sources, echo)
-            tables = _exact_tables(world, work / "exact", {p for _, p in templates.values()})
+            approved = dict(_approved(admin, advertiser, cid, templates, echo))
+            # Every run is queued first: the server works through them while the exact
+            # answers' tables are prepared here, and each result is printed in order.
+            queued = {name: _start_run(advertiser, cid, name, template_id, options)
+                      for name, template_id in approved.items()}  # fmt: skip
+            checks = {}
+            if FAIRNESS_TEMPLATE in approved:
+                checks = _start_fairness_runs(advertiser, cid, approved[FAIRNESS_TEMPLATE])
+            tables = _exact_tables(world, uploads, work / "exact", {p for _, p in templates.values()})
             exact_settings = settings.replace(data_dir=work / "exact")
             comparisons, files = [], []
             lift: dict[str, dict[str, Any]] = {}
-            approved = dict(_approved(admin, advertiser, cid, templates, echo))
-            for name, template_id in approved.items():
-                report = _run_one(advertiser, cid, name, template_id, options, echo, progress)
+            for name, (run_id, preview_line) in queued.items():
+                echo(preview_line)
+                report = _finish_run(advertiser, cid, name, run_id, progress)
                 text, purpose = templates[name]
                 exact = exact_answer(exact_settings, text, tables[purpose])
                 comparison = compare_report(name, report, exact)
@@ -149,11 +165,7 @@ def run_demo(
                     lift = _lift_check(report["lift"], exact, echo)
                 files += _write_outputs(advertiser, cid, report, comparison, options.output)
                 comparisons.append(comparison)
-            fairness = {}
-            if FAIRNESS_TEMPLATE in approved:
-                fairness = _fairness_check(
-                    advertiser, cid, approved[FAIRNESS_TEMPLATE], options, echo, progress
-                )
+            fairness = _fairness_check(advertiser, cid, checks, echo, progress) if checks else {}
             if KPI_TEMPLATE in approved:
                 _kpis_view(admin, advertiser, cid, echo)
             remaining = _print_budget(advertiser, cid, echo)
@@ -202,17 +214,24 @@ def _read_templates(folder: Path) -> dict[str, str]:
     return {path.stem: path.read_text(encoding="utf-8") for path in files}
 
 
-def _exact_tables(world: World, root: Path, purposes: set[str]) -> dict[str, dict[str, Path]]:
-    """purpose -> dataset name -> Parquet file of the data as a template of that purpose sees it."""
-    tables: dict[str, dict[str, Path]] = {}
-    for purpose in sorted(purposes):
-        folder = root / purpose
-        folder.mkdir(parents=True, exist_ok=True)
-        tables[purpose] = {}
-        for name in demo_dataset_specs():
-            path = folder / f"{name}.parquet"
-            exact_frame(world, name, purpose).to_parquet(path, index=False)
-            tables[purpose][name] = path
+def _exact_tables(
+    world: World, uploads: Mapping[str, Path], root: Path, purposes: set[str]
+) -> dict[str, dict[str, Path]]:
+    """purpose -> dataset name -> Parquet file of the data as a template of that purpose sees it
+    (read from the hashed uploads; one file per distinct cut: most datasets look the same to
+    every purpose)."""
+    tables: dict[str, dict[str, Path]] = {purpose: {} for purpose in sorted(purposes)}
+    root.mkdir(parents=True, exist_ok=True)
+    for name in demo_dataset_specs():
+        frame = keyed_frame(world, name, uploads[name])  # read once, cut per purpose
+        written: dict[tuple[int, ...], Path] = {}
+        for purpose, files in tables.items():
+            cut = as_seen_by(frame, name, purpose)
+            shape = (len(cut), len(cut.columns))
+            if shape not in written:  # the same rows and columns: the same cut
+                written[shape] = root / f"{name}-{purpose}.parquet"
+                cut.to_parquet(written[shape], index=False)
+            files[name] = written[shape]
     return tables
 
 
@@ -378,25 +397,27 @@ def _lift_check(
     return found
 
 
+def _start_fairness_runs(advertiser: ApiClient, cid: str, template_id: str) -> dict[str, str]:
+    """The bias test of every campaign's delivery queued: audience_composition once per
+    campaign, at FAIRNESS_EPSILON each; campaign -> run id."""
+    return {
+        c.campaign_id: _create_run(
+            advertiser, cid, template_id, {"campaign_id": c.campaign_id}, FAIRNESS_EPSILON
+        )
+        for c in CAMPAIGNS
+    }
+
+
 def _fairness_check(
-    advertiser: ApiClient,
-    cid: str,
-    template_id: str,
-    options: DemoOptions,
-    echo: Echo,
-    progress: Progress,
+    advertiser: ApiClient, cid: str, runs: Mapping[str, str], echo: Echo, progress: Progress
 ) -> dict[str, list[str]]:
-    """The bias test of every campaign's delivery: audience_composition once per campaign, at
-    FAIRNESS_EPSILON each; the groups each run flagged for review."""
+    """Each campaign's reach ratios by age band; the groups each run flagged for review."""
     echo(f"\nfairness: each campaign's reach by age band (epsilon {FAIRNESS_EPSILON:g} per run)")
     flagged: dict[str, list[str]] = {}
-    fair = replace(options, epsilon=FAIRNESS_EPSILON)
-    for campaign in CAMPAIGNS:
-        params = {"campaign_id": campaign.campaign_id}
-        report = _run_one(advertiser, cid, FAIRNESS_TEMPLATE, template_id, fair, echo, progress,
-                          params=params, quiet=True)  # fmt: skip
+    for campaign, run_id in runs.items():
+        report = _finish_run(advertiser, cid, FAIRNESS_TEMPLATE, run_id, progress)
         found = report.get("fairness") or {}
-        flagged[campaign.campaign_id] = list(found.get("flagged_groups") or [])
+        flagged[campaign] = list(found.get("flagged_groups") or [])
         reached = next(a for a in found.get("audiences", []) if a["audience"] == "reached")
         ratios = ", ".join(
             f"{g['group']} {g['ratio']:.2f} [{g['ratio_interval'][0]:.2f}, "
@@ -405,11 +426,11 @@ def _fairness_check(
             if g["ratio"] is not None and g["ratio_interval"] is not None
         )
         verdict = (
-            f"FLAGGED for review ({', '.join(flagged[campaign.campaign_id])})"
-            if flagged[campaign.campaign_id]
+            f"FLAGGED for review ({', '.join(flagged[campaign])})"
+            if flagged[campaign]
             else "not flagged"
         )
-        echo(f"  {campaign.campaign_id}: reach ratio by age band {ratios}: {verdict}")
+        echo(f"  {campaign}: reach ratio by age band {ratios}: {verdict}")
     return flagged
 
 
@@ -435,36 +456,45 @@ def _kpis_view(admin: ApiClient, advertiser: ApiClient, cid: str, echo: Echo) ->
              "the retailer's own data)")  # fmt: skip
 
 
-def _run_one(
+def _start_run(
+    advertiser: ApiClient, cid: str, name: str, template_id: str, options: DemoOptions
+) -> tuple[str, str]:
+    """Preview a template's run and queue it: the run id and the preview's line to print."""
+    preview = advertiser.preview_run(cid, template_id, {}, options.epsilon, options.delta)
+    expected = (preview.get("accuracy") or {}).get("half_widths") or {}
+    shown = ", ".join(f"{k} ±{v:,.4g}" for k, v in expected.items()) or "per row"
+    run_id = _create_run(advertiser, cid, template_id, {}, options.epsilon, options.delta)
+    return run_id, f"\npreview {name}: expected 95% half-widths {shown}"
+
+
+def _create_run(
     advertiser: ApiClient,
     cid: str,
-    name: str,
     template_id: str,
-    options: DemoOptions,
-    echo: Echo,
-    progress: Progress,
-    params: Mapping[str, Any] | None = None,
-    quiet: bool = False,
-) -> dict[str, Any]:
-    values = dict(params or {})
-    if not quiet:
-        preview = advertiser.preview_run(cid, template_id, values, options.epsilon, options.delta)
-        expected = (preview.get("accuracy") or {}).get("half_widths") or {}
-        shown = ", ".join(f"{k} ±{v:,.4g}" for k, v in expected.items()) or "per row"
-        echo(f"\npreview {name}: expected 95% half-widths {shown}")
+    params: Mapping[str, Any],
+    epsilon: float,
+    delta: float | None = None,
+) -> str:
     run = advertiser.create_run(
-        cid, template_id, values, options.epsilon, options.delta, idempotency_key=str(uuid.uuid4())
+        cid, template_id, dict(params), epsilon, delta, idempotency_key=str(uuid.uuid4())
     )
+    return str(run["id"])
+
+
+def _finish_run(
+    advertiser: ApiClient, cid: str, name: str, run_id: str, progress: Progress
+) -> dict[str, Any]:
+    """Wait for a queued run (a progress bar) and fetch its report."""
     with progress(f"run {name}") as update:
         final = advertiser.wait_for_run(
-            cid, str(run["id"]), timeout=RUN_TIMEOUT_SECONDS,
+            cid, run_id, timeout=RUN_TIMEOUT_SECONDS,
             on_progress=lambda state: update(float(state.get("progress") or 0.0)),
         )  # fmt: skip
         update(1.0)
     if final.get("status") != "succeeded":
         error = final.get("error") or {}
         raise DemoFailed(f"run of {name} failed: {error.get('code')}: {error.get('message')}")
-    return advertiser.get_report(cid, str(run["id"]))
+    return advertiser.get_report(cid, run_id)
 
 
 def _write_outputs(
