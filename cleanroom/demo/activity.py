@@ -223,9 +223,11 @@ def transactions_table(
         {
             "email": txn_emails,
             "txn_ts": _timestamps(rows["seconds"].to_numpy()).to_numpy(),
-            "brand": pd.Categorical.from_codes(brand, names),
-            "category": pd.Categorical.from_codes(category, all_categories),
-            "channel": pd.Categorical.from_codes(online.astype(np.int8), ["instore", "online"]),
+            "brand": pd.Categorical.from_codes(brand, pd.Index(names)),
+            "category": pd.Categorical.from_codes(category, pd.Index(all_categories)),
+            "channel": pd.Categorical.from_codes(
+                online.astype(np.int8), pd.Index(["instore", "online"])
+            ),
             "amount_cents": np.round(units * price * discount).astype(np.int64),
             "units": units,
             "consent_measurement": people["consent_measurement"].to_numpy()[person],

@@ -151,9 +151,7 @@ def respell(rng: np.random.Generator, email: str) -> str:
     return respell_many(rng, [email])[0]
 
 
-def respell_some(
-    rng: np.random.Generator, emails: np.ndarray, chosen: np.ndarray
-) -> np.ndarray:
+def respell_some(rng: np.random.Generator, emails: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     """``emails`` (an object array) with the addresses where ``chosen`` is true respelled."""
     out = emails.copy()
     picked = np.flatnonzero(chosen)

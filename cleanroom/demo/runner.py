@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,19 +138,23 @@ def run_demo(
         settings = load_settings(env=env)
         build_services(settings, migrate=True).close()
         sources = _read_templates(options.queries or default_queries_dir())
-        with _server(env, work, echo) as url:
+        background = ThreadPoolExecutor(max_workers=1)
+        # The exact answers' tables are prepared here while the server starts, ingests and runs.
+        purposes = set(DEMO_POLICY["purposes"])
+        exact_tables = background.submit(_exact_tables, world, uploads, work / "exact", purposes)
+        with background, _server(env, work, echo) as url:
             admin = ApiClient(url, _token(settings, RETAILER_ORG, "retailer_admin"), timeout=60)
             advertiser = admin.with_token(_token(settings, ADVERTISER_ORG, "advertiser"))
             cid, templates = _set_up(admin, advertiser, world, uploads, sources, echo)
             approved = dict(_approved(admin, advertiser, cid, templates, echo))
-            # Every run is queued first: the server works through them while the exact
-            # answers' tables are prepared here, and each result is printed in order.
+            # Every run is queued first, the server works through them, each result is
+            # printed in order.
             queued = {name: _start_run(advertiser, cid, name, template_id, options)
                       for name, template_id in approved.items()}  # fmt: skip
             checks = {}
             if FAIRNESS_TEMPLATE in approved:
                 checks = _start_fairness_runs(advertiser, cid, approved[FAIRNESS_TEMPLATE])
-            tables = _exact_tables(world, uploads, work / "exact", {p for _, p in templates.values()})
+            tables = exact_tables.result()
             exact_settings = settings.replace(data_dir=work / "exact")
             comparisons, files = [], []
             lift: dict[str, dict[str, Any]] = {}

@@ -55,7 +55,8 @@ def hash_world(
 
 def _run_all(jobs: list[tuple[str, list[str]]], at_once: int) -> dict[str, HashStats]:
     """Run the hashing processes, at most ``at_once`` at a time; name -> what each hashed."""
-    waiting, running = list(jobs), []
+    waiting = list(jobs)
+    running: list[tuple[str, subprocess.Popen[bytes]]] = []
     done: dict[str, HashStats] = {}
     while waiting or running:
         while waiting and len(running) < at_once:

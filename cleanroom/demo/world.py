@@ -78,14 +78,13 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
         if pa.types.is_timestamp(field.type):
             table = table.set_column(i, field.name, table.column(i).cast(pa.timestamp("s")))
     tmp = path.with_name(path.name + ".tmp")
-    options = pa_csv.WriteOptions(quoting_style="none", quoting_header="none")
+    # quoting_header is newer than pyarrow-stubs
+    options = pa_csv.WriteOptions(quoting_style="none", quoting_header="none")  # type: ignore[call-arg]
     pa_csv.write_csv(table, tmp, options)
     tmp.replace(path)
 
 
-def generate_world(
-    out_dir: Path | str, seed: int = 7, shoppers: int = DEFAULT_SHOPPERS
-) -> World:
+def generate_world(out_dir: Path | str, seed: int = 7, shoppers: int = DEFAULT_SHOPPERS) -> World:
     """Generate the demo world into ``out_dir`` (created if needed) and describe it.
 
     Writes ``<dataset>.csv`` for the six datasets, ``specs/<dataset>.json``, ``collaboration.json``

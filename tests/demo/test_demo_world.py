@@ -12,8 +12,8 @@ import pytest
 
 from cleanroom.demo.activity import PLANTED_WINDOW_DAYS
 from cleanroom.demo.emails import identity_key
-from cleanroom.demo.specs import DATASET_OWNERS, DEMO_POLICY, demo_dataset_specs
 from cleanroom.demo.runner import DemoOptions
+from cleanroom.demo.specs import DATASET_OWNERS, DEMO_POLICY, demo_dataset_specs
 from cleanroom.demo.world import DEFAULT_SHOPPERS, World, generate_world
 from cleanroom.errors import InvalidRequest
 from cleanroom.types import CollaborationPolicy, DatasetSpec
