@@ -62,7 +62,6 @@ FAIRNESS_EPSILON = DEFAULT_RUN_EPSILON
 KPI_TEMPLATE, KPI_CAMPAIGN = "campaign_kpis", "c1"
 SERVER_START_SECONDS = 90.0
 RUN_TIMEOUT_SECONDS = 300.0
-INGEST_AT_ONCE = 2
 Echo = Callable[[str], None]
 # A context manager per run whose value receives progress fractions (the CLI draws a bar).
 Progress = Callable[[str], AbstractContextManager[Callable[[float], None]]]
@@ -134,16 +133,22 @@ def run_demo(
     with _workdir(options.workdir) as work:
         echo(f"generating the demo world ({options.shoppers:,} shoppers, seed {options.seed})")
         world = generate_world(work / "world", seed=options.seed, shoppers=options.shoppers)
-        uploads = hash_world(world, work / "hashed", echo)
+        background = ThreadPoolExecutor(max_workers=1)
+        # Hashing (in processes of its own) while the server starts.
+        hashed: list[str] = []  # its lines, printed once the server is up
+        hashing = background.submit(hash_world, world, work / "hashed", hashed.append)
         env = _server_env(work / "data", options.engine)
         settings = load_settings(env=env)
         build_services(settings, migrate=True).close()
         sources = _read_templates(options.queries or default_queries_dir())
-        background = ThreadPoolExecutor(max_workers=1)
-        # The exact answers' tables are prepared here while the server starts, ingests and runs.
-        purposes = set(DEMO_POLICY["purposes"])
-        exact_tables = background.submit(_exact_tables, world, uploads, work / "exact", purposes)
         with background, _server(env, work, echo) as url:
+            uploads = hashing.result()
+            echo("\n".join(hashed))
+            # The exact answers' tables are prepared here while the server ingests and runs.
+            purposes = set(DEMO_POLICY["purposes"])
+            exact_tables = background.submit(
+                _exact_tables, world, uploads, work / "exact", purposes
+            )
             admin = ApiClient(url, _token(settings, RETAILER_ORG, "retailer_admin"), timeout=60)
             advertiser = admin.with_token(_token(settings, ADVERTISER_ORG, "advertiser"))
             cid, templates = _set_up(admin, advertiser, world, uploads, sources, echo)
@@ -344,24 +349,12 @@ def _set_up(
     cid = str(collab["id"])
     echo(f"\nretailer admin created collaboration {cid}")
     clients = {RETAILER_ORG: admin, ADVERTISER_ORG: advertiser}
-
-    def register(name: str) -> dict[str, Any]:
-        # Its own connection: the server ingests two uploads at once (one per core here).
-        owner = clients[world.owners[name]]
-        client = ApiClient(owner.base_url, owner.token, owner.timeout)
-        try:
-            return client.register_dataset(cid, uploads[name], demo_dataset_specs()[name])
-        finally:
-            client.close()
-
-    with ThreadPoolExecutor(max_workers=INGEST_AT_ONCE) as pool:
-        largest_first = sorted(uploads, key=lambda n: -uploads[n].stat().st_size)
-        jobs = {name: pool.submit(register, name) for name in largest_first}
-        for name in demo_dataset_specs():
-            rows = (jobs[name].result().get("ingest") or {}).get("rows", "?")
-            owner_org = world.owners[name]
-            echo(f"  {owner_org} registered {name} ({rows:,} rows)" if isinstance(rows, int)
-                 else f"  {owner_org} registered {name}")  # fmt: skip
+    for name, spec in demo_dataset_specs().items():
+        owner = world.owners[name]
+        registered = clients[owner].register_dataset(cid, uploads[name], spec)
+        rows = (registered.get("ingest") or {}).get("rows", "?")
+        echo(f"  {owner} registered {name} ({rows:,} rows)" if isinstance(rows, int)
+             else f"  {owner} registered {name}")  # fmt: skip
     templates = {}
     for stem, text in files.items():
         # A file's header is authoritative; name and purpose here only fill in a missing one.
