@@ -13,7 +13,8 @@ import cleanroom.cli.demo_extra  # noqa: F401 - first: a usage error when the de
 from cleanroom.client import ApiError
 from cleanroom.config import load_settings
 from cleanroom.demo.runner import DemoFailed, DemoOptions, run_demo
-from cleanroom.demo.world import MAX_SHOPPERS, MIN_SHOPPERS
+from cleanroom.demo.specs import DEFAULT_RUN_EPSILON
+from cleanroom.demo.world import DEFAULT_SHOPPERS, MAX_SHOPPERS, MIN_SHOPPERS
 from cleanroom.errors import CleanroomError
 
 
@@ -35,12 +36,14 @@ def _progress_bar(label: str) -> Iterator[Callable[[float], None]]:
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path),
               default=Path("demo-output"), show_default=True,
               help="Where the reports, charts and summary.json are written.")  # fmt: skip
-@click.option("--shoppers", type=click.IntRange(MIN_SHOPPERS, MAX_SHOPPERS), default=15_000,
-              show_default=True, help="Size of the synthetic retailer's shopper base.")  # fmt: skip
+@click.option("--shoppers", type=click.IntRange(MIN_SHOPPERS, MAX_SHOPPERS),
+              default=DEFAULT_SHOPPERS, show_default=True,
+              help="Size of the synthetic retailer's shopper base.")  # fmt: skip
 @click.option("--seed", type=click.IntRange(min=0), default=7, show_default=True,
               help="Seed of the synthetic world (the noise is never seeded).")  # fmt: skip
-@click.option("--epsilon", type=click.FloatRange(min=0.0, min_open=True), default=3.0,
-              show_default=True, help="Privacy loss epsilon of each run.")  # fmt: skip
+@click.option("--epsilon", type=click.FloatRange(min=0.0, min_open=True),
+              default=DEFAULT_RUN_EPSILON, show_default=True,
+              help="Privacy loss epsilon of each run.")  # fmt: skip
 @click.option("--queries", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of *.sql templates (default: the shipped queries/).")  # fmt: skip
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), default=None,

@@ -11,6 +11,7 @@ under its final name only when complete.
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import uuid
 from dataclasses import dataclass
@@ -54,6 +55,14 @@ def _pick_column(header: list[str], kind: str, column: str | None) -> int:
     raise InvalidRequest(
         f"no column named {' or '.join(_DEFAULT_COLUMNS[kind])}; name the column to hash"
     )
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _email_digest(value: str | None) -> str:
+    """The hex digest of an email, or "" when it does not normalize. Remembered for the last
+    131,072 distinct values (tens of MB at most): files list the same people again and again."""
+    normal = normalize_email(value)
+    return hash_normalized(normal) if normal is not None else ""
 
 
 def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
@@ -104,13 +113,12 @@ def hash_identifier_file(
                         continue  # blank line
                     rows += 1
                     value = record[index] if index < len(record) else None
-                    normal = (
-                        normalize_email(value)
-                        if kind == "email"
-                        else normalize_phone(value, default_region)
-                    )
-                    digest = hash_normalized(normal) if normal is not None else ""
-                    hashed += normal is not None
+                    if kind == "email":
+                        digest = _email_digest(value)
+                    else:
+                        normal = normalize_phone(value, default_region)
+                        digest = hash_normalized(normal) if normal is not None else ""
+                    hashed += digest != ""
                     record += [""] * (index + 1 - len(record))
                     record[index] = digest
                     writer.writerow(record)

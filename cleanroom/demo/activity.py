@@ -9,7 +9,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from cleanroom.demo.emails import respell
+from cleanroom.demo.emails import respell_some
 from cleanroom.demo.specs import ADVERTISER_BRAND, AGE_BANDS, PLACEMENTS
 
 TXN_START = datetime(2024, 4, 1)
@@ -101,7 +101,7 @@ class CampaignActivity:
 def run_campaigns(rng: np.random.Generator, people: pd.DataFrame) -> CampaignActivity:
     """Audiences, randomized holdout cells, exposures of the test cells, and the planted effect."""
     n = len(people)
-    emails = people["email"].to_numpy()
+    emails = people["email"].to_numpy(dtype=object)
     band = pd.Categorical(people["age_band"], categories=AGE_BANDS).codes
     holdouts, exposures, planted = [], [], []
     for c in CAMPAIGNS:
@@ -167,10 +167,10 @@ def run_campaigns(rng: np.random.Generator, people: pd.DataFrame) -> CampaignAct
     exp = pd.concat(exposures, ignore_index=True).sort_values("seconds", kind="stable")
     channel = exp["placement"].map(_PLACEMENT_CHANNEL)
     # Off-site exposures come back from a media partner that records addresses its own way.
-    exp_emails = [
-        respell(rng, emails[p]) if ch == "offsite" and rng.random() < 0.2 else emails[p]
-        for p, ch in zip(exp["person"].tolist(), channel.tolist(), strict=True)
-    ]
+    offsite = channel.to_numpy() == "offsite"
+    exp_emails = respell_some(
+        rng, emails[exp["person"].to_numpy()], offsite & (rng.random(len(exp)) < 0.2)
+    )
     exposure_table = pd.DataFrame(
         {
             "email": exp_emails,
@@ -195,38 +195,42 @@ def transactions_table(
     rng: np.random.Generator, people: pd.DataFrame, planted: pd.DataFrame
 ) -> pd.DataFrame:
     """Brand purchase lines: the brand habit, competitors' habit and the planted purchases."""
+    names = list(BRANDS)  # brands as codes into this list until the table is built
     brand_rows = pd.concat([_purchases(rng, people["_brand_rate"].to_numpy()), planted])
-    brand_rows["brand"] = ADVERTISER_BRAND
+    brand_rows["brand"] = names.index(ADVERTISER_BRAND)
     other = _purchases(rng, people["_other_rate"].to_numpy())
-    other["brand"] = np.array(_COMPETITORS)[rng.integers(0, len(_COMPETITORS), size=len(other))]
+    competitors = np.array([names.index(b) for b in _COMPETITORS])
+    other["brand"] = competitors[rng.integers(0, len(_COMPETITORS), size=len(other))]
     rows = pd.concat([brand_rows, other], ignore_index=True)
     rows = rows.sort_values(["seconds", "person"], kind="stable").reset_index(drop=True)
-    category, price = [], []
-    for brand, pick in zip(rows["brand"].tolist(), rng.random(len(rows)).tolist(), strict=True):
-        cats, prices = BRANDS[brand]
-        i = int(pick * len(cats))
-        category.append(cats[i])
-        price.append(prices[i])
+    brand, pick = rows["brand"].to_numpy(), rng.random(len(rows))
+    all_categories = sorted({c for cats, _ in BRANDS.values() for c in cats})
+    category = np.zeros(len(rows), dtype=np.int64)
+    price = np.zeros(len(rows), dtype=np.int64)
+    for code, (cats, prices) in enumerate(BRANDS.values()):
+        mine = np.flatnonzero(brand == code)
+        which = (pick[mine] * len(cats)).astype(np.int64)
+        category[mine] = np.array([all_categories.index(c) for c in cats])[which]
+        price[mine] = np.array(prices)[which]
     units = rng.choice(np.array([1, 2, 3, 4]), size=len(rows), p=[0.6, 0.25, 0.1, 0.05])
     discount = rng.choice(np.array([1.0, 0.9, 0.8]), size=len(rows), p=[0.7, 0.2, 0.1])
     person = rows["person"].to_numpy()
     online = rng.random(len(rows)) < people["_online_share"].to_numpy()[person]
-    emails = people["email"].to_numpy()
+    emails = people["email"].to_numpy(dtype=object)
     # A few in-store purchases carry the address as typed at the till.
-    txn_emails = [
-        respell(rng, emails[p]) if not on and rng.random() < 0.05 else emails[p]
-        for p, on in zip(person.tolist(), online.tolist(), strict=True)
-    ]
+    txn_emails = respell_some(rng, emails[person], ~online & (rng.random(len(rows)) < 0.05))
     return pd.DataFrame(
         {
             "email": txn_emails,
             "txn_ts": _timestamps(rows["seconds"].to_numpy()).to_numpy(),
-            "brand": rows["brand"].to_numpy(),
-            "category": category,
-            "channel": np.where(online, "online", "instore"),
-            "amount_cents": np.round(units * np.array(price) * discount).astype(np.int64),
+            "brand": pd.Categorical.from_codes(brand, pd.Index(names)),
+            "category": pd.Categorical.from_codes(category, pd.Index(all_categories)),
+            "channel": pd.Categorical.from_codes(
+                online.astype(np.int8), pd.Index(["instore", "online"])
+            ),
+            "amount_cents": np.round(units * price * discount).astype(np.int64),
             "units": units,
             "consent_measurement": people["consent_measurement"].to_numpy()[person],
-            "postal_code": people["_postal_code"].to_numpy()[person],
+            "postal_code": people["_postal_code"].array.take(person),
         }
     )

@@ -17,6 +17,8 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 FIRST_NAMES = (
@@ -55,9 +57,7 @@ def identity_key(email: str) -> str:
     return f"{local}@{domain}"
 
 
-def _local_part(rng: np.random.Generator, first: str, last: str) -> str:
-    style = int(rng.integers(0, 6))
-    digits = str(int(rng.integers(1, 1000)))
+def _local_part(style: int, first: str, last: str, digits: int) -> str:
     if style == 0:
         return f"{first}.{last}"
     if style == 1:
@@ -71,51 +71,89 @@ def _local_part(rng: np.random.Generator, first: str, last: str) -> str:
     return f"{first}{digits}"
 
 
-def _display_case(rng: np.random.Generator, local: str) -> str:
+def _display_case(local: str, capitalized: bool) -> str:
     """How the address owner typed it at sign-up: mostly lower case, sometimes capitalized."""
-    if rng.random() < 0.2:
-        return ".".join(part.capitalize() for part in local.split("."))
-    return local
+    return ".".join(part.capitalize() for part in local.split(".")) if capitalized else local
+
+
+def _candidates(rng: np.random.Generator, size: int, crowded: bool) -> list[str]:
+    """``size`` candidate addresses, every random choice drawn as one array per field; in a
+    ``crowded`` name space a number is appended, as real sign-ups disambiguate."""
+    domain = rng.choice(len(DOMAINS), size=size, p=DOMAIN_WEIGHTS)
+    first = rng.integers(0, len(FIRST_NAMES), size=size)
+    last = rng.integers(0, len(LAST_NAMES), size=size)
+    style = rng.integers(0, 6, size=size)
+    digits = rng.integers(1, 1000, size=size)
+    capitalized = rng.random(size) < 0.2
+    suffix = rng.integers(1000, 100000, size=size) if crowded else None
+    out = []
+    for i, (d, f, la, st, dg, cap) in enumerate(
+        zip(domain.tolist(), first.tolist(), last.tolist(), style.tolist(), digits.tolist(),
+            capitalized.tolist(), strict=True)
+    ):  # fmt: skip
+        local = _local_part(st, FIRST_NAMES[f], LAST_NAMES[la], dg)
+        if suffix is not None:
+            local += str(int(suffix[i]))
+        out.append(f"{_display_case(local, cap)}@{DOMAINS[d]}")
+    return out
 
 
 def make_emails(rng: np.random.Generator, count: int) -> list[str]:
     """``count`` addresses of distinct people (distinct after normalization)."""
     seen: set[str] = set()
     out: list[str] = []
-    domains = rng.choice(len(DOMAINS), size=count * 2, p=DOMAIN_WEIGHTS)
-    attempt = 0
+    crowded = False
     while len(out) < count:
-        domain = DOMAINS[int(domains[attempt % len(domains)])]
-        attempt += 1
-        first = FIRST_NAMES[int(rng.integers(0, len(FIRST_NAMES)))]
-        last = LAST_NAMES[int(rng.integers(0, len(LAST_NAMES)))]
-        local = _local_part(rng, first, last)
-        if attempt > count * 2:  # name space crowded: disambiguate like real sign-ups do
-            local += str(int(rng.integers(1000, 100000)))
-        email = f"{_display_case(rng, local)}@{domain}"
-        key = identity_key(email)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(email)
+        for email in _candidates(rng, 2 * (count - len(out)), crowded):
+            key = identity_key(email)
+            if key not in seen:
+                seen.add(key)
+                out.append(email)
+                if len(out) == count:
+                    break
+        crowded = True  # after a round of plain names: disambiguate like real sign-ups do
     return out
 
 
-def respell(rng: np.random.Generator, email: str) -> str:
-    """The same person's address as another system recorded it (same normalized identity)."""
+def _respelled(email: str, choice: int, tag: int, cut: float, upper: bool) -> str:
     local, _, domain = email.partition("@")
-    choice = int(rng.integers(0, 4))
     if domain.lower() == GMAIL:
         if choice == 0:
-            tag = PLUS_TAGS[int(rng.integers(0, len(PLUS_TAGS)))]
-            return f"{local}+{tag}@{domain}"
+            return f"{local}+{PLUS_TAGS[tag]}@{domain}"
         if choice == 1:
             plain = local.replace(".", "")
-            cut = int(rng.integers(1, max(2, len(plain))))
-            dotted = plain if "." in local else f"{plain[:cut]}.{plain[cut:]}"
-            return f"{dotted.upper() if rng.random() < 0.3 else dotted}@{domain}"
+            at = 1 + int(cut * (max(2, len(plain)) - 1))
+            dotted = plain if "." in local else f"{plain[:at]}.{plain[at:]}"
+            return f"{dotted.upper() if upper else dotted}@{domain}"
         if choice == 2:
             return f"{local.upper()}@GMail.com"
     if choice % 2 == 0:
         return f"{local.capitalize()}@{domain.upper()}"
     return email.upper()
+
+
+def respell_many(rng: np.random.Generator, emails: Sequence[str]) -> list[str]:
+    """Each address as another system recorded it (same normalized identity); the random
+    choices are drawn as arrays, so millions of rows take seconds."""
+    n = len(emails)
+    choice = rng.integers(0, 4, size=n).tolist()
+    tag = rng.integers(0, len(PLUS_TAGS), size=n).tolist()
+    cut = rng.random(n).tolist()
+    upper = (rng.random(n) < 0.3).tolist()
+    return [
+        _respelled(e, c, t, u, up)
+        for e, c, t, u, up in zip(emails, choice, tag, cut, upper, strict=True)
+    ]
+
+
+def respell(rng: np.random.Generator, email: str) -> str:
+    """The same person's address as another system recorded it (same normalized identity)."""
+    return respell_many(rng, [email])[0]
+
+
+def respell_some(rng: np.random.Generator, emails: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """``emails`` (an object array) with the addresses where ``chosen`` is true respelled."""
+    out = emails.copy()
+    picked = np.flatnonzero(chosen)
+    out[picked] = respell_many(rng, emails[picked].tolist())
+    return out

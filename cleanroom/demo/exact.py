@@ -17,7 +17,9 @@ True
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cleanroom.demo.emails import identity_key
@@ -33,16 +35,34 @@ def person_key(email: str) -> str:
     return hashlib.sha256(identity_key(email).encode("utf-8")).hexdigest()
 
 
-def exact_frame(
-    world: World, name: str, purpose: str | None, *, consented: bool = False
-) -> pd.DataFrame:
-    """Dataset ``name`` keyed by ``pid``: as a template of ``purpose`` sees it (consenting rows,
-    no consent columns; ``consented``: every row, with its consent as ``consented``), or with
-    ``purpose=None`` as ingestion stores it (consent kept)."""
+def keyed_frame(world: World, name: str, hashed: Path | None = None) -> pd.DataFrame:
+    """Dataset ``name`` as generated, with ``pid`` added (every row and column): read once, then
+    cut to what each purpose sees by :func:`as_seen_by`. Each distinct address is hashed once;
+    ``hashed``, the dataset's upload (``cleanroom.demo.uploads``: the same rows with the address
+    already hashed), saves even that."""
     spec = demo_dataset_specs()[name]
     roles = {column: col["role"] for column, col in spec["columns"].items()}
     stamps = [column for column, role in roles.items() if role == "timestamp"]
-    frame = pd.read_csv(world.files[name], parse_dates=stamps)
+    source = world.files[name] if hashed is None else hashed
+    frame = pd.read_csv(source, parse_dates=stamps, engine="pyarrow")
+    identifiers = [column for column, role in roles.items() if role == "identifier"]
+    if identifiers and hashed is not None:
+        frame = frame.rename(columns={identifiers[0]: "pid"})
+    elif identifiers:
+        codes, uniques = pd.factorize(frame[identifiers[0]])
+        keys = np.array([person_key(e) for e in uniques.tolist()], dtype=object)
+        frame = frame.assign(pid=keys[codes])
+    return frame
+
+
+def as_seen_by(
+    frame: pd.DataFrame, name: str, purpose: str | None, *, consented: bool = False
+) -> pd.DataFrame:
+    """A :func:`keyed_frame` as a template of ``purpose`` sees it (consenting rows, no consent
+    columns; ``consented``: every row, with its consent as ``consented``), or with
+    ``purpose=None`` as ingestion stores it (consent kept)."""
+    spec = demo_dataset_specs()[name]
+    roles = {column: col["role"] for column, col in spec["columns"].items()}
     flag: list[str] = []
     for column, col in spec["columns"].items():
         if col["role"] == "consent" and col["purpose"] == purpose and consented:
@@ -50,12 +70,17 @@ def exact_frame(
             flag = [CONSENTED]
         elif col["role"] == "consent" and col["purpose"] == purpose:
             frame = frame[frame[column]]
-    identifiers = [column for column, role in roles.items() if role == "identifier"]
-    if identifiers:
-        frame = frame.assign(pid=frame[identifiers[0]].map(person_key))
     kept = _KEPT_ROLES + (("consent",) if purpose is None else ())
     columns = [column for column, role in roles.items() if role in kept]
-    return frame[(["pid"] if identifiers else []) + columns + flag].reset_index(drop=True)
+    keyed = ["pid"] if "pid" in frame.columns else []
+    return frame[keyed + columns + flag].reset_index(drop=True)
+
+
+def exact_frame(
+    world: World, name: str, purpose: str | None, *, consented: bool = False
+) -> pd.DataFrame:
+    """Dataset ``name`` keyed by ``pid``, by :func:`as_seen_by`."""
+    return as_seen_by(keyed_frame(world, name), name, purpose, consented=consented)
 
 
 def exact_frames(world: World, purpose: str | None) -> dict[str, pd.DataFrame]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cleanroom.demo.emails import make_emails, respell
+from cleanroom.demo.emails import make_emails, respell_some
 from cleanroom.demo.specs import AGE_BANDS, CRM_SEGMENTS, LOYALTY_TIERS, REGIONS, RETAIL_SEGMENTS
 
 BRAND_BUYER_SHARE = 0.55  # shoppers who ever buy the advertiser's brand without ads
@@ -47,10 +47,12 @@ def make_people(
             "_brand_rate": brand_rate,
             "_other_rate": rng.gamma(1.5, OTHER_RATE_PER_DAY / 1.5, size=shoppers),
             "_online_share": rng.beta(2.0, 3.0, size=shoppers),
-            "_postal_code": [
-                f"{_REGION_POSTAL_PREFIX[r]}{s:03d}"
-                for r, s in zip(region.tolist(), postal_suffix.tolist(), strict=True)
-            ],
+            "_postal_code": pd.Categorical(
+                [
+                    f"{_REGION_POSTAL_PREFIX[r]}{s:03d}"
+                    for r, s in zip(region.tolist(), postal_suffix.tolist(), strict=True)
+                ]
+            ),
         }
     )
     age_rng = age_rng if age_rng is not None else np.random.default_rng(0)
@@ -76,10 +78,8 @@ def crm_table(rng: np.random.Generator, people: pd.DataFrame, external: list[str
     segment = np.where(rate > BRAND_RATE_PER_DAY, "loyal", np.where(rate > 0, "lapsed", "prospect"))
     stale = rng.random(len(people)) < 0.1
     segment = np.where(stale, rng.choice(np.array(CRM_SEGMENTS), size=len(people)), segment)
-    emails = [
-        respell(rng, e) if rng.random() < 0.35 else e
-        for e in people["email"].to_numpy()[keep].tolist()
-    ]
+    kept = people["email"].to_numpy(dtype=object)[keep]
+    emails = respell_some(rng, kept, rng.random(len(kept)) < 0.35).tolist()
     crm = pd.DataFrame(
         {
             "email": emails + external,

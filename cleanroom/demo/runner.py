@@ -24,8 +24,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from cleanroom.client import ApiClient, ApiError, ReportFormat
 from cleanroom.config import Settings, load_settings
 from cleanroom.demo.activity import CAMPAIGNS
 from cleanroom.demo.charts import write_chart
-from cleanroom.demo.exact import exact_frame
+from cleanroom.demo.exact import as_seen_by, keyed_frame
 from cleanroom.demo.report_view import (
     ReportComparison,
     compare_report,
@@ -41,9 +42,15 @@ from cleanroom.demo.report_view import (
     format_number,
     summary_line,
 )
-from cleanroom.demo.specs import ADVERTISER_ORG, DEMO_POLICY, RETAILER_ORG, demo_dataset_specs
+from cleanroom.demo.specs import (
+    ADVERTISER_ORG,
+    DEFAULT_RUN_EPSILON,
+    DEMO_POLICY,
+    RETAILER_ORG,
+    demo_dataset_specs,
+)
 from cleanroom.demo.uploads import hash_world
-from cleanroom.demo.world import World, generate_world
+from cleanroom.demo.world import DEFAULT_SHOPPERS, World, generate_world
 from cleanroom.lift_view import campaign_label, exact_effects, lift_lines
 from cleanroom.services.auth import mint_token
 from cleanroom.services.context import build_services
@@ -51,7 +58,7 @@ from cleanroom.services.exact import ExactAnswer, exact_answer
 
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"  # in a source checkout
 FAIRNESS_TEMPLATE = "audience_composition"
-FAIRNESS_EPSILON = 1.0
+FAIRNESS_EPSILON = DEFAULT_RUN_EPSILON
 KPI_TEMPLATE, KPI_CAMPAIGN = "campaign_kpis", "c1"
 SERVER_START_SECONDS = 90.0
 RUN_TIMEOUT_SECONDS = 300.0
@@ -68,10 +75,12 @@ class DemoFailed(Exception):
 @dataclass(frozen=True)
 class DemoOptions:
     output: Path = Path("demo-output")
-    shoppers: int = 15_000
+    shoppers: int = DEFAULT_SHOPPERS
     seed: int = 7
-    epsilon: float = 3.0  # per run; the fourteen runs (and the fairness check) fit the budget of 50
-    delta: float = 1e-7
+    # Per run, what `cleanroom run` and the console spend by default; the fourteen templates and
+    # the four fairness runs fit DEMO_POLICY's budget.
+    epsilon: float = DEFAULT_RUN_EPSILON
+    delta: float | None = None  # the server's default: a tenth of the delta budget, when needed
     queries: Path | None = None  # None: the checkout's queries/, else ./queries
     workdir: Path | None = None  # None: a fresh temporary directory, removed afterwards
     engine: str = "duckdb"  # the server's query engine (CLEANROOM_ENGINE): duckdb or spark
@@ -125,22 +134,39 @@ def run_demo(
     with _workdir(options.workdir) as work:
         echo(f"generating the demo world ({options.shoppers:,} shoppers, seed {options.seed})")
         world = generate_world(work / "world", seed=options.seed, shoppers=options.shoppers)
-        uploads = hash_world(world, work / "hashed", echo)
+        background = ThreadPoolExecutor(max_workers=1)
+        # Hashing (in processes of its own) while the server starts.
+        hashed: list[str] = []  # its lines, printed once the server is up
+        hashing = background.submit(hash_world, world, work / "hashed", hashed.append)
         env = _server_env(work / "data", options.engine)
         settings = load_settings(env=env)
         build_services(settings, migrate=True).close()
         sources = _read_templates(options.queries or default_queries_dir())
-        with _server(env, work, echo) as url:
+        with background, _server(env, work, echo) as url:
+            uploads = hashing.result()
+            echo("\n".join(hashed))
+            # The exact answers' tables are prepared here while the server ingests and runs.
+            views = exact_views(set(DEMO_POLICY["purposes"]))
+            exact_tables = background.submit(_exact_tables, world, uploads, work / "exact", views)
             admin = ApiClient(url, _token(settings, RETAILER_ORG, "retailer_admin"), timeout=60)
             advertiser = admin.with_token(_token(settings, ADVERTISER_ORG, "advertiser"))
             cid, templates = _set_up(admin, advertiser, world, uploads, sources, echo)
-            tables = _exact_tables(world, work / "exact", {v for _, v in templates.values()})
-            exact_settings = settings.replace(data_dir=work / "exact")
-            comparisons, files = [], []
-            lift: dict[str, dict[str, Any]] = {}
             approved = dict(_approved(admin, advertiser, cid, templates, echo))
-            for name, template_id in approved.items():
-                report = _run_one(advertiser, cid, name, template_id, options, echo, progress)
+            # Every run is queued first, the server works through them, each result is
+            # printed in order.
+            queued = {name: _start_run(advertiser, cid, name, template_id, options)
+                      for name, template_id in approved.items()}  # fmt: skip
+            checks = {}
+            if FAIRNESS_TEMPLATE in approved:
+                checks = _start_fairness_runs(advertiser, cid, approved[FAIRNESS_TEMPLATE])
+            tables = exact_tables.result()
+            exact_settings = settings.replace(data_dir=work / "exact")
+            comparisons: list[ReportComparison] = []
+            files: list[Future[Path]] = []
+            lift: dict[str, dict[str, Any]] = {}
+            for name, (run_id, preview_line) in queued.items():
+                echo(preview_line)
+                report = _finish_run(advertiser, cid, name, run_id, progress)
                 text, view = templates[name]
                 exact = exact_answer(exact_settings, text, tables[view])
                 comparison = compare_report(name, report, exact)
@@ -150,13 +176,11 @@ def run_demo(
                     lift = _lift_check(report["lift"], exact, echo)
                 if report.get("opt_in"):
                     _opt_in_lines(report["opt_in"], echo)
-                files += _write_outputs(advertiser, cid, report, comparison, options.output)
-                comparisons.append(comparison)
-            fairness = {}
-            if FAIRNESS_TEMPLATE in approved:
-                fairness = _fairness_check(
-                    advertiser, cid, approved[FAIRNESS_TEMPLATE], options, echo, progress
+                files += _write_outputs(
+                    advertiser, cid, report, comparison, options.output, background
                 )
+                comparisons.append(comparison)
+            fairness = _fairness_check(advertiser, cid, checks, echo, progress) if checks else {}
             if KPI_TEMPLATE in approved:
                 _kpis_view(admin, advertiser, cid, echo)
             remaining = _print_budget(advertiser, cid, echo)
@@ -167,7 +191,7 @@ def run_demo(
                 _keep_serving(url, settings, echo)
     result = DemoResult(
         tuple(comparisons), remaining, bool(verified.get("ok")), int(verified.get("events", 0)),
-        time.monotonic() - started, tuple(files), fairness, lift,
+        time.monotonic() - started, tuple(f.result() for f in files), fairness, lift,
     )  # fmt: skip
     options.output.mkdir(parents=True, exist_ok=True)
     summary = options.output / "summary.json"
@@ -205,20 +229,44 @@ def _read_templates(folder: Path) -> dict[str, str]:
     return {path.stem: path.read_text(encoding="utf-8") for path in files}
 
 
-def _exact_tables(world: World, root: Path, views: set[View]) -> dict[View, dict[str, Path]]:
+def _exact_tables(
+    world: World, uploads: Mapping[str, Path], root: Path, views: set[View]
+) -> dict[View, dict[str, Path]]:
     """(purpose, consent dataset) -> dataset name -> Parquet file of the data as a template of
-    that purpose (and ``-- consent:`` header, when not None) sees it."""
-    tables: dict[View, dict[str, Path]] = {}
-    for purpose, consent in sorted(views, key=lambda v: (v[0], v[1] or "")):
-        folder = root / (purpose if consent is None else f"{purpose}-consent-{consent}")
-        folder.mkdir(parents=True, exist_ok=True)
-        tables[purpose, consent] = {}
-        for name in demo_dataset_specs():
-            path = folder / f"{name}.parquet"
-            frame = exact_frame(world, name, purpose, consented=name == consent)
-            frame.to_parquet(path, index=False)
-            tables[purpose, consent][name] = path
+    that purpose (and ``-- consent:`` header, when not None) sees it, read from the hashed
+    uploads; one file per distinct cut (most datasets look the same to every view)."""
+    tables: dict[View, dict[str, Path]] = {view: {} for view in views}
+    root.mkdir(parents=True, exist_ok=True)
+    specs = demo_dataset_specs()
+    for name, spec in specs.items():
+        frame = keyed_frame(world, name, uploads[name])  # read once, cut per view
+        written: dict[tuple[str | None, bool], Path] = {}
+        for (purpose, consent), files in sorted(tables.items(), key=lambda v: str(v[0])):
+            consented = name == consent
+            # A cut is decided by the consent column it filters on (or carries) and nothing else.
+            column = next(
+                (c for c, col in spec["columns"].items()
+                 if col["role"] == "consent" and col["purpose"] == purpose),
+                None,
+            )  # fmt: skip
+            key = (column, consented)
+            if key not in written:
+                written[key] = root / f"{name}-{len(written)}.parquet"
+                cut = as_seen_by(frame, name, purpose, consented=consented)
+                cut.to_parquet(written[key], index=False)
+            files[name] = written[key]
     return tables
+
+
+def exact_views(purposes: set[str]) -> set[View]:
+    """Every view a template of the demo may have: a purpose, alone or with the consent analysis
+    of a dataset that has a consent column for it."""
+    views: set[View] = {(purpose, None) for purpose in purposes}
+    for name, spec in demo_dataset_specs().items():
+        for col in spec["columns"].values():
+            if col["role"] == "consent" and col["purpose"] in purposes:
+                views.add((col["purpose"], name))
+    return views
 
 
 def _server_env(data_dir: Path, engine: str) -> dict[str, str]:
@@ -385,25 +433,27 @@ def _lift_check(
     return found
 
 
+def _start_fairness_runs(advertiser: ApiClient, cid: str, template_id: str) -> dict[str, str]:
+    """The bias test of every campaign's delivery queued: audience_composition once per
+    campaign, at FAIRNESS_EPSILON each; campaign -> run id."""
+    return {
+        c.campaign_id: _create_run(
+            advertiser, cid, template_id, {"campaign_id": c.campaign_id}, FAIRNESS_EPSILON
+        )
+        for c in CAMPAIGNS
+    }
+
+
 def _fairness_check(
-    advertiser: ApiClient,
-    cid: str,
-    template_id: str,
-    options: DemoOptions,
-    echo: Echo,
-    progress: Progress,
+    advertiser: ApiClient, cid: str, runs: Mapping[str, str], echo: Echo, progress: Progress
 ) -> dict[str, list[str]]:
-    """The bias test of every campaign's delivery: audience_composition once per campaign, at
-    FAIRNESS_EPSILON each; the groups each run flagged for review."""
+    """Each campaign's reach ratios by age band; the groups each run flagged for review."""
     echo(f"\nfairness: each campaign's reach by age band (epsilon {FAIRNESS_EPSILON:g} per run)")
     flagged: dict[str, list[str]] = {}
-    fair = replace(options, epsilon=FAIRNESS_EPSILON)
-    for campaign in CAMPAIGNS:
-        params = {"campaign_id": campaign.campaign_id}
-        report = _run_one(advertiser, cid, FAIRNESS_TEMPLATE, template_id, fair, echo, progress,
-                          params=params, quiet=True)  # fmt: skip
+    for campaign, run_id in runs.items():
+        report = _finish_run(advertiser, cid, FAIRNESS_TEMPLATE, run_id, progress)
         found = report.get("fairness") or {}
-        flagged[campaign.campaign_id] = list(found.get("flagged_groups") or [])
+        flagged[campaign] = list(found.get("flagged_groups") or [])
         reached = next(a for a in found.get("audiences", []) if a["audience"] == "reached")
         ratios = ", ".join(
             f"{g['group']} {g['ratio']:.2f} [{g['ratio_interval'][0]:.2f}, "
@@ -412,11 +462,11 @@ def _fairness_check(
             if g["ratio"] is not None and g["ratio_interval"] is not None
         )
         verdict = (
-            f"FLAGGED for review ({', '.join(flagged[campaign.campaign_id])})"
-            if flagged[campaign.campaign_id]
+            f"FLAGGED for review ({', '.join(flagged[campaign])})"
+            if flagged[campaign]
             else "not flagged"
         )
-        echo(f"  {campaign.campaign_id}: reach ratio by age band {ratios}: {verdict}")
+        echo(f"  {campaign}: reach ratio by age band {ratios}: {verdict}")
     return flagged
 
 
@@ -452,51 +502,68 @@ def _opt_in_lines(opt_in: Mapping[str, Any], echo: Echo) -> None:
              f"(differentially private, charged to {ADVERTISER_ORG}'s budget)")  # fmt: skip
 
 
-def _run_one(
+def _start_run(
+    advertiser: ApiClient, cid: str, name: str, template_id: str, options: DemoOptions
+) -> tuple[str, str]:
+    """Preview a template's run and queue it: the run id and the preview's line to print."""
+    preview = advertiser.preview_run(cid, template_id, {}, options.epsilon, options.delta)
+    expected = (preview.get("accuracy") or {}).get("half_widths") or {}
+    shown = ", ".join(f"{k} ±{v:,.4g}" for k, v in expected.items()) or "per row"
+    run_id = _create_run(advertiser, cid, template_id, {}, options.epsilon, options.delta)
+    return run_id, f"\npreview {name}: expected 95% half-widths {shown}"
+
+
+def _create_run(
     advertiser: ApiClient,
     cid: str,
-    name: str,
     template_id: str,
-    options: DemoOptions,
-    echo: Echo,
-    progress: Progress,
-    params: Mapping[str, Any] | None = None,
-    quiet: bool = False,
-) -> dict[str, Any]:
-    values = dict(params or {})
-    if not quiet:
-        preview = advertiser.preview_run(cid, template_id, values, options.epsilon, options.delta)
-        expected = (preview.get("accuracy") or {}).get("half_widths") or {}
-        shown = ", ".join(f"{k} ±{v:,.4g}" for k, v in expected.items()) or "per row"
-        echo(f"\npreview {name}: expected 95% half-widths {shown}")
+    params: Mapping[str, Any],
+    epsilon: float,
+    delta: float | None = None,
+) -> str:
     run = advertiser.create_run(
-        cid, template_id, values, options.epsilon, options.delta, idempotency_key=str(uuid.uuid4())
+        cid, template_id, dict(params), epsilon, delta, idempotency_key=str(uuid.uuid4())
     )
+    return str(run["id"])
+
+
+def _finish_run(
+    advertiser: ApiClient, cid: str, name: str, run_id: str, progress: Progress
+) -> dict[str, Any]:
+    """Wait for a queued run (a progress bar) and fetch its report."""
     with progress(f"run {name}") as update:
         final = advertiser.wait_for_run(
-            cid, str(run["id"]), timeout=RUN_TIMEOUT_SECONDS,
+            cid, run_id, timeout=RUN_TIMEOUT_SECONDS,
             on_progress=lambda state: update(float(state.get("progress") or 0.0)),
         )  # fmt: skip
         update(1.0)
     if final.get("status") != "succeeded":
         error = final.get("error") or {}
         raise DemoFailed(f"run of {name} failed: {error.get('code')}: {error.get('message')}")
-    return advertiser.get_report(cid, str(run["id"]))
+    return advertiser.get_report(cid, run_id)
 
 
 def _write_outputs(
-    client: ApiClient, cid: str, report: Mapping[str, Any], comparison: ReportComparison, out: Path
-) -> list[Path]:
-    """The report as the server renders it (JSON and CSV) and its chart."""
+    client: ApiClient,
+    cid: str,
+    report: Mapping[str, Any],
+    comparison: ReportComparison,
+    out: Path,
+    background: Executor,
+) -> list[Future[Path]]:
+    """The report as the server renders it (JSON and CSV) and its chart, drawn by
+    ``background`` while the next run is awaited."""
     out.mkdir(parents=True, exist_ok=True)
     name, run_id = comparison.name, str(report["run_id"])
-    written = []
+    written: list[Future[Path]] = []
     formats: tuple[ReportFormat, ...] = ("json", "csv")
     for fmt in formats:
         path = out / f"{name}.{fmt}"
         path.write_bytes(client.download_report(cid, run_id, fmt))
-        written.append(path)
-    written.append(write_chart(comparison, out / f"{name}.png"))
+        done: Future[Path] = Future()
+        done.set_result(path)
+        written.append(done)
+    written.append(background.submit(write_chart, comparison, out / f"{name}.png"))
     return written
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from cleanroom.demo.activity import CAMPAIGNS, Campaign, run_campaigns, transactions_table
 from cleanroom.demo.population import crm_table, customers_table, make_people
@@ -36,6 +38,7 @@ from cleanroom.errors import InvalidRequest
 
 MIN_SHOPPERS = 500
 MAX_SHOPPERS = 1_000_000
+DEFAULT_SHOPPERS = 200_000  # what `cleanroom demo` generates; tests pass small worlds
 
 
 @dataclass(frozen=True)
@@ -67,17 +70,21 @@ class World:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == bool:
-            # Lower-case literals every CSV reader (and DuckDB's sniffer) reads as booleans.
-            out[column] = np.where(out[column].to_numpy(), "true", "false")
+    """``frame`` as CSV by pyarrow's writer (seconds for millions of rows): timestamps to the
+    second as ``YYYY-MM-DD HH:MM:SS``, booleans as the lower-case literals every CSV reader (and
+    DuckDB's sniffer) reads as booleans, nothing quoted (no generated value needs it)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.timestamp("s")))
     tmp = path.with_name(path.name + ".tmp")
-    out.to_csv(tmp, index=False, date_format="%Y-%m-%d %H:%M:%S", lineterminator="\n")
+    # quoting_header is newer than pyarrow-stubs
+    options = pa_csv.WriteOptions(quoting_style="none", quoting_header="none")  # type: ignore[call-arg]
+    pa_csv.write_csv(table, tmp, options)
     tmp.replace(path)
 
 
-def generate_world(out_dir: Path | str, seed: int = 7, shoppers: int = 20_000) -> World:
+def generate_world(out_dir: Path | str, seed: int = 7, shoppers: int = DEFAULT_SHOPPERS) -> World:
     """Generate the demo world into ``out_dir`` (created if needed) and describe it.
 
     Writes ``<dataset>.csv`` for the six datasets, ``specs/<dataset>.json``, ``collaboration.json``

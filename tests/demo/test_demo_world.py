@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,9 @@ import pytest
 
 from cleanroom.demo.activity import PLANTED_WINDOW_DAYS
 from cleanroom.demo.emails import identity_key
+from cleanroom.demo.runner import DemoOptions
 from cleanroom.demo.specs import DATASET_OWNERS, DEMO_POLICY, demo_dataset_specs
-from cleanroom.demo.world import World, generate_world
+from cleanroom.demo.world import DEFAULT_SHOPPERS, World, generate_world
 from cleanroom.errors import InvalidRequest
 from cleanroom.types import CollaborationPolicy, DatasetSpec
 
@@ -74,11 +76,19 @@ def test_emails_are_raw_and_sometimes_respelled_across_sides(small_world: World)
 
 @pytest.fixture(scope="module")
 def default_world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    """The world the demo uses (seed 7, 20,000 shoppers)."""
-    return generate_world(tmp_path_factory.mktemp("default_world"))
+    """The demo's seed on a tenth of its default size (20,000 of 200,000 shoppers): big enough
+    for the planted effects to show, small enough for the test suite."""
+    return generate_world(tmp_path_factory.mktemp("default_world"), shoppers=20_000)
 
 
-def test_default_world_size_fits_the_demo(default_world: World) -> None:
+def test_the_demo_generates_200_000_shoppers_by_default() -> None:
+    assert DEFAULT_SHOPPERS == 200_000
+    assert inspect.signature(generate_world).parameters["shoppers"].default == DEFAULT_SHOPPERS
+    assert DemoOptions().shoppers == DEFAULT_SHOPPERS
+
+
+def test_world_size_scales_with_the_shoppers(default_world: World) -> None:
+    # 10 to 22 rows per shopper over the six files: 2 to 4.5 million rows for the demo's world.
     assert default_world.shoppers == 20_000
     assert 200_000 < sum(default_world.row_counts.values()) < 450_000
 

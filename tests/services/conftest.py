@@ -57,8 +57,13 @@ class Room:
     templates: dict[str, Template]
 
 
+# The demo's policy with the epsilon and delta room these tests spend (runs at up to 5 epsilon).
+ROOM_POLICY = {**DEMO_POLICY, "epsilon_budget": 50.0, "max_epsilon_per_run": 5.0,
+               "delta_budget": 1e-5}  # fmt: skip
+
+
 def build_room(svc: Services, files: dict[str, Path], template_names: tuple[str, ...]) -> Room:
-    collab = create_collaboration(svc, ADMIN, "demo", [ADVERTISER_ORG], DEMO_POLICY)
+    collab = create_collaboration(svc, ADMIN, "demo", [ADVERTISER_ORG], ROOM_POLICY)
     for name, path in files.items():
         owner = ADMIN if DATASET_OWNERS[name] == RETAILER_ORG else ANALYST
         register_dataset(

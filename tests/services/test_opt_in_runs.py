@@ -17,6 +17,7 @@ from cleanroom.services.budget import get_budget
 from cleanroom.services.context import Services
 from cleanroom.services.kpis import governance_kpis
 from cleanroom.services.reports import get_report
+from cleanroom.services.requests import RunRequest
 from cleanroom.services.runs import RunWorker, create_run
 from tests.services.conftest import ADMIN, ANALYST, Room, build_room
 
@@ -31,7 +32,7 @@ def opt_in_room(svc: Services, hashed_files: dict[str, Path]) -> Room:
 def _report(svc: Services, room: Room, name: str) -> dict[str, object]:
     body = {"template_id": room.templates[name].id, "parameters": {},
             "privacy_loss": {"epsilon": EPSILON}}  # fmt: skip
-    run, _ = create_run(svc, ANALYST, room.collab.id, body)
+    run, _ = create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(body))
     RunWorker(svc, "test").run_pending()
     return get_report(svc, ANALYST, room.collab.id, run.id)
 

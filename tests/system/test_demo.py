@@ -55,8 +55,9 @@ def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path, engine: s
         intervals = {f"{c}_{end}" for c in report["columns"] for end in ("lo", "hi")}
         assert set(columns[len(report["columns"]) :]) <= intervals  # the 95% interval columns
     assert (out / "roas.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # Fourteen templates at epsilon 3, then the fairness check at 1 per campaign: 50 - 42 - 4.
-    assert "remaining budget of acme: epsilon 4" in result.stdout
+    # Fourteen templates, then the fairness check per campaign, all at the default epsilon 1:
+    # 20 - 14 - 4.
+    assert "remaining budget of acme: epsilon 2 of 20" in result.stdout
     # The partner's DP opt-in rate (opt_in_rate), printed beside its released counts.
     assert "  opt-in rate, customers for measurement: " in result.stdout
     # The bias test flags exactly the campaign whose delivery was planted to under-reach 55+.
