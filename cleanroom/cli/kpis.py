@@ -75,7 +75,8 @@ def campaign(
     as_json: bool,
 ) -> None:
     """The kpis report of CAMPAIGN_ID: its row of the latest campaign_kpis report (values and
-    95% intervals), the latest match_rate report and your org's governance KPIs."""
+    95% intervals), the latest match_rate and opt_in_rate reports and your org's governance
+    KPIs."""
     found = make_client(url, token, timeout).campaign_kpis(collaboration_id, campaign_id)
     if as_json:
         emit(found, True)
@@ -93,6 +94,17 @@ def campaign(
         ]
         _section(f"match rate (run {(match.get('source') or {}).get('run_id')})", rows,
                  list(rows[0]) if rows else [])  # fmt: skip
+    opt_in = found.get("opt_in_rate")
+    if opt_in is not None:
+        member = opt_in.get("opt_in") or {}
+        rows = [
+            {"rate": cell_text(g.get("rate")),
+             "95% interval": _interval({"interval": g.get("interval")})}
+            for g in member.get("groups") or []
+        ]  # fmt: skip
+        _section(f"opt-in rate, {member.get('dataset')} for {member.get('purpose')} "
+                 f"(run {(opt_in.get('source') or {}).get('run_id')}, differentially private)",
+                 rows, ["rate", "95% interval"])  # fmt: skip
     _governance(found.get("governance") or {})
 
 

@@ -35,6 +35,7 @@ from cleanroom.types import DatasetSpec, Principal
 
 CAMPAIGN_TEMPLATE = "campaign_kpis"
 MATCH_RATE_TEMPLATE = "match_rate"
+OPT_IN_TEMPLATE = "opt_in_rate"
 CAMPAIGN_KEY = "campaign_id"
 
 
@@ -227,8 +228,10 @@ def campaign_kpis(
     svc: Services, who: Principal, collaboration_id: str, campaign_id: Any
 ) -> dict[str, Any]:
     """The ``kpis`` report of one campaign: the latest succeeded ``campaign_kpis`` row for it
-    (values and 95% intervals, as released), the latest ``match_rate`` rows, the governance
-    KPIs the caller may see (exact, own data only) and what that run's filters removed."""
+    (values and 95% intervals, as released), the latest ``match_rate`` rows, the latest
+    ``opt_in_rate`` report's opt-in rates (differentially private: how a partner learns the
+    retailer's opt-in rate), the governance KPIs the caller may see (exact, own data only) and
+    what that run's filters removed."""
     collab = authorize(svc, who, collaboration_id, "kpis.read")
     check_allowed(svc, who, collab, "report.read")
     if not isinstance(campaign_id, str) or not campaign_id:
@@ -258,6 +261,13 @@ def campaign_kpis(
         out["match_rate"] = {
             "source": _source(match_run, match_report),
             "rows": [_cells(match_report, i) for i in range(len(match_report["rows"]))],
+        }
+    opt_in = _latest_report(svc, who, collab, OPT_IN_TEMPLATE)
+    if opt_in is not None and opt_in[1].get("opt_in"):
+        opt_in_run, opt_in_report = opt_in
+        out["opt_in_rate"] = {
+            "source": _source(opt_in_run, opt_in_report),
+            "opt_in": opt_in_report["opt_in"],
         }
     out["governance"] = _governance(svc, who, collab, svc.store.list_datasets(collab.id))
     out["governance"]["run_filters"] = _run_filters(svc, who, collab, report)["datasets"]

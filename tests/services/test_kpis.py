@@ -26,7 +26,7 @@ VIEWER = Principal("carol", ANALYST.org, "partner_viewer")
 
 @pytest.fixture
 def kpi_room(svc: Services, hashed_files: dict[str, Path]) -> Room:
-    room = build_room(svc, hashed_files, ("campaign_kpis", "match_rate"))
+    room = build_room(svc, hashed_files, ("campaign_kpis", "match_rate", "opt_in_rate"))
     # match_rate reads the advertiser's CRM: its owner approves that use too.
     decide_template(svc, ANALYST, room.collab.id, room.templates["match_rate"].id, "approve")
     return room
@@ -125,7 +125,18 @@ def test_the_kpis_report_of_a_campaign(svc: Services, kpi_room: Room, small_worl
         campaign_kpis(svc, ANALYST, kpi_room.collab.id, "c1")
     run_id = _run(svc, kpi_room, "campaign_kpis")
     _run(svc, kpi_room, "match_rate")
+    assert "opt_in_rate" not in campaign_kpis(svc, ANALYST, kpi_room.collab.id, "c1")
+    opt_in_run = _run(svc, kpi_room, "opt_in_rate")
     found = campaign_kpis(svc, ANALYST, kpi_room.collab.id, "c1")
+    # The partner's view of the retailer's opt-in rate: the DP release, with its interval.
+    opt_in = found["opt_in_rate"]
+    assert opt_in["source"]["run_id"] == opt_in_run
+    assert (opt_in["opt_in"]["dataset"], opt_in["opt_in"]["purpose"]) == (
+        "customers", "measurement",
+    )  # fmt: skip
+    for group in opt_in["opt_in"]["groups"]:
+        lo, hi = group["interval"]
+        assert 0.0 <= lo <= group["rate"] <= hi <= 1.0
     assert found["campaign"]["source"]["run_id"] == run_id
     values = found["campaign"]["values"]
     assert values["campaign_id"] == {"value": "c1"}

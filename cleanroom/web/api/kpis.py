@@ -139,6 +139,13 @@ CAMPAIGN_KPIS = record(
             "properties": {"source": _SOURCE, "rows": {"type": "array", "items": _CELLS}},
             "description": "The latest succeeded match_rate report, when there is one.",
         },
+        "opt_in_rate": {
+            "type": "object",
+            "properties": {"source": _SOURCE, "opt_in": {"type": "object"}},
+            "description": "The opt-in rates of the latest succeeded opt_in_rate report (its "
+            "report's opt_in member: differentially private, with 95% intervals), when there is "
+            "one.",
+        },
         "governance": GOVERNANCE,
     },
 )
@@ -156,7 +163,8 @@ CAMPAIGN_PARAMETER = {
     "/collaborations/<cid>/kpis",
     summary="KPIs of one campaign",
     description="The campaign's row of the latest succeeded `campaign_kpis` report the caller "
-    "may read (values and 95% intervals as released), the latest `match_rate` report, and the "
+    "may read (values and 95% intervals as released), the latest `match_rate` and `opt_in_rate` "
+    "reports, and the "
     "governance KPIs of the caller's own org's data (exact). Reads only released reports and "
     "the caller's own metadata; costs no budget. Each report read is audited.",
     query=[CAMPAIGN_PARAMETER],
