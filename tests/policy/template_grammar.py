@@ -26,6 +26,7 @@ metric.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -930,3 +931,32 @@ def templates(draw: st.DrawFn, world: World, adversarial: float | None = None) -
     if plants:
         label += f" (planted: {', '.join(sorted(plants - g.pending))})"
     return Case(sql, tuple(g.params), {}, dict(g.bounds), purpose, label)
+
+
+@st.composite
+def estimate_lines(draw: st.DrawFn, outputs: tuple[str, ...] = ("sales",)) -> tuple[str, bool]:
+    """An ``-- estimate:`` header line and whether its syntax is valid (quantile in (0.5, 1),
+    share in (0, 0.5], three fields): well-formed lines, out-of-range numbers, junk fields."""
+    output = draw(st.sampled_from(outputs))
+    quantile = draw(
+        st.one_of(
+            st.floats(0.501, 0.999),
+            st.sampled_from([0.5, 1.0, 0.0, -0.9, 1.5, math.nan, math.inf]),
+        )
+    )
+    share = draw(
+        st.one_of(
+            st.floats(0.001, 0.5),
+            st.sampled_from([0.0, -0.1, 0.51, 1.0, math.nan, math.inf]),
+        )
+    )
+    fields = [output, repr(quantile), repr(share)]
+    shape = draw(st.integers(0, 9))
+    if shape == 0:
+        fields = fields[:2]
+    elif shape == 1:
+        fields.append("extra")
+    elif shape == 2:
+        fields[1] = "high"
+    valid = len(fields) == 3 and 0.5 < quantile < 1 and 0 < share <= 0.5 and shape != 2
+    return f"-- estimate: {' '.join(fields)}", valid
