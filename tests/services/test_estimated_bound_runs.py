@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from cleanroom.config import Settings
 from cleanroom.demo.specs import ADVERTISER_ORG, RETAILER_ORG
 from cleanroom.errors import InvalidRequest, TemplateRejected
-from cleanroom.services.context import Services
+from cleanroom.services.context import Services, build_services
 from cleanroom.services.datasets import usable_datasets
 from cleanroom.services.exact import exact_answer
 from cleanroom.services.reports import get_report
@@ -134,15 +135,26 @@ def test_bias_of_the_estimated_bound_against_the_exact_sum(
         return sum(signed) / len(signed), sum(map(abs, signed)) / len(signed), used
 
     estimated, outer_bound = errors("estimated_conversion"), errors("outer")
+    # The clamping bias alone, noise-free: the exact sums with each partial clamped at the
+    # first run's estimate (the same per-(person, campaign) partials the release clamps).
+    clamped_text = estimated_template().replace(
+        "SUM(sales) AS sales", f"SUM(LEAST(sales, {estimated[2][0]})) AS sales"
+    )
+    clamped = exact_answer(svc.settings, clamped_text, tables).rows
+    bias = [
+        float(r["sales"]) / exact[r["campaign_id"]] - 1
+        for r in clamped
+        if exact.get(r["campaign_id"])
+    ]
     with capsys.disabled():
         print(
             f"\nsales vs the exact unclamped sum (mean signed, mean absolute relative error): "
-            f"estimated bound {estimated[0]:+.4f}, {estimated[1]:.4f} (bounds {estimated[2]}); "
+            f"estimated bound {estimated[0]:+.4f}, {estimated[1]:.4f} (bounds {estimated[2]}; "
+            f"clamping bias alone at {estimated[2][0]}: {sum(bias) / len(bias):+.4f}); "
             f"outer bound {outer_bound[0]:+.4f}, {outer_bound[1]:.4f}"
         )
+    assert all(b <= 0 for b in bias)
     assert all(b <= OUTER for b in estimated[2])
-    # The noise at the outer bound dwarfs what clamping at the estimate costs.
-    assert estimated[1] < outer_bound[1]
 
 
 @pytest.mark.parametrize(
@@ -162,3 +174,29 @@ def test_an_estimate_the_release_cannot_carry_is_refused(
     (violation,) = caught.value.violations
     assert violation.code == code
     assert words in violation.message
+
+
+def test_the_spark_engine_refuses_estimated_bounds(
+    pg_settings: Settings, estimated_room: Room, hashed_files: dict[str, Path]
+) -> None:
+    """At submission (the header) and at run (a template approved on DuckDB): the stable violation
+    code ``unsupported_on_spark``. Nothing starts a Spark session: the refusal comes first."""
+    spark = build_services(pg_settings.replace(engine="spark"), migrate=False)
+    try:
+        submission = TemplateSubmission.from_json({"sql": estimated_template()})
+        with pytest.raises(TemplateRejected) as caught:
+            submit_template(spark, ANALYST, estimated_room.collab.id, submission)
+        assert [v.code for v in caught.value.violations] == ["unsupported_on_spark"]
+        request = RunRequest.from_json(_body(estimated_room), preview=True)
+        with pytest.raises(TemplateRejected) as caught:
+            preview_run(spark, ANALYST, estimated_room.collab.id, request)
+        assert [v.code for v in caught.value.violations] == ["unsupported_on_spark"]
+        with pytest.raises(TemplateRejected):
+            create_run(
+                spark,
+                ANALYST,
+                estimated_room.collab.id,
+                RunRequest.from_json(_body(estimated_room)),
+            )
+    finally:
+        spark.close()
