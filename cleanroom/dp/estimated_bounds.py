@@ -36,7 +36,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from cleanroom.dp._opendp import dp
+from cleanroom.dp.candidates import json_value
 from cleanroom.dp.mechanisms import calibrate
 from cleanroom.errors import InternalError
 from cleanroom.plan import Col, Measurement, ReleasePlan
@@ -198,6 +201,26 @@ def _private_quantile(candidates: list[float], alpha: float, epsilon: float, m: 
     if measurement.map(m.max_groups) > epsilon:  # binary search returns a passing scale
         raise InternalError("the quantile's privacy map exceeds its share; this is a bug")
     return measurement
+
+
+def partials_in_release(plan: ReleasePlan, table: pa.Table, column: str) -> list[float | int]:
+    """The partials of ``column`` in groups the release can show: a group whose value of a key
+    with a public domain is outside that domain is left out, as the release leaves it out
+    (cleanroom.dp.candidates). So each person has at most ``max_groups`` partials here: the
+    group cap keeps at most ``max_groups_per_user`` groups per person, and the plan's smaller
+    ``max_groups`` (the number of key combinations) only counts groups inside the domains."""
+    domains = [
+        None if k.public_domain is None else {json_value(v) for v in k.public_domain}
+        for k in plan.group_keys
+    ]
+    keys = [[json_value(v) for v in table.column(k.name).to_pylist()] for k in plan.group_keys]
+    values = table.column(column).to_pylist()
+    rows = zip(*keys, strict=True) if keys else iter([()] * len(values))
+    return [
+        0 if value is None else value
+        for value, group in zip(values, rows, strict=True)
+        if all(d is None or v in d for d, v in zip(domains, group, strict=True))
+    ]
 
 
 def bounds_with_estimates(

@@ -27,6 +27,7 @@ from cleanroom.dp.estimated_bounds import (
     candidate_grid,
     estimate_bound,
     estimated_measurement,
+    partials_in_release,
 )
 from cleanroom.dp.explanation import default_bound_sources
 from cleanroom.dp.fairness import composition
@@ -395,8 +396,9 @@ def _estimate_bounds(plan: RunPlan, execute: Any) -> list[EstimatedBound]:
         m = estimated_measurement(spec, plan.compiled.plan)
         if m is None:  # plan_run checked it
             raise InternalError()
-        table = execute(partials_query(plan.compiled.duckdb_sql, m.column))
-        partials = [0 if v is None else v for v in table.column(0).to_pylist()]
+        release_plan = plan.compiled.plan
+        sql = partials_query(plan.compiled.duckdb_sql, m.column, len(release_plan.group_keys))
+        partials = partials_in_release(release_plan, execute(sql), m.column)
         found.append(estimate_bound(spec, m, partials, plan.estimate_epsilons[spec.output]))
     return found
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import pyarrow as pa
 import pytest
 
 from cleanroom.dp.estimated_bounds import (
@@ -13,6 +14,7 @@ from cleanroom.dp.estimated_bounds import (
     candidate_grid,
     estimate_bound,
     estimate_problem,
+    partials_in_release,
 )
 from cleanroom.errors import InternalError
 from cleanroom.plan import Col, GroupKey, Measurement, Op, Output, ReleasePlan
@@ -71,3 +73,24 @@ def test_only_a_sum_output_as_is_may_be_estimated() -> None:
         problem = estimate_problem(EstimateSpec(name, 0.99, 0.1), PLAN)
         assert problem is not None
         assert "not an output that is a SUM as is" in problem
+
+
+def test_partials_outside_a_public_domain_are_left_out() -> None:
+    """The release drops groups outside a key's public domain, so stage 1 does too: otherwise a
+    person could have more partials than the max_groups the quantile's input distance assumes."""
+    plan = ReleasePlan(
+        group_keys=(GroupKey("brand", ("acme", "zeta")), GroupKey("day")),
+        measurements=PLAN.measurements,
+        person_count="buyers",
+        outputs=PLAN.outputs,
+    )
+    table = pa.table(
+        {
+            "brand": ["acme", "other", "zeta", None],
+            "day": [1, 1, 2, 3],
+            "sales": [10, 20, None, 40],
+        }
+    )
+    assert partials_in_release(plan, table, "sales") == [10, 0]
+    keyless = ReleasePlan((), PLAN.measurements, "buyers", PLAN.outputs)
+    assert partials_in_release(keyless, pa.table({"sales": [5, 6]}), "sales") == [5, 6]
