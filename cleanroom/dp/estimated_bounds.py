@@ -91,6 +91,12 @@ def estimate_problem(spec: EstimateSpec, plan: ReleasePlan) -> str | None:
             f"estimate names '{spec.output}', which is not an output that is a SUM as is "
             "(e.g. 'SUM(amount) AS sales')"
         )
+    if m.column != spec.output:
+        # The same SUM released twice is one measurement, bounded once (by its first output).
+        return (
+            f"estimate '{spec.output}' releases the same SUM as output '{m.column}': name that "
+            "output in the estimate line"
+        )
     if m.upper <= 0 or m.lower >= m.upper:
         return f"estimate '{spec.output}' needs outer bounds lo < hi with hi > 0"
     return None
@@ -221,6 +227,15 @@ def partials_in_release(plan: ReleasePlan, table: pa.Table, column: str) -> list
         for value, group in zip(values, rows, strict=True)
         if all(d is None or v in d for d, v in zip(domains, group, strict=True))
     ]
+
+
+def check_estimated_plan(plan: ReleasePlan, estimates: Sequence[EstimatedBound]) -> None:
+    """Stage 2's plan must release each estimated measurement with its upper bound at the
+    estimate (at most the outer bound): what the report says is what the release used."""
+    for e in estimates:
+        m = next((x for x in plan.measurements if x.column == e.measurement), None)
+        if m is None or m.upper != float(e.estimate) or m.lower != e.outer[0]:
+            raise InternalError("the release does not use the estimated bound; this is a bug")
 
 
 def bounds_with_estimates(

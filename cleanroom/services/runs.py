@@ -25,6 +25,7 @@ from cleanroom.dp.estimated_bounds import (
     EstimatedBound,
     bounds_with_estimates,
     candidate_grid,
+    check_estimated_plan,
     estimate_bound,
     estimated_measurement,
     partials_in_release,
@@ -353,6 +354,7 @@ def _release(svc: Services, run: Run, plan: RunPlan) -> tuple[str, list[str]]:
             assert plan.recompile is not None
             bounds = bounds_with_estimates(plan.declared_bounds, estimated)
             plan = replace(plan, compiled=plan.recompile(bounds))
+            check_estimated_plan(plan.compiled.plan, estimated)
         compiled = plan.compiled
         sql = compiled.spark_sql if svc.settings.engine == "spark" else compiled.duckdb_sql
         table = execute(sql)

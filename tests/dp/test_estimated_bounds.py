@@ -94,3 +94,15 @@ def test_partials_outside_a_public_domain_are_left_out() -> None:
     assert partials_in_release(plan, table, "sales") == [10, 0]
     keyless = ReleasePlan((), PLAN.measurements, "buyers", PLAN.outputs)
     assert partials_in_release(keyless, pa.table({"sales": [5, 6]}), "sales") == [5, 6]
+
+
+def test_an_estimate_on_a_second_output_of_the_same_sum_is_refused() -> None:
+    plan = ReleasePlan(
+        group_keys=PLAN.group_keys,
+        measurements=PLAN.measurements,
+        person_count="buyers",
+        outputs=(*PLAN.outputs, Output("sales_again", Col("sales"))),
+    )
+    problem = estimate_problem(EstimateSpec("sales_again", 0.99, 0.1), plan)
+    assert problem is not None
+    assert "releases the same SUM as output 'sales'" in problem
