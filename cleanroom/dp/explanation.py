@@ -127,11 +127,13 @@ def explain(
     released_rows: int,
     bound_sources: Mapping[str, str] | None = None,
     derived_method: str = "",
+    run_epsilon: float | None = None,
 ) -> dict[str, Any]:
-    """The ``explanations`` member for a release of ``released_rows`` rows."""
+    """The ``explanations`` member for a release of ``released_rows`` rows; shares of epsilon
+    are of ``run_epsilon`` when given (a run that spent part of it on estimated bounds)."""
     plan = calibration.plan
     sources = {**default_bound_sources(plan), **(bound_sources or {})}
-    text = _Texts(calibration, sources, derived_method)
+    text = _Texts(calibration, sources, derived_method, run_epsilon)
     used = sorted({n.note for n in notes})
     return {
         "release": text.release(dropped, released_rows),
@@ -153,14 +155,18 @@ def _num(value: float) -> str:
 
 class _Texts:
     def __init__(
-        self, calibration: ReleaseCalibration, sources: Mapping[str, str], derived_method: str
+        self,
+        calibration: ReleaseCalibration,
+        sources: Mapping[str, str],
+        derived_method: str,
+        run_epsilon: float | None = None,
     ) -> None:
         self.c = calibration
         self.plan = calibration.plan
         self.sources = sources
         self.derived_method = derived_method
         self.measured = {m.column for m in self.plan.measurements}
-        self.total_epsilon = calibration.split.total.epsilon
+        self.total_epsilon = calibration.split.total.epsilon if run_epsilon is None else run_epsilon
 
     def release(self, dropped: Dropped, released_rows: int) -> str:
         plan = self.plan

@@ -365,6 +365,7 @@ def _release(svc: Services, run: Run, plan: RunPlan) -> tuple[str, list[str]]:
             noise=plan.noise,
             weights=plan.weights,
             bound_sources=bound_sources(plan),
+            run_epsilon=run.epsilon if estimated else None,
         )
         released = result.to_dict()
         if estimated:

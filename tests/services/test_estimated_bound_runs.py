@@ -97,6 +97,8 @@ def test_a_run_releases_sales_at_the_estimated_bound_and_charges_the_request(
     assert explained["bounds_source"] == "estimated"
     assert "not the bias of clamping" in explained["text"]
     assert f"[0, {found['estimate']}]" in explained["text"]
+    # Shares are of the run's whole epsilon (sales: 3 of 5 weights of the release's 80%).
+    assert "(48% of the run's epsilon)" in explained["text"]
     # What the run used (estimate plus release) is what it was charged.
     assert report["privacy_loss"]["epsilon"] == pytest.approx(run.epsilon)
     assert report["loss_split"]["requested"]["epsilon"] == pytest.approx(0.8)
