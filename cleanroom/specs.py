@@ -15,6 +15,7 @@ cleanroom.errors.InvalidRequest: policy.min_users_per_row must be an integer fro
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -399,3 +400,45 @@ def parse_lift(value: str) -> LiftSpec:
             "a lift line is 'cell_key test_value holdout_value', e.g. 'cell test holdout'"
         )
     return LiftSpec(parts[0].lower(), parts[1], parts[2])
+
+
+# ``-- estimate:`` bounds: the quantile lies strictly between the median and 1; the share of the
+# run's epsilon spent on the estimate is at most half of it (across all estimate lines).
+MAX_ESTIMATE_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class EstimateSpec:
+    """A template's ``-- estimate:`` header line: the SUM output whose per-person upper bound is
+    estimated at run time (a DP quantile of the clamped partials), the quantile, and the share of
+    the run's epsilon the estimate spends (cleanroom.dp.estimated_bounds)."""
+
+    output: str
+    quantile: float
+    share: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"output": self.output, "quantile": self.quantile, "share": self.share}
+
+
+def parse_estimate(value: str) -> EstimateSpec:
+    """``output quantile share`` -> EstimateSpec; raises ValueError with a readable reason.
+
+    >>> parse_estimate("sales 0.99 0.1")
+    EstimateSpec(output='sales', quantile=0.99, share=0.1)
+    """
+    parts = value.split()
+    if len(parts) != 3:
+        raise ValueError("an estimate line is 'output quantile share', e.g. 'sales 0.99 0.1'")
+    try:
+        quantile, share = float(parts[1]), float(parts[2])
+    except ValueError:
+        raise ValueError("an estimate's quantile and share must be numbers") from None
+    if not (math.isfinite(quantile) and 0.5 < quantile < 1):
+        raise ValueError("an estimate's quantile must be greater than 0.5 and less than 1")
+    if not (math.isfinite(share) and 0 < share <= MAX_ESTIMATE_SHARE):
+        raise ValueError(
+            f"an estimate's share of the run's epsilon must be greater than 0, at most "
+            f"{MAX_ESTIMATE_SHARE:g}"
+        )
+    return EstimateSpec(parts[0].lower(), quantile, share)

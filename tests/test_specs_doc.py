@@ -92,8 +92,9 @@ def test_report_example_has_the_members_of_a_real_report(real_report: dict[str, 
     example = json.loads(examples()["report"])
     assert _shape(example) == _shape(real_report)
     # Members only some reports have (a fairness analysis's composition, a holdout test's lift,
-    # a consent analysis's opt-in rate).
-    optional = {"fairness", "lift", "opt_in"}
+    # a consent analysis's opt-in rate, the estimated bounds of a template with "-- estimate:"
+    # lines).
+    optional = {"fairness", "lift", "opt_in", "estimated_bounds"}
     assert _table_fields("## Report") - optional == set(real_report)
 
 

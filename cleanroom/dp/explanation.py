@@ -48,7 +48,8 @@ NOTES: Mapping[str, str] = {
     ),
 }
 
-# Where a measurement's per-person bounds come from. None is estimated from the data.
+# Where a measurement's per-person bounds come from. Only an '-- estimate' header's output's
+# upper bound is estimated from the data (cleanroom.dp.estimated_bounds).
 BOUND_SOURCES: Mapping[str, str] = {
     "structural": "by construction (a person is counted at most once per group)",
     "policy": "from the collaboration policy's max_count_per_user",
@@ -56,6 +57,11 @@ BOUND_SOURCES: Mapping[str, str] = {
     "expression",
     "template": "from the template's '-- bounds' header (within what the datasets and the policy "
     "allow)",
+    "estimated": "estimated from the data at run time (the template's '-- estimate' header: "
+    "OpenDP's private quantile over a public grid below the outer bound, on its own share of the "
+    "run's epsilon; the report's estimated_bounds gives the estimate, grid, quantile, share and a "
+    "noisy count of the contributions clamped); the interval covers the noise at this bound, not "
+    "the bias of clamping the contributions above it",
 }
 
 
@@ -121,11 +127,13 @@ def explain(
     released_rows: int,
     bound_sources: Mapping[str, str] | None = None,
     derived_method: str = "",
+    run_epsilon: float | None = None,
 ) -> dict[str, Any]:
-    """The ``explanations`` member for a release of ``released_rows`` rows."""
+    """The ``explanations`` member for a release of ``released_rows`` rows; shares of epsilon
+    are of ``run_epsilon`` when given (a run that spent part of it on estimated bounds)."""
     plan = calibration.plan
     sources = {**default_bound_sources(plan), **(bound_sources or {})}
-    text = _Texts(calibration, sources, derived_method)
+    text = _Texts(calibration, sources, derived_method, run_epsilon)
     used = sorted({n.note for n in notes})
     return {
         "release": text.release(dropped, released_rows),
@@ -147,14 +155,18 @@ def _num(value: float) -> str:
 
 class _Texts:
     def __init__(
-        self, calibration: ReleaseCalibration, sources: Mapping[str, str], derived_method: str
+        self,
+        calibration: ReleaseCalibration,
+        sources: Mapping[str, str],
+        derived_method: str,
+        run_epsilon: float | None = None,
     ) -> None:
         self.c = calibration
         self.plan = calibration.plan
         self.sources = sources
         self.derived_method = derived_method
         self.measured = {m.column for m in self.plan.measurements}
-        self.total_epsilon = calibration.split.total.epsilon
+        self.total_epsilon = calibration.split.total.epsilon if run_epsilon is None else run_epsilon
 
     def release(self, dropped: Dropped, released_rows: int) -> str:
         plan = self.plan
@@ -256,10 +268,12 @@ class _Texts:
         part = c.split.part(m.column)
         lower, upper = _num(m.lower), _num(m.upper)
         groups = f"at most {m.max_groups} group{'s' if m.max_groups != 1 else ''}"
-        source = BOUND_SOURCES.get(self.sources.get(m.column, ""), "as declared")
+        source_key = self.sources.get(m.column, "")
+        source = BOUND_SOURCES.get(source_key, "as declared")
+        how = "" if source_key == "estimated" else "; declared, never estimated from the data"
         bounds = (
             f"Each person's contribution is clamped to [{lower}, {upper}] per group, in {groups}: "
-            f"bounds {source}; declared, never estimated from the data."
+            f"bounds {source}{how}."
         )
         share = self._share(part.epsilon)
         if c.threshold is not None and m.column == c.threshold.column:

@@ -105,6 +105,7 @@ def release(
     weights: Mapping[str, float] | None = None,
     delta_budget_for_selection: float | None = None,
     bound_sources: Mapping[str, str] | None = None,
+    run_epsilon: float | None = None,
 ) -> Release:
     """Release ``plan``'s outputs from the engine's exact per-group ``table`` under ``loss``.
 
@@ -114,7 +115,9 @@ def release(
     :mod:`cleanroom.dp.split`); ``delta_budget_for_selection`` is the delta the service
     grants partition selection; ``bound_sources`` says where each measurement's bounds come from
     (:data:`~cleanroom.dp.explanation.BOUND_SOURCES`, by measurement column; the default is by
-    kind). Noise is drawn here, once: persist the result.
+    kind); ``run_epsilon`` is the run's whole epsilon when the release spends only part of it
+    (estimated bounds spend the rest), for the explanations' shares. Noise is drawn here, once:
+    persist the result.
     """
     calibration = calibrate_release(
         plan,
@@ -147,6 +150,7 @@ def release(
         len(rows),
         bound_sources,
         DERIVED_METHOD,
+        run_epsilon,
     )
     return Release(
         columns=tuple(o.name for o in plan.outputs),

@@ -12,6 +12,7 @@ from cleanroom.policy.header import TemplateSource, parse_template_file
 from cleanroom.policy.parse import MAX_TEXT as MAX_SQL_CHARS
 from cleanroom.policy.pin import template_pin
 from cleanroom.policy.plain import bind_template_sql
+from cleanroom.policy.rewrite_release import partials_query
 
 __all__ = [
     "MAX_SQL_CHARS",
@@ -22,5 +23,6 @@ __all__ = [
     "compile_template",
     "parameter_problems",
     "parse_template_file",
+    "partials_query",
     "template_pin",
 ]

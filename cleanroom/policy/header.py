@@ -19,9 +19,27 @@ from typing import Any
 from cleanroom.errors import TemplateRejected, Violation
 from cleanroom.names import NAME_RE
 from cleanroom.policy.params import check_param_value
-from cleanroom.specs import PARAM_TYPES, LiftSpec, ParamSpec, parse_lift
+from cleanroom.specs import (
+    MAX_ESTIMATE_SHARE,
+    PARAM_TYPES,
+    EstimateSpec,
+    LiftSpec,
+    ParamSpec,
+    parse_estimate,
+    parse_lift,
+)
 
-HEADER_KEYS = ("name", "description", "purpose", "param", "bounds", "weight", "lift", "consent")
+HEADER_KEYS = (
+    "name",
+    "description",
+    "purpose",
+    "param",
+    "bounds",
+    "weight",
+    "lift",
+    "estimate",
+    "consent",
+)
 _HEADER_LINE = re.compile(r"^--\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s?(.*)$")
 _PARAM = re.compile(r"^([a-z][a-z0-9_]*)\s+(list\[(?:str|int)\]|[a-z]+)\s*(?:=\s*(.+))?$")
 
@@ -51,6 +69,9 @@ class TemplateSource:
     # filter for the template's purpose and carries the total boolean column ``consented``,
     # usable only as a group key of the release (cleanroom.policy.scope, docs/template-language.md).
     consent: str | None = None
+    # ``-- estimate: sales 0.99 0.1``: the output's per-person upper bound is estimated at run time
+    # by a DP quantile spending that share of the run's epsilon (cleanroom.dp.estimated_bounds).
+    estimates: Mapping[str, EstimateSpec] = field(default_factory=dict)
     has_header: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,6 +84,11 @@ class TemplateSource:
             "weights": dict(self.weights),
             **({"lift": self.lift.to_dict()} if self.lift is not None else {}),
             **({"consent": self.consent} if self.consent is not None else {}),
+            **(
+                {"estimates": [e.to_dict() for e in self.estimates.values()]}
+                if self.estimates
+                else {}
+            ),
         }
 
 
@@ -123,6 +149,7 @@ def parse_template_file(text: str) -> TemplateSource:
     bounds: dict[str, tuple[float, float]] = {}
     weights: dict[str, float] = {}
     lift: LiftSpec | None = None
+    estimates: dict[str, EstimateSpec] = {}
     body_start = 0
     for index, line in enumerate(lines):
         stripped = line.strip()
@@ -153,6 +180,16 @@ def parse_template_file(text: str) -> TemplateSource:
                 if lift is not None:
                     raise ValueError("header key 'lift' appears twice")
                 lift = parse_lift(value)
+            elif key == "estimate":
+                estimate = parse_estimate(value)
+                if estimate.output in estimates:
+                    raise ValueError(f"output '{estimate.output}' has two estimate lines")
+                if sum(e.share for e in estimates.values()) + estimate.share > MAX_ESTIMATE_SHARE:
+                    raise ValueError(
+                        "the estimate lines' shares of the run's epsilon add up to more than "
+                        f"{MAX_ESTIMATE_SHARE:g}"
+                    )
+                estimates[estimate.output] = estimate
             elif key in fields:
                 raise ValueError(f"header key '{key}' appears twice")
             elif key == "consent" and not NAME_RE.match(value):
@@ -163,7 +200,7 @@ def parse_template_file(text: str) -> TemplateSource:
             violations.append(Violation("bad_header", str(err), lineno, 1))
     if violations:
         raise TemplateRejected(violations)
-    has_header = bool(fields or params or bounds or weights or lift)
+    has_header = bool(fields or params or bounds or weights or lift or estimates)
     return TemplateSource(
         sql="\n".join(lines[body_start:]),
         line_offset=body_start,
@@ -175,5 +212,6 @@ def parse_template_file(text: str) -> TemplateSource:
         weights=weights,
         lift=lift,
         consent=fields.get("consent"),
+        estimates=estimates,
         has_header=has_header,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import sqlglot
 from sqlglot import exp
 
 from cleanroom.policy.release_spec import KeySpec, MeasurementSpec, ReleaseSpec
@@ -249,3 +250,26 @@ def split_release(
         final.set("group", exp.Group(expressions=[exp.column(c) for c in key_cols]))
     final.set("with_", exp.With(expressions=ctes))
     return final
+
+
+def partials_query(staged_sql: str, column: str, keys: int, dialect: str = "duckdb") -> str:
+    """From a staged release query (:func:`split_release`, rendered in ``dialect``) to the query
+    of one measurement's clamped per-(person, group) partials, after the group cap, each with its
+    ``keys`` group keys (named as the release names them): the same CTEs, sources and cap filter,
+    without the per-group sums. Stage 1 of an estimated bound (cleanroom.dp.estimated_bounds)
+    reads it, and keeps only the groups the release would (public key domains).
+
+    >>> staged = (
+    ...     "WITH cr_partial AS (SELECT t.brand AS cr_k0, t.pid AS cr_pid, SUM(t.x) AS sales "
+    ...     "FROM t GROUP BY t.brand, t.pid) "
+    ...     "SELECT cr_k0 AS brand, COALESCE(SUM(sales), 0) AS sales FROM cr_partial "
+    ...     "GROUP BY cr_k0")
+    >>> partials_query(staged, "sales", keys=1).split(") ")[-1]
+    'SELECT cr_k0 AS brand, sales FROM cr_partial'
+    """
+    final = sqlglot.parse_one(staged_sql, read=dialect)
+    if not isinstance(final, exp.Select) or len(final.expressions) < keys:
+        raise ValueError("not a staged release query")
+    final.set("expressions", [*final.expressions[:keys], exp.column(column)])
+    final.set("group", None)
+    return final.sql(dialect)

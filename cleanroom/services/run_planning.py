@@ -6,14 +6,17 @@ Shared by ``preview`` (which stops here), ``create_run`` (which then charges) an
 
 from __future__ import annotations
 
+import math
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from cleanroom.budget import fits
 from cleanroom.dp import LossSplit, Preview, PrivacyLoss, preview
+from cleanroom.dp.estimated_bounds import ESTIMATE_ON_SPARK, estimate_problem
 from cleanroom.dp.lift import lift_problem
+from cleanroom.dp.loss import compose
 from cleanroom.dp.split import check_weights
 from cleanroom.errors import (
     Conflict,
@@ -21,6 +24,8 @@ from cleanroom.errors import (
     InvalidRequest,
     NotFound,
     TemplateNotApproved,
+    TemplateRejected,
+    Violation,
 )
 from cleanroom.policy import compile_template, parameter_problems
 from cleanroom.services.collaborations import policy_of
@@ -28,8 +33,11 @@ from cleanroom.services.context import Services
 from cleanroom.services.datasets import require_current, usable_datasets
 from cleanroom.services.requests import RequestedLoss
 from cleanroom.services.templates import template_text
+from cleanroom.specs import EstimateSpec
 from cleanroom.store import Collaboration, DatasetVersion, Template
 from cleanroom.types import CollaborationPolicy, CompiledQuery, DatasetSpec, LiftSpec
+
+Bounds = Mapping[str, tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -44,11 +52,27 @@ class RunPlan:
     expected: Preview  # the calibration (mechanisms, half-widths): what preview shows, once
     lift: LiftSpec | None = None  # the template's ``-- lift:`` header (cleanroom.dp.lift)
     consent: str | None = None  # the template's ``-- consent:`` dataset (cleanroom.dp.opt_in)
+    # ``-- estimate:`` lines (cleanroom.dp.estimated_bounds) and the epsilon each spends; the
+    # split is of what is left. ``declared_bounds`` and ``recompile`` let the run compile the
+    # release again with the estimated bounds (same seed, so the same group cap).
+    estimates: tuple[EstimateSpec, ...] = ()
+    estimate_epsilons: Mapping[str, float] = field(default_factory=dict)
+    declared_bounds: Bounds = field(default_factory=dict)
+    recompile: Callable[[Bounds], CompiledQuery] | None = None
 
     @property
     def loss(self) -> PrivacyLoss:
-        """What the ledger charges: the loss the split actually uses."""
-        return self.split.total
+        """What the ledger charges: the loss the split actually uses, plus the estimates'."""
+        if not self.estimates:
+            return self.split.total
+        parts = [self.split.total, *(PrivacyLoss(e, 0.0) for e in self.estimate_epsilons.values())]
+        epsilon, delta = compose(parts)
+        return PrivacyLoss(epsilon, delta)
+
+    @property
+    def release_loss(self) -> PrivacyLoss:
+        """The loss the release may use: the requested loss less the estimates' epsilon."""
+        return self.split.requested
 
 
 def requested_loss(
@@ -108,26 +132,34 @@ def plan_run(
     # The version each dataset's rows come from; used for the rewrite's row-cap facts, and
     # checked for expiry below for the datasets the template actually reads.
     current = {name: d.current for name, d in usable.items() if d.current is not None}
-    compiled = compile_template(
-        text.source.sql,
-        text.parameters,
-        dict(parameters),
-        template.purpose,
-        policy,
-        specs,
-        text.bounds,
-        line_offset=text.source.line_offset,
-        engines=(svc.settings.engine,),  # only the SQL this deployment's engine runs
-        # Measured at ingestion: lets the rewrite drop a per-person row cap that cannot bind.
-        observed_max_rows={
-            name: version.max_rows_per_person
-            for name, version in current.items()
-            if version.max_rows_per_person is not None
-        },
-        # Keys the per-person choice of rows and groups the caps keep: secret, fresh per run.
-        seed=secrets.randbits(62),
-        consent=text.source.consent,
-    )
+    estimates = tuple(text.source.estimates.values())
+    if estimates and svc.settings.engine == "spark":
+        raise TemplateRejected([Violation("unsupported_on_spark", ESTIMATE_ON_SPARK, 0, 0)])
+    # Keys the per-person choice of rows and groups the caps keep: secret, fresh per run.
+    seed = secrets.randbits(62)
+
+    def recompile(bounds: Bounds) -> CompiledQuery:
+        return compile_template(
+            text.source.sql,
+            text.parameters,
+            dict(parameters),
+            template.purpose,
+            policy,
+            specs,
+            bounds,
+            line_offset=text.source.line_offset,
+            engines=(svc.settings.engine,),  # only the SQL this deployment's engine runs
+            # Measured at ingestion: lets the rewrite drop a per-person row cap that cannot bind.
+            observed_max_rows={
+                name: version.max_rows_per_person
+                for name, version in current.items()
+                if version.max_rows_per_person is not None
+            },
+            seed=seed,
+            consent=text.source.consent,
+        )
+
+    compiled = recompile(text.bounds)
     if require_approved and compiled.pin != template.pin:
         raise Conflict("the template no longer matches its approved form; submit it again")
     approved_for = {name for a in template.approvals for name in a.datasets}
@@ -141,6 +173,17 @@ def plan_run(
     may_pool = noise == "gaussian" or (noise == "auto" and policy.delta_budget > 0)
     needs_delta = may_pool or not compiled.plan.keys_are_public
     loss = requested_loss(privacy_loss, policy, needs_delta)
+    for e in estimates:
+        problem = estimate_problem(e, compiled.plan)
+        if problem:
+            raise InvalidRequest(
+                f"the template's estimate header does not fit its outputs: {problem}"
+            )
+    # Each estimate spends its share of the requested epsilon; the release splits the rest.
+    estimate_epsilons = {e.output: loss.epsilon * e.share for e in estimates}
+    if estimates:
+        left = loss.epsilon - math.fsum(estimate_epsilons.values())
+        loss = PrivacyLoss(left, loss.delta)
     chosen = {
         **check_weights(text.source.weights, "the template's weights"),
         **(weights or {}),
@@ -163,4 +206,8 @@ def plan_run(
         expected,
         lift,
         text.source.consent,
+        estimates,
+        estimate_epsilons,
+        dict(text.bounds),
+        recompile,
     )

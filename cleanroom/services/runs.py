@@ -14,15 +14,26 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from cleanroom.budget import fits
 from cleanroom.config import Settings
 from cleanroom.dp import PrivacyLoss, release
+from cleanroom.dp.estimated_bounds import (
+    EstimatedBound,
+    bounds_with_estimates,
+    candidate_grid,
+    check_estimated_plan,
+    estimate_bound,
+    estimated_measurement,
+    partials_in_release,
+)
 from cleanroom.dp.explanation import default_bound_sources
 from cleanroom.dp.fairness import composition
 from cleanroom.dp.lift import group_key_outputs, lift_of, measured_outputs
+from cleanroom.dp.loss import compose
 from cleanroom.dp.opt_in import opt_in_of
 from cleanroom.dp.postprocess import columns_of
 from cleanroom.dp.preview import check_targets, smallest_loss
@@ -36,6 +47,7 @@ from cleanroom.events import (
     RunFlaggedForReview,
     RunSucceeded,
 )
+from cleanroom.policy import partials_query
 from cleanroom.scratch import sweep_data_dir
 from cleanroom.services.access import authorize, can_see, require_visible
 from cleanroom.services.context import Services
@@ -77,10 +89,18 @@ def preview_run(
     out = {
         "template": {"id": plan.template.id, "name": plan.template.name},
         **expected.to_dict(),
+        "privacy_loss": plan.loss.to_dict(),
         **({"weights": dict(plan.weights)} if plan.weights else {}),
         "remaining": {"epsilon": line.remaining_epsilon, "delta": line.remaining_delta},
         "affordable": line.can_afford(plan.loss.epsilon, plan.loss.delta),
     }
+    if plan.estimates:
+        out["estimated_bounds"] = estimated_bounds_preview(plan)
+    if request.targets is not None and plan.estimates:
+        raise InvalidRequest(
+            "accuracy targets are not available for a template with estimated bounds "
+            "('-- estimate:'): its half-widths depend on the estimate"
+        )
     if request.targets is not None:
         targets = check_targets(request.targets, plan.compiled.plan)
         found = smallest_loss(
@@ -95,6 +115,29 @@ def preview_run(
         charged = found.privacy_loss
         affordable = charged is not None and line.can_afford(charged.epsilon, charged.delta)
         out["target"] = {**found.to_dict(), "affordable": affordable}
+    return out
+
+
+def estimated_bounds_preview(plan: RunPlan) -> list[dict[str, Any]]:
+    """What a preview says of each ``-- estimate:`` line: the grid, the quantile, the share, and
+    the expected half-width at the outer bound, an upper bound of the one the run will have
+    (the estimate is at most the outer bound)."""
+    out = []
+    for spec in plan.estimates:
+        m = estimated_measurement(spec, plan.compiled.plan)
+        if m is None:  # plan_run checked it
+            raise InternalError()
+        out.append(
+            {
+                **spec.to_dict(),
+                "measurement": m.column,
+                "epsilon": plan.estimate_epsilons[spec.output],
+                "outer_bounds": [m.lower, m.upper],
+                "candidates": candidate_grid(m.lower, m.upper, m.integer),
+                "half_width": plan.expected.measurement_half_widths.get(m.column),
+                "half_width_is": "upper_bound_at_outer_bound",
+            }
+        )
     return out
 
 
@@ -298,22 +341,47 @@ def _release(svc: Services, run: Run, plan: RunPlan) -> tuple[str, list[str]]:
             for name, version in plan.versions.items()
         }
         suppressed = svc.store.list_suppressed_pids(run.collaboration_id)
-        compiled = plan.compiled
-        sql = compiled.spark_sql if svc.settings.engine == "spark" else compiled.duckdb_sql
         engine = svc.engine()
         cancel = threading.Event()
-        table = engine.execute(
-            sql, views, suppressed, on_progress=_progress_reporter(svc, run, cancel), cancel=cancel
-        )
+        progress = _progress_reporter(svc, run, cancel)
+
+        def execute(sql: str) -> Any:
+            return engine.execute(sql, views, suppressed, on_progress=progress, cancel=cancel)
+
+        estimated = _estimate_bounds(plan, execute)
+        if estimated:
+            # Stage 2: the release with each estimated output's upper bound set to its estimate
+            # (a DP output: the sensitivity it gives is public), on the loss left for it.
+            assert plan.recompile is not None
+            bounds = bounds_with_estimates(plan.declared_bounds, estimated)
+            plan = replace(plan, compiled=plan.recompile(bounds))
+            check_estimated_plan(plan.compiled.plan, estimated)
+        compiled = plan.compiled
+        sql = compiled.spark_sql if svc.settings.engine == "spark" else compiled.duckdb_sql
+        table = execute(sql)
         result = release(
             compiled.plan,
             table,
-            plan.loss,
+            plan.release_loss,
             noise=plan.noise,
             weights=plan.weights,
             bound_sources=bound_sources(plan),
+            run_epsilon=run.epsilon if estimated else None,
         )
-        report = build_report(run, plan, result.to_dict(), svc.store.now().isoformat())
+        released = result.to_dict()
+        if estimated:
+            epsilon, delta = compose(
+                [result.privacy_loss, *(PrivacyLoss(e.epsilon, 0.0) for e in estimated)]
+            )
+            charged = PrivacyLoss(run.epsilon, run.delta)
+            if not (
+                fits(epsilon, spent=0.0, total=charged.epsilon)
+                and fits(delta, spent=0.0, total=charged.delta)
+            ):
+                raise InternalError("the estimated-bound run spends more than its charge")
+            released["privacy_loss"] = PrivacyLoss(epsilon, delta).to_dict()
+            released["estimated_bounds"] = [e.to_dict() for e in estimated]
+        report = build_report(run, plan, released, svc.store.now().isoformat())
         flagged = list(report.get("fairness", {}).get("flagged_groups", []))
         return json.dumps(report, sort_keys=True, allow_nan=False), flagged
     except CleanroomError as exc:  # our own text is safe for the log, but not for the partner
@@ -322,6 +390,21 @@ def _release(svc: Services, run: Run, plan: RunPlan) -> tuple[str, list[str]]:
     except Exception:  # the engine's own text may quote data: log here, tell nobody
         log.exception("run %s failed unexpectedly while executing", run.id)
         raise _DataFailure from None
+
+
+def _estimate_bounds(plan: RunPlan, execute: Any) -> list[EstimatedBound]:
+    """Stage 1 of each ``-- estimate:`` line: the measurement's clamped partials (after the group
+    cap) from the same compiled query, and the DP estimate of its upper bound."""
+    found = []
+    for spec in plan.estimates:
+        m = estimated_measurement(spec, plan.compiled.plan)
+        if m is None:  # plan_run checked it
+            raise InternalError()
+        release_plan = plan.compiled.plan
+        sql = partials_query(plan.compiled.duckdb_sql, m.column, len(release_plan.group_keys))
+        partials = partials_in_release(release_plan, execute(sql), m.column)
+        found.append(estimate_bound(spec, m, partials, plan.estimate_epsilons[spec.output]))
+    return found
 
 
 def bound_sources(plan: RunPlan) -> dict[str, str]:
@@ -344,6 +427,10 @@ def bound_sources(plan: RunPlan) -> dict[str, str]:
         }
         if header & ({m.column} | readers):
             sources[m.column] = "template"
+    for spec in plan.estimates:
+        estimated = estimated_measurement(spec, release_plan)
+        if estimated is not None:
+            sources[estimated.column] = "estimated"
     return sources
 
 

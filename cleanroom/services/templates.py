@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cleanroom.dp.estimated_bounds import ESTIMATE_ON_SPARK, estimate_problem
 from cleanroom.dp.lift import lift_problem
 from cleanroom.errors import Forbidden, InvalidRequest, TemplateRejected, Violation
 from cleanroom.events import TemplateApproved, TemplateRevoked, TemplateSubmitted
@@ -90,10 +91,17 @@ def submit_template(
     except TemplateRejected:
         refuse(svc, who, collab.id, "template.submit", "template_rejected")
         raise
-    problem = lift_header_problem(sql, source, analysis.plan)
-    if problem is not None:
+    problems = [
+        p
+        for p in (
+            lift_header_problem(sql, source, analysis.plan),
+            *estimate_header_problems(sql, source, analysis.plan, svc.settings.engine),
+        )
+        if p is not None
+    ]
+    if problems:
         refuse(svc, who, collab.id, "template.submit", "template_rejected")
-        raise TemplateRejected([problem])
+        raise TemplateRejected(problems)
     return svc.store.submit_template(
         collab.id,
         name,
@@ -122,6 +130,29 @@ def lift_header_problem(
     header = text.split("\n")[: source.line_offset]
     line = next((i + 1 for i, t in enumerate(header) if "lift" in t.split(":")[0]), 1)
     return Violation("bad_header", problem, line, 1)
+
+
+def estimate_header_problems(
+    text: str, source: TemplateSource, plan: ReleasePlan | None, engine: str
+) -> list[Violation]:
+    """``-- estimate:`` lines the release cannot carry (cleanroom.dp.estimated_bounds): an
+    output that is not a SUM as is (``bad_header``), or any such line on the Spark engine
+    (``unsupported_on_spark``)."""
+    if not source.estimates or plan is None:
+        return []
+    header = text.split("\n")[: source.line_offset]
+    lines = [
+        i + 1 for i, t in enumerate(header) if t.split(":")[0].strip("- ").lower() == "estimate"
+    ]
+    out = []
+    for spec, line in zip(source.estimates.values(), lines, strict=False):
+        if engine == "spark":
+            out.append(Violation("unsupported_on_spark", ESTIMATE_ON_SPARK, line, 1))
+            continue
+        problem = estimate_problem(spec, plan)
+        if problem is not None:
+            out.append(Violation("bad_header", problem, line, 1))
+    return out
 
 
 def template_approvers(

@@ -29,6 +29,7 @@ division, modulo, narrowing casts and overflowing arithmetic over data values; d
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -991,3 +992,32 @@ def templates(
         else:
             label += f" (consent: {dataset})"
     return Case(sql, tuple(g.params), {}, dict(g.bounds), purpose, label, dataset)
+
+
+@st.composite
+def estimate_lines(draw: st.DrawFn, outputs: tuple[str, ...] = ("sales",)) -> tuple[str, bool]:
+    """An ``-- estimate:`` header line and whether its syntax is valid (quantile in (0.5, 1),
+    share in (0, 0.5], three fields): well-formed lines, out-of-range numbers, junk fields."""
+    output = draw(st.sampled_from(outputs))
+    quantile = draw(
+        st.one_of(
+            st.floats(0.501, 0.999),
+            st.sampled_from([0.5, 1.0, 0.0, -0.9, 1.5, math.nan, math.inf]),
+        )
+    )
+    share = draw(
+        st.one_of(
+            st.floats(0.001, 0.5),
+            st.sampled_from([0.0, -0.1, 0.51, 1.0, math.nan, math.inf]),
+        )
+    )
+    fields = [output, repr(quantile), repr(share)]
+    shape = draw(st.integers(0, 9))
+    if shape == 0:
+        fields = fields[:2]
+    elif shape == 1:
+        fields.append("extra")
+    elif shape == 2:
+        fields[1] = "high"
+    valid = len(fields) == 3 and 0.5 < quantile < 1 and 0 < share <= 0.5 and shape != 2
+    return f"-- estimate: {' '.join(fields)}", valid
