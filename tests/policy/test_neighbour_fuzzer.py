@@ -265,7 +265,7 @@ def test_grammar_consent_analysis_neighbours(world: World) -> None:
     its sensitivity (a person with rows of both values touches two groups); its adversarial
     uses (filtered, joined, transformed, aggregated, grouped per person, read without the
     header) are generated and refused."""
-    stats = _grammar(world, 30, consent=True)
+    stats = _grammar(world, 60, consent=True)
     # (not all: a purpose the world's datasets have no consent column for is drawn now and then)
     assert stats.consent_generated * 2 > stats.generated, f"few consent analyses: {stats}"
     assert stats.consent_keyed, f"no accepted consent analysis grouped by consented: {stats}"

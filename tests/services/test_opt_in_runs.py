@@ -69,7 +69,11 @@ def test_the_rate_covers_the_exact_rate_and_is_charged(
     yes = frame[consented]["pid"].nunique()
     no = frame[~consented]["pid"].nunique()
     exact = yes / (yes + no)
-    assert lo <= exact <= hi
+    # A 95% interval misses the truth one run in twenty by design (CI saw it): one run is held
+    # to the interval widened by its own width on each side, which the noise exceeds about once
+    # in ten thousand runs; coverage itself is measured over many draws (the opt-in coverage
+    # test, the utility benchmark).
+    assert lo - (hi - lo) <= exact <= hi + (hi - lo)
     # One row per person here, so it is the retailer's exact governance KPI (owner only).
     kpi = next(i for i in governance_kpis(svc, ADMIN, opt_in_room.collab.id)["opt_in"]
                if i["dataset"] == "customers")  # fmt: skip
