@@ -114,6 +114,9 @@ def append_on_connection(
         return []
     head = conn.execute(_LOCK_HEAD, {"h_cid": collaboration_id}).first()
     if head is None:  # the chain's first event: create the head, then lock it
+        # (A head references its collaboration, and collaborations are never deleted, so only
+        # a chain without a head needs the existence check.)
+        require_collaboration_exists(conn, collaboration_id)
         insert_ignore(
             conn,
             AuditHeadRow,
@@ -166,9 +169,9 @@ def _event_values(
 
 class AuditMixin(StoreBase):
     def append_audit(self, collaboration_id: str, event: AuditEvent) -> AuditRecord:
-        """Append one event to the collaboration's chain (its own transaction)."""
+        """Append one event to the collaboration's chain (its own transaction); ``NotFound`` for
+        an unknown collaboration."""
         with self._write_rows() as conn:
-            require_collaboration_exists(conn, collaboration_id)
             return append_on_connection(conn, collaboration_id, (event,), self.now())[0]
 
     def list_audit(
