@@ -39,6 +39,7 @@ from cleanroom.services.jwks import (
     provider_for,
     uses_identity_provider,
 )
+from cleanroom.services.verified_tokens import VerifiedTokens
 from cleanroom.types import ROLES, Principal
 
 MAX_TOKEN_BYTES = 8 * 1024
@@ -99,9 +100,17 @@ def mint_token(
 
 
 def verify_token(settings: Settings, token: str) -> Principal:
-    """The principal a bearer token speaks for, or :class:`InvalidToken`."""
+    """The principal a bearer token speaks for, or :class:`InvalidToken`.
+
+    A token verified before under the same settings and keys, and not expired since, is not
+    verified again (:mod:`cleanroom.services.verified_tokens` says when that holds)."""
     if not token or len(token.encode("utf-8", "replace")) > MAX_TOKEN_BYTES:
         raise InvalidToken(f"the bearer token must be 1 to {MAX_TOKEN_BYTES} bytes long")
+    keys = _local_keys(settings)
+    if keys is not None:
+        kept = _VERIFIED.get(token, settings=settings, keys=keys, now=time.time())
+        if kept is not None:
+            return kept
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -145,7 +154,26 @@ def verify_token(settings: Settings, token: str) -> Principal:
         # PyJWT compares a numeric string ("9999999999") as a number; RFC 7519 says a number.
         if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise InvalidToken(f"the token's '{name}' claim must be a number (seconds since 1970)")
-    return _principal(settings, claims)
+    principal = _principal(settings, claims)
+    if keys is not None:  # exp is a number here (required, checked above)
+        expires_at = float(claims["exp"]) + settings.jwt_leeway_seconds
+        _VERIFIED.put(token, principal, expires_at=expires_at, settings=settings, keys=keys)
+    return principal
+
+
+_VERIFIED = VerifiedTokens()
+
+
+def _local_keys(settings: Settings) -> tuple[VerificationKey, ...] | None:
+    """The keys a kept token must still be verified by: the HS256 secret or the JWKS file's
+    keys; None (keep nothing) with an identity provider, whose keys rotate remotely, or when
+    the configuration cannot verify anything (the normal path then says why)."""
+    if uses_identity_provider(settings):
+        return None
+    try:
+        return load_verification_keys(settings)
+    except ConfigError:
+        return None
 
 
 def _identity_claims(settings: Settings) -> tuple[str, str, str]:

@@ -12,9 +12,10 @@ and exactly one of them completes the approval.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from cleanroom.errors import Conflict, NotFound
@@ -60,6 +61,32 @@ def load_templates(session: Session, *where: ColumnElement[bool]) -> list[Templa
         if decision is not None:
             entry[1].append(decision)
     return [rows.template(row, decisions) for row, decisions in grouped.values()]
+
+
+_TEMPLATES = cast(Table, TemplateRow.__table__)
+_DECISIONS = cast(Table, TemplateApprovalRow.__table__)
+# One version with its decisions (outer join), as Core rows; the decision columns are prefixed
+# since both tables have decided_by, decided_at and reason. Built once, bound by name.
+_ONE_TEMPLATE = (
+    select(_TEMPLATES, *(c.label(f"decision_{c.name}") for c in _DECISIONS.c))
+    .select_from(_TEMPLATES.outerjoin(_DECISIONS, _DECISIONS.c.template_id == _TEMPLATES.c.id))
+    .where(_TEMPLATES.c.id == bindparam("t_id"))
+)
+_DECISION_FIELDS = tuple(c.name for c in _DECISIONS.c)
+
+
+def read_template(conn: Connection, template_id: str) -> Template | None:
+    """One version with its decisions (what :func:`load_templates` gives), on a Core
+    connection: the per-request read of ``GET .../templates/<id>``."""
+    found = conn.execute(_ONE_TEMPLATE, {"t_id": template_id}).all()
+    if not found:
+        return None
+    decisions = [
+        SimpleNamespace(**{name: getattr(row, f"decision_{name}") for name in _DECISION_FIELDS})
+        for row in found
+        if row.decision_template_id is not None
+    ]
+    return rows.template(found[0], decisions)
 
 
 def template_record(session: Session, row: TemplateRow) -> Template:

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from cleanroom.errors import InternalError
@@ -48,7 +49,7 @@ from cleanroom.store.db import (
     StoreBase,
     audit_events,
     insert_ignore,
-    require_collaboration,
+    require_collaboration_exists,
 )
 from cleanroom.store.models import AuditEventRow, AuditHeadRow
 from cleanroom.store.records import AuditRecord, AuditVerification
@@ -57,6 +58,7 @@ __all__ = [
     "GENESIS_HASH",
     "AuditMixin",
     "append_in_session",
+    "append_on_connection",
     "canonical_json",
     "details_digest",
     "hashed_fields",
@@ -75,74 +77,102 @@ def append_in_session(
 
     ``facts`` (ids, versions, counts the store itself decided) are merged into every event's
     details, overriding the caller's keys of the same name. Call this as the last step of a
-    transaction: the audit head is the last lock taken.
+    transaction: the audit head is the last lock taken. The session's pending changes are
+    flushed first; the chain itself is written with Core statements on the session's connection.
     """
     events = audit_events(audit)
     if not events:
         return []
-    lock_head = (
-        select(AuditHeadRow)
-        .where(AuditHeadRow.collaboration_id == collaboration_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    head = session.scalars(lock_head).one_or_none()
+    session.flush()
+    return append_on_connection(session.connection(), collaboration_id, events, now, facts)
+
+
+# Built once: bound by name, so the compiled statements are reused on every append.
+_HEADS = cast(Table, AuditHeadRow.__table__)
+_EVENTS = cast(Table, AuditEventRow.__table__)
+_LOCK_HEAD = (
+    select(_HEADS.c.last_seq, _HEADS.c.last_hash)
+    .where(_HEADS.c.collaboration_id == bindparam("h_cid"))
+    .with_for_update()
+)
+_MOVE_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.collaboration_id == bindparam("h_cid"))
+    .values(last_seq=bindparam("h_seq"), last_hash=bindparam("h_hash"))
+)
+
+
+def append_on_connection(
+    conn: Connection,
+    collaboration_id: str,
+    events: Sequence[AuditEvent],
+    now: datetime,
+    facts: Mapping[str, Any] | None = None,
+) -> list[AuditRecord]:
+    """:func:`append_in_session` on a Core connection inside its write transaction."""
+    if not events:
+        return []
+    head = conn.execute(_LOCK_HEAD, {"h_cid": collaboration_id}).first()
     if head is None:  # the chain's first event: create the head, then lock it
+        # (A head references its collaboration, and collaborations are never deleted, so only
+        # a chain without a head needs the existence check.)
+        require_collaboration_exists(conn, collaboration_id)
         insert_ignore(
-            session,
+            conn,
             AuditHeadRow,
             [{"collaboration_id": collaboration_id, "last_seq": 0, "last_hash": GENESIS_HASH}],
         )
-        head = session.scalars(lock_head).one()
-    out = []
+        head = conn.execute(_LOCK_HEAD, {"h_cid": collaboration_id}).one()
+    seq, last_hash = head.last_seq, head.last_hash
+    values, out = [], []
     for event in events:
-        out.append(_append_one(session, head, collaboration_id, event, now, facts or {}))
-    session.flush()
+        row = _event_values(collaboration_id, seq + 1, last_hash, event, now, facts or {})
+        values.append(row)
+        out.append(rows.audit_record(SimpleNamespace(**row)))
+        seq, last_hash = row["seq"], row["hash"]
+    conn.execute(insert(_EVENTS), values)
+    conn.execute(_MOVE_HEAD, {"h_cid": collaboration_id, "h_seq": seq, "h_hash": last_hash})
     return out
 
 
-def _append_one(
-    session: Session,
-    head: AuditHeadRow,
+def _event_values(
     collaboration_id: str,
+    seq: int,
+    prev_hash: str,
     event: AuditEvent,
     now: datetime,
     facts: Mapping[str, Any],
-) -> AuditRecord:
+) -> dict[str, Any]:
+    """The ``audit_events`` row of one event, chained after ``prev_hash``."""
     try:
         details_text = canonical_json({**event.details, **facts})
     except (TypeError, ValueError) as exc:
         raise InternalError("audit details must be plain JSON values; this is a bug") from exc
     details = json.loads(details_text)
-    seq = head.last_seq + 1
     salt = secrets.token_hex(16)
     fields = hashed_fields(
         seq, collaboration_id, event.name, event.actor, event.org, details, now, salt
     )
-    digest = record_hash(head.last_hash, fields)
-    row = AuditEventRow(
-        collaboration_id=collaboration_id,
-        seq=seq,
-        name=event.name,
-        actor=event.actor,
-        org=event.org,
-        details=details_text,
-        created_at=now,
-        prev_hash=head.last_hash,
-        hash=digest,
-        salt=salt,
-    )
-    session.add(row)
-    head.last_seq, head.last_hash = seq, digest
-    return rows.audit_record(row)
+    return {
+        "collaboration_id": collaboration_id,
+        "seq": seq,
+        "name": event.name,
+        "actor": event.actor,
+        "org": event.org,
+        "details": details_text,
+        "created_at": now,
+        "prev_hash": prev_hash,
+        "hash": record_hash(prev_hash, fields),
+        "salt": salt,
+    }
 
 
 class AuditMixin(StoreBase):
     def append_audit(self, collaboration_id: str, event: AuditEvent) -> AuditRecord:
-        """Append one event to the collaboration's chain (its own transaction)."""
-        with self._write() as session:
-            require_collaboration(session, collaboration_id)
-            return append_in_session(session, collaboration_id, event, self.now())[0]
+        """Append one event to the collaboration's chain (its own transaction); ``NotFound`` for
+        an unknown collaboration."""
+        with self._write_rows() as conn:
+            return append_on_connection(conn, collaboration_id, (event,), self.now())[0]
 
     def list_audit(
         self,

@@ -2,6 +2,8 @@
 
 A record's fields are copied from the row's attributes of the same names by one mapper,
 :func:`record`; only what differs (related rows, JSON defaults, derived values) is spelled out.
+The hot reads pass Core ``Row`` objects of the same tables instead of ORM rows (``RowLike``):
+their attributes carry the same names and the same (type-processed) values.
 
 >>> from datetime import UTC, datetime
 >>> row = ReportRow(run_id="run_1", body='{"n": 1}', created_at=datetime(2026, 1, 1, tzinfo=UTC))
@@ -41,6 +43,8 @@ from cleanroom.store.records import (
 )
 
 R = TypeVar("R")
+# An ORM row, or a Core ``Row`` (or any object) with the table's columns as attributes.
+RowLike = Any
 
 
 _FIELDS: dict[type[Any], tuple[tuple[str, bool], ...]] = {}
@@ -89,7 +93,9 @@ def dataset(row: DatasetRow, current: DatasetVersionRow | None) -> Dataset:
     return record(Dataset, row, current=None if current is None else dataset_version(current))
 
 
-def template(row: TemplateRow, decisions: Sequence[TemplateApprovalRow] = ()) -> Template:
+def template(
+    row: TemplateRow | RowLike, decisions: Sequence[TemplateApprovalRow | RowLike] = ()
+) -> Template:
     """The template with each approver it needs and that approver's decision, if any."""
     by_org = {d.org: d for d in decisions}
     approvals = []
@@ -114,15 +120,15 @@ def template(row: TemplateRow, decisions: Sequence[TemplateApprovalRow] = ()) ->
     )
 
 
-def run(row: RunRow) -> Run:
+def run(row: RunRow | RowLike) -> Run:
     return record(Run, row, weights=dict(row.weights or {}))
 
 
-def report(row: ReportRow) -> Report:
+def report(row: ReportRow | RowLike) -> Report:
     return record(Report, row)
 
 
-def audit_record(row: AuditEventRow) -> AuditRecord:
+def audit_record(row: AuditEventRow | RowLike) -> AuditRecord:
     details = json.loads(row.details)
     digest = None if row.salt is None else details_digest(row.actor, details, row.salt)
     return record(AuditRecord, row, details=details, digest=digest)

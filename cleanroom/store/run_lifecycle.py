@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from cleanroom.errors import Conflict, InvalidRequest, NotFound, ReportNotReady
@@ -29,6 +29,22 @@ from cleanroom.store.records import Report, Run
 EXECUTION_FAILED = (
     "execution_failed",
     "the run failed while executing; the cause is not shown, it may depend on the data",
+)
+
+
+_RUNS = cast(Table, RunRow.__table__)
+_REPORTS = cast(Table, ReportRow.__table__)
+# A run's owner and status with its report, if any, in one Core round trip (built once).
+_RUN_REPORT = (
+    select(
+        _RUNS.c.collaboration_id,
+        _RUNS.c.status,
+        _REPORTS.c.run_id,
+        _REPORTS.c.body,
+        _REPORTS.c.created_at,
+    )
+    .select_from(_RUNS.outerjoin(_REPORTS, _REPORTS.c.run_id == _RUNS.c.id))
+    .where(_RUNS.c.id == bindparam("r_id"))
 )
 
 
@@ -133,14 +149,13 @@ class RunLifecycleMixin(StoreBase):
 
     def get_report(self, run_id: str, *, collaboration_id: str | None = None) -> Report:
         """The run's report; ``NotFound`` for an unknown run, ``ReportNotReady`` before success."""
-        with self._read() as session:
-            run = session.get(RunRow, run_id)
-            if run is None or collaboration_id not in (None, run.collaboration_id):
-                raise NotFound("run not found")
-            report = session.get(ReportRow, run_id)
-            if report is None:
-                raise ReportNotReady(f"the run is {run.status}; its report is not available")
-            return rows.report(report)
+        with self._read_rows() as conn:
+            found = conn.execute(_RUN_REPORT, {"r_id": run_id}).first()
+        if found is None or collaboration_id not in (None, found.collaboration_id):
+            raise NotFound("run not found")
+        if found.run_id is None:
+            raise ReportNotReady(f"the run is {found.status}; its report is not available")
+        return rows.report(found)
 
     def recover_orphaned_runs(self, older_than: timedelta | None = None) -> list[Run]:
         """Fail ``running`` runs whose heartbeat is older than ``older_than`` (all running runs when

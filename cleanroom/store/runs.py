@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from cleanroom.errors import Conflict, NotFound
@@ -29,6 +29,10 @@ from cleanroom.store.db import (
 )
 from cleanroom.store.models import RunRow, TemplateRow
 from cleanroom.store.records import Run, RunCreation
+
+_RUNS = cast(Table, RunRow.__table__)
+# Built once (a Core read of one row; bound by name, so the compiled statement is reused).
+_ONE_RUN = select(_RUNS).where(_RUNS.c.id == bindparam("r_id"))
 
 
 def _by_key(session: Session, collaboration_id: str, org: str, key: str) -> RunRow | None:
@@ -163,11 +167,11 @@ class RunsMixin(StoreBase):
 
     def get_run(self, run_id: str, *, collaboration_id: str | None = None) -> Run:
         """One run; ``NotFound`` if unknown or in another collaboration."""
-        with self._read() as session:
-            row = session.get(RunRow, run_id)
-            if row is None or collaboration_id not in (None, row.collaboration_id):
-                raise NotFound("run not found")
-            return rows.run(row)
+        with self._read_rows() as conn:
+            row = conn.execute(_ONE_RUN, {"r_id": run_id}).first()
+        if row is None or collaboration_id not in (None, row.collaboration_id):
+            raise NotFound("run not found")
+        return rows.run(row)
 
     def list_runs(self, collaboration_id: str, org: str | None = None) -> list[Run]:
         """The collaboration's runs (only ``org``'s when given), oldest first."""

@@ -22,6 +22,7 @@ from cleanroom.store import rows
 from cleanroom.store.approvals import (
     ApprovalsMixin,
     load_templates,
+    read_template,
     retailer_only,
     template_record,
 )
@@ -120,11 +121,11 @@ class TemplatesMixin(ApprovalsMixin):
 
     def get_template(self, template_id: str, *, collaboration_id: str | None = None) -> Template:
         """One template version; ``NotFound`` if unknown or in another collaboration."""
-        with self._read() as session:
-            found = load_templates(session, TemplateRow.id == template_id)
-            if not found or collaboration_id not in (None, found[0].collaboration_id):
-                raise NotFound("template not found")
-            return found[0]
+        with self._read_rows() as conn:
+            found = read_template(conn, template_id)
+        if found is None or collaboration_id not in (None, found.collaboration_id):
+            raise NotFound("template not found")
+        return found
 
     def list_templates(self, collaboration_id: str) -> list[Template]:
         """Templates of the collaboration by name then version."""

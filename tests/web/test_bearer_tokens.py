@@ -294,3 +294,33 @@ def test_every_refusal_is_a_401_problem(
     for token in tokens:
         body = assert_problem(client.get("/v1/whoami", headers=bearer(token)), 401, "invalid_token")
         assert "acme" not in body["detail"]
+
+
+# --- verified tokens kept by the process (services.verified_tokens) ---------------------------
+
+
+def test_a_kept_token_is_refused_once_its_key_is_rotated_away(
+    settings: Settings, tmp_path: Path
+) -> None:
+    path = write_jwks(tmp_path, [public_jwk(RSA_KEY, "old")])
+    rotating = settings.replace(jwt_public_keys=str(path), jwt_secret="")
+    token = signed(rotating, RSA_KEY, "RS256", "old")
+    assert verify_token(rotating, token).sub == verify_token(rotating, token).sub == "ana"
+    write_jwks(tmp_path, [public_jwk(EC_KEY, "new")])
+    refused(rotating, token, "'kid'")
+
+
+def test_a_kept_token_still_expires(settings: Settings) -> None:
+    strict = settings.replace(jwt_leeway_seconds=0)
+    expires = int(time.time()) + 1
+    token = hs256_token(strict, exp=expires)
+    assert verify_token(strict, token).sub == "ana"
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    refused(strict, token, "expired")
+
+
+def test_a_kept_token_is_not_reused_under_other_settings(settings: Settings) -> None:
+    token = hs256_token(settings)
+    assert verify_token(settings, token).sub == "ana"
+    other = settings.replace(jwt_secret="another-secret-of-at-least-thirty-two-bytes")
+    refused(other, token, "signature")
