@@ -23,7 +23,7 @@ from typing import Any
 
 from benchmarks.common import REPO, SEED, Size, Table, median
 from benchmarks.world import bench_settings
-from cleanroom.demo.exact import exact_frame
+from cleanroom.demo.exact import exact_tables, exact_views
 from cleanroom.demo.specs import DEMO_POLICY, demo_dataset_specs
 from cleanroom.demo.uploads import hash_world
 from cleanroom.demo.world import generate_world
@@ -64,7 +64,8 @@ def utility_figure(size: Size, repeat: int, scratch: Path) -> list[Table]:
         for name in specs
     }
     policy = CollaborationPolicy.from_dict(DEMO_POLICY)
-    truth_tables = _truth_tables(world, settings.data_dir / "truth")
+    views = exact_views(set(DEMO_POLICY["purposes"]))
+    truth_tables = exact_tables(world, uploads, settings.data_dir / "truth", views)
     rows: list[list[str]] = []
     misses: list[str] = []
     engine = DuckDBEngine(settings)
@@ -125,22 +126,6 @@ def utility_figure(size: Size, repeat: int, scratch: Path) -> list[Table]:
         "cells",
     ]
     return [Table("utility", header, rows, notes)]
-
-
-def _truth_tables(world: Any, root: Path) -> dict[tuple[str, str | None], dict[str, Path]]:
-    """(purpose, consent analysis's dataset or None) -> dataset -> the data as it sees it."""
-    out: dict[tuple[str, str | None], dict[str, Path]] = {}
-    views = [(p, None) for p in DEMO_POLICY["purposes"]] + [("measurement", "customers")]
-    for purpose, consent in views:
-        folder = root / (purpose if consent is None else f"{purpose}-consent-{consent}")
-        folder.mkdir(parents=True, exist_ok=True)
-        out[purpose, consent] = {}
-        for name in demo_dataset_specs():
-            file = folder / f"{name}.parquet"
-            frame = exact_frame(world, name, purpose, consented=name == consent)
-            frame.to_parquet(file, index=False)
-            out[purpose, consent][name] = file
-    return out
 
 
 def _draws(

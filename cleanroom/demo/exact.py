@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,8 @@ from cleanroom.demo.emails import identity_key
 from cleanroom.demo.specs import demo_dataset_specs
 from cleanroom.demo.world import World
 from cleanroom.names import CONSENTED
+
+View = tuple[str, str | None]  # a template's purpose and its consent analysis's dataset
 
 _KEPT_ROLES = ("dimension", "sensitive", "metric", "timestamp")
 
@@ -86,3 +89,43 @@ def exact_frame(
 def exact_frames(world: World, purpose: str | None) -> dict[str, pd.DataFrame]:
     """Every demo dataset by :func:`exact_frame`."""
     return {name: exact_frame(world, name, purpose) for name in demo_dataset_specs()}
+
+
+def exact_views(purposes: set[str]) -> set[View]:
+    """Every view a template of the demo may have: a purpose, alone or with the consent analysis
+    of a dataset that has a consent column for it."""
+    views: set[View] = {(purpose, None) for purpose in purposes}
+    for name, spec in demo_dataset_specs().items():
+        for col in spec["columns"].values():
+            if col["role"] == "consent" and col["purpose"] in purposes:
+                views.add((col["purpose"], name))
+    return views
+
+
+def exact_tables(
+    world: World, uploads: Mapping[str, Path], root: Path, views: set[View]
+) -> dict[View, dict[str, Path]]:
+    """(purpose, consent dataset) -> dataset name -> Parquet file of the data as a template of
+    that purpose (and ``-- consent:`` header, when not None) sees it, read from the hashed
+    uploads (``cleanroom.demo.uploads``); one file per distinct cut (most datasets look the same
+    to every view)."""
+    tables: dict[View, dict[str, Path]] = {view: {} for view in views}
+    root.mkdir(parents=True, exist_ok=True)
+    for name, spec in demo_dataset_specs().items():
+        frame = keyed_frame(world, name, uploads[name])  # read once, cut per view
+        written: dict[tuple[str | None, bool], Path] = {}
+        for (purpose, consent), files in sorted(tables.items(), key=lambda v: str(v[0])):
+            consented = name == consent
+            # A cut is decided by the consent column it filters on (or carries) and nothing else.
+            column = next(
+                (c for c, col in spec["columns"].items()
+                 if col["role"] == "consent" and col["purpose"] == purpose),
+                None,
+            )  # fmt: skip
+            key = (column, consented)
+            if key not in written:
+                written[key] = root / f"{name}-{len(written)}.parquet"
+                cut = as_seen_by(frame, name, purpose, consented=consented)
+                cut.to_parquet(written[key], index=False)
+            files[name] = written[key]
+    return tables

@@ -34,7 +34,7 @@ from cleanroom.client import ApiClient, ApiError, ReportFormat
 from cleanroom.config import Settings, load_settings
 from cleanroom.demo.activity import CAMPAIGNS
 from cleanroom.demo.charts import write_chart
-from cleanroom.demo.exact import as_seen_by, keyed_frame
+from cleanroom.demo.exact import View, exact_tables, exact_views
 from cleanroom.demo.report_view import (
     ReportComparison,
     compare_report,
@@ -63,7 +63,6 @@ KPI_TEMPLATE, KPI_CAMPAIGN = "campaign_kpis", "c1"
 SERVER_START_SECONDS = 90.0
 RUN_TIMEOUT_SECONDS = 300.0
 Echo = Callable[[str], None]
-View = tuple[str, str | None]  # a template's purpose and its consent analysis's dataset
 # A context manager per run whose value receives progress fractions (the CLI draws a bar).
 Progress = Callable[[str], AbstractContextManager[Callable[[float], None]]]
 
@@ -147,7 +146,7 @@ def run_demo(
             echo("\n".join(hashed))
             # The exact answers' tables are prepared here while the server ingests and runs.
             views = exact_views(set(DEMO_POLICY["purposes"]))
-            exact_tables = background.submit(_exact_tables, world, uploads, work / "exact", views)
+            tables_ready = background.submit(exact_tables, world, uploads, work / "exact", views)
             admin = ApiClient(url, _token(settings, RETAILER_ORG, "retailer_admin"), timeout=60)
             advertiser = admin.with_token(_token(settings, ADVERTISER_ORG, "advertiser"))
             cid, templates = _set_up(admin, advertiser, world, uploads, sources, echo)
@@ -159,7 +158,7 @@ def run_demo(
             checks = {}
             if FAIRNESS_TEMPLATE in approved:
                 checks = _start_fairness_runs(advertiser, cid, approved[FAIRNESS_TEMPLATE])
-            tables = exact_tables.result()
+            tables = tables_ready.result()
             exact_settings = settings.replace(data_dir=work / "exact")
             comparisons: list[ReportComparison] = []
             files: list[Future[Path]] = []
@@ -227,46 +226,6 @@ def _read_templates(folder: Path) -> dict[str, str]:
     if not files:
         raise DemoFailed(f"no templates (*.sql) in {folder}; run the demo from a source checkout")
     return {path.stem: path.read_text(encoding="utf-8") for path in files}
-
-
-def _exact_tables(
-    world: World, uploads: Mapping[str, Path], root: Path, views: set[View]
-) -> dict[View, dict[str, Path]]:
-    """(purpose, consent dataset) -> dataset name -> Parquet file of the data as a template of
-    that purpose (and ``-- consent:`` header, when not None) sees it, read from the hashed
-    uploads; one file per distinct cut (most datasets look the same to every view)."""
-    tables: dict[View, dict[str, Path]] = {view: {} for view in views}
-    root.mkdir(parents=True, exist_ok=True)
-    specs = demo_dataset_specs()
-    for name, spec in specs.items():
-        frame = keyed_frame(world, name, uploads[name])  # read once, cut per view
-        written: dict[tuple[str | None, bool], Path] = {}
-        for (purpose, consent), files in sorted(tables.items(), key=lambda v: str(v[0])):
-            consented = name == consent
-            # A cut is decided by the consent column it filters on (or carries) and nothing else.
-            column = next(
-                (c for c, col in spec["columns"].items()
-                 if col["role"] == "consent" and col["purpose"] == purpose),
-                None,
-            )  # fmt: skip
-            key = (column, consented)
-            if key not in written:
-                written[key] = root / f"{name}-{len(written)}.parquet"
-                cut = as_seen_by(frame, name, purpose, consented=consented)
-                cut.to_parquet(written[key], index=False)
-            files[name] = written[key]
-    return tables
-
-
-def exact_views(purposes: set[str]) -> set[View]:
-    """Every view a template of the demo may have: a purpose, alone or with the consent analysis
-    of a dataset that has a consent column for it."""
-    views: set[View] = {(purpose, None) for purpose in purposes}
-    for name, spec in demo_dataset_specs().items():
-        for col in spec["columns"].values():
-            if col["role"] == "consent" and col["purpose"] in purposes:
-                views.add((col["purpose"], name))
-    return views
 
 
 def _server_env(data_dir: Path, engine: str) -> dict[str, str]:

@@ -67,15 +67,11 @@ def heartbeat_timeout(settings: Settings) -> timedelta:
     return timedelta(seconds=HEARTBEATS_MISSED * settings.run_heartbeat_seconds)
 
 
-def preview_run(
-    svc: Services, who: Principal, collaboration_id: str, request: RunRequest
-) -> dict[str, Any]:
-    """Cost split, expected 95% half-widths and remaining budget; with ``targets`` (a half-width
-    per output), the smallest epsilon that meets them all and whether the budget affords it.
-    Touches no data."""
-    collab = authorize(svc, who, collaboration_id, "run.preview")
-    require_can_run(collab, who.org, svc.store.now())
-    plan = plan_run(
+def _plan_request(
+    svc: Services, collab: Collaboration, who: Principal, request: RunRequest
+) -> RunPlan:
+    """:func:`plan_run` for ``who``'s request (its preview and its creation plan alike)."""
+    return plan_run(
         svc,
         collab,
         request.template_id,
@@ -84,6 +80,17 @@ def preview_run(
         org=who.org,
         weights=request.weights,
     )
+
+
+def preview_run(
+    svc: Services, who: Principal, collaboration_id: str, request: RunRequest
+) -> dict[str, Any]:
+    """Cost split, expected 95% half-widths and remaining budget; with ``targets`` (a half-width
+    per output), the smallest epsilon that meets them all and whether the budget affords it.
+    Touches no data."""
+    collab = authorize(svc, who, collaboration_id, "run.preview")
+    require_can_run(collab, who.org, svc.store.now())
+    plan = _plan_request(svc, collab, who, request)
     expected = plan.expected  # calibrated once, by plan_run
     line = svc.store.get_budget_line(collab.id, who.org)
     out = {
@@ -159,15 +166,7 @@ def create_run(
     # Spending budget is decided on the terms as they are now, never on a cached copy.
     collab = svc.store.get_collaboration(collab.id)
     require_can_run(collab, who.org, svc.store.now())
-    plan = plan_run(
-        svc,
-        collab,
-        request.template_id,
-        request.parameters,
-        request.privacy_loss,
-        org=who.org,
-        weights=request.weights,
-    )
+    plan = _plan_request(svc, collab, who, request)
     loss = plan.loss
     creation = svc.store.create_run_with_charge(
         collab.id,

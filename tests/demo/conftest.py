@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import duckdb
 import pytest
 
-from cleanroom.demo.exact import exact_frame
 from cleanroom.demo.specs import demo_dataset_specs
 from cleanroom.demo.uploads import hash_world
 from cleanroom.demo.world import World, generate_world
 from cleanroom.ingest.dataset import ingest_dataset
 from cleanroom.types import SUPPRESSION_VIEW, DatasetSpec, dataset_view
+from tests.demo.demo_exact import exact_connections_for
 
 TEST_SECRET = "demo-test-secret-not-for-production"
 
@@ -26,23 +26,7 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> World:
 def exact_connections(small_world: World) -> Iterator[dict[str, duckdb.DuckDBPyConnection]]:
     """purpose -> DuckDB connection holding the demo datasets as that purpose sees them (and
     ``measurement/consent:customers``: as the consent analysis opt_in_rate sees them)."""
-    out: dict[str, duckdb.DuckDBPyConnection] = {}
-    for purpose in ("measurement", "audience_sizing", "fairness"):
-        con = duckdb.connect()
-        for name in demo_dataset_specs():
-            frame = exact_frame(small_world, name, purpose)
-            con.register("frame", frame)
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
-            con.unregister("frame")
-        out[purpose] = con
-    # The shipped consent analysis (opt_in_rate): customers with ``consented``, unfiltered.
-    con = duckdb.connect()
-    for name in demo_dataset_specs():
-        frame = exact_frame(small_world, name, "measurement", consented=name == "customers")
-        con.register("frame", frame)
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
-        con.unregister("frame")
-    out["measurement/consent:customers"] = con
+    out = exact_connections_for(small_world)
     yield out
     for con in out.values():
         con.close()

@@ -12,6 +12,7 @@ import pytest
 
 from cleanroom.errors import InvalidRequest
 from cleanroom.services.context import Services
+from cleanroom.services.records import Run
 from cleanroom.services.reports import get_report
 from cleanroom.services.requests import RunRequest
 from cleanroom.services.runs import RunWorker, create_run, get_run, preview_run
@@ -23,34 +24,30 @@ def _body(room: Room, **extra: Any) -> dict[str, Any]:
             "privacy_loss": {"epsilon": 1.0}, **extra}  # fmt: skip
 
 
+def _preview(svc: Services, room: Room, body: dict[str, Any]) -> dict[str, Any]:
+    return preview_run(svc, ANALYST, room.collab.id, RunRequest.from_json(body, preview=True))
+
+
+def _run(svc: Services, room: Room, body: dict[str, Any]) -> Run:
+    return create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(body))[0]
+
+
 def _widths(preview: dict[str, Any]) -> dict[str, float]:
     return dict(preview["accuracy"]["half_widths"])
 
 
 def test_request_weights_move_noise_and_the_run_keeps_them(svc: Services, room: Room) -> None:
-    plain = _widths(
-        preview_run(svc, ANALYST, room.collab.id, RunRequest.from_json(_body(room), preview=True))
-    )
-    weighted_preview = preview_run(
-        svc,
-        ANALYST,
-        room.collab.id,
-        RunRequest.from_json(_body(room, weights={"sales": 30}), preview=True),
-    )
+    plain = _widths(_preview(svc, room, _body(room)))
+    weighted_preview = _preview(svc, room, _body(room, weights={"sales": 30}))
     weighted = _widths(weighted_preview)
     assert weighted["sales"] < plain["sales"]
     assert weighted["buyers"] > plain["buyers"]
     assert weighted_preview["weights"] == {"sales": 30.0}
     assert (
-        weighted_preview["privacy_loss"]
-        == preview_run(
-            svc, ANALYST, room.collab.id, RunRequest.from_json(_body(room), preview=True)
-        )["privacy_loss"]
+        weighted_preview["privacy_loss"] == _preview(svc, room, _body(room))["privacy_loss"]
     )  # the same guarantee and charge
 
-    run, _ = create_run(
-        svc, ANALYST, room.collab.id, RunRequest.from_json(_body(room, weights={"sales": 30}))
-    )
+    run = _run(svc, room, _body(room, weights={"sales": 30}))
     assert run.weights == {"sales": 30.0}
     assert run.to_dict()["weights"] == {"sales": 30.0}
     RunWorker(svc, "test").run_pending()
@@ -74,30 +71,17 @@ def test_request_weights_move_noise_and_the_run_keeps_them(svc: Services, room: 
 def test_bad_weights_are_refused(
     svc: Services, room: Room, weights: object, words: list[str]
 ) -> None:
-    def preview(body: dict[str, Any]) -> object:
-        return preview_run(svc, ANALYST, room.collab.id, RunRequest.from_json(body, preview=True))
-
-    def run(body: dict[str, Any]) -> object:
-        return create_run(svc, ANALYST, room.collab.id, RunRequest.from_json(body))
-
-    for call in (preview, run):
+    for call in (_preview, _run):
         with pytest.raises(InvalidRequest) as caught:
-            call(_body(room, weights=weights))
+            call(svc, room, _body(room, weights=weights))
         assert all(w in caught.value.detail for w in words), caught.value.detail
     assert svc.store.list_runs(room.collab.id, ANALYST.org) == []
 
 
 def test_targets_answer_the_smallest_epsilon_that_meets_them(svc: Services, room: Room) -> None:
-    at_one = _widths(
-        preview_run(svc, ANALYST, room.collab.id, RunRequest.from_json(_body(room), preview=True))
-    )
+    at_one = _widths(_preview(svc, room, _body(room)))
     wanted = {"sales": at_one["sales"], "buyers": at_one["buyers"] * 2}
-    found = preview_run(
-        svc,
-        ANALYST,
-        room.collab.id,
-        RunRequest.from_json(_body(room, targets=wanted), preview=True),
-    )["target"]
+    found = _preview(svc, room, _body(room, targets=wanted))["target"]
     assert found["met"] is True
     assert found["affordable"] is True
     assert found["epsilon"] == pytest.approx(1.0, rel=1e-2)  # sales binds at epsilon 1
@@ -106,31 +90,16 @@ def test_targets_answer_the_smallest_epsilon_that_meets_them(svc: Services, room
     # A little less loss misses the sales target: the answer is the smallest.
     less = _body(room, targets=wanted)
     less["privacy_loss"] = {"epsilon": found["epsilon"] * 0.99}
-    assert (
-        _widths(
-            preview_run(svc, ANALYST, room.collab.id, RunRequest.from_json(less, preview=True))
-        )["sales"]
-        > wanted["sales"]
-    )
+    assert _widths(_preview(svc, room, less))["sales"] > wanted["sales"]
     # Weights change the answer: more of the loss to sales needs less of it in all.
-    weighted = preview_run(
-        svc,
-        ANALYST,
-        room.collab.id,
-        RunRequest.from_json(
-            _body(room, targets={"sales": wanted["sales"]}, weights={"sales": 30}), preview=True
-        ),
+    weighted = _preview(
+        svc, room, _body(room, targets={"sales": wanted["sales"]}, weights={"sales": 30})
     )["target"]
     assert weighted["epsilon"] < found["epsilon"]
 
 
 def test_a_target_beyond_the_maximum_per_run_is_not_met(svc: Services, room: Room) -> None:
-    found = preview_run(
-        svc,
-        ANALYST,
-        room.collab.id,
-        RunRequest.from_json(_body(room, targets={"buyers": 0.01}), preview=True),
-    )
+    found = _preview(svc, room, _body(room, targets={"buyers": 0.01}))
     target = found["target"]
     assert (target["met"], target["epsilon"], target["affordable"]) == (False, None, False)
     assert target["max_epsilon"] == 5.0  # the demo policy's maximum per run
@@ -138,23 +107,11 @@ def test_a_target_beyond_the_maximum_per_run_is_not_met(svc: Services, room: Roo
 
 
 def test_targets_beyond_the_remaining_budget_are_not_affordable(svc: Services, room: Room) -> None:
-    at_one = _widths(
-        preview_run(svc, ANALYST, room.collab.id, RunRequest.from_json(_body(room), preview=True))
-    )
+    at_one = _widths(_preview(svc, room, _body(room)))
     for _ in range(10):  # spend 49 of the 50
-        create_run(
-            svc,
-            ANALYST,
-            room.collab.id,
-            RunRequest.from_json(_body(room, privacy_loss={"epsilon": 4.9})),
-        )
+        _run(svc, room, _body(room, privacy_loss={"epsilon": 4.9}))
     halved = {"sales": at_one["sales"] / 2}  # needs about epsilon 2; 1 is left
-    target = preview_run(
-        svc,
-        ANALYST,
-        room.collab.id,
-        RunRequest.from_json(_body(room, targets=halved), preview=True),
-    )["target"]
+    target = _preview(svc, room, _body(room, targets=halved))["target"]
     assert target["met"] is True
     assert target["epsilon"] > 1.5
     assert target["affordable"] is False
@@ -173,17 +130,10 @@ def test_bad_targets_are_refused(
     svc: Services, room: Room, targets: object, words: list[str]
 ) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        preview_run(
-            svc,
-            ANALYST,
-            room.collab.id,
-            RunRequest.from_json(_body(room, targets=targets), preview=True),
-        )
+        _preview(svc, room, _body(room, targets=targets))
     assert all(w in caught.value.detail for w in words), caught.value.detail
 
 
 def test_a_run_request_has_no_targets(svc: Services, room: Room) -> None:
     with pytest.raises(InvalidRequest, match="unknown run field"):
-        create_run(
-            svc, ANALYST, room.collab.id, RunRequest.from_json(_body(room, targets={"sales": 100}))
-        )
+        _run(svc, room, _body(room, targets={"sales": 100}))

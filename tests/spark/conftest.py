@@ -9,7 +9,6 @@ import duckdb
 import pytest
 
 from cleanroom.config import Settings, load_settings
-from cleanroom.demo.exact import exact_frame
 from cleanroom.demo.specs import demo_dataset_specs
 from cleanroom.demo.uploads import hash_world
 from cleanroom.demo.world import World, generate_world
@@ -17,6 +16,7 @@ from cleanroom.engine import DuckDBEngine, SparkEngine
 from cleanroom.engine.spark_engine import stop_session
 from cleanroom.ingest.dataset import ingest_dataset
 from cleanroom.types import DatasetSpec, dataset_view
+from tests.demo.demo_exact import exact_connections_for
 
 SPARK_CONF = {"spark.driver.memory": "1g"}
 INGEST_SECRET = "spark-parity-secret-not-for-production"
@@ -77,22 +77,7 @@ def ingested(
 def exact_connections(parity_world: World) -> Iterator[dict[str, duckdb.DuckDBPyConnection]]:
     """purpose -> DuckDB holding the world's datasets as that purpose sees them (plain SQL); and
     ``measurement/consent:customers``, as the consent analysis opt_in_rate sees them."""
-    out: dict[str, duckdb.DuckDBPyConnection] = {}
-    for purpose in ("measurement", "audience_sizing", "fairness"):
-        con = duckdb.connect()
-        for name in demo_dataset_specs():
-            con.register("frame", exact_frame(parity_world, name, purpose))
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
-            con.unregister("frame")
-        out[purpose] = con
-    # The shipped consent analysis (opt_in_rate): customers with ``consented``, unfiltered.
-    con = duckdb.connect()
-    for name in demo_dataset_specs():
-        frame = exact_frame(parity_world, name, "measurement", consented=name == "customers")
-        con.register("frame", frame)
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
-        con.unregister("frame")
-    out["measurement/consent:customers"] = con
+    out = exact_connections_for(parity_world)
     yield out
     for con in out.values():
         con.close()
