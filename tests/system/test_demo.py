@@ -4,6 +4,7 @@ shipped template run, each released cell compared with the exact answer."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -72,7 +73,10 @@ def test_demo_runs_every_template_and_covers_the_truth(tmp_path: Path, engine: s
     for campaign, found in summary["lift"].items():
         assert sorted(found) == ["incremental_buyers", "incremental_sales", "lift"]
         missed += [(campaign, name) for name, e in found.items() if not e["covered"]]
-        assert f"{campaign}: lift " in result.stdout
+        # Its line: the lift with its interval, or (the noisy holdout too small to divide by,
+        # which epsilon 1 on 5,000 shoppers sometimes gives) why it was not computed.
+        line = rf"{re.escape(campaign)}: lift(?: [+-]\d[^\n]* \[[^\n]*\]: |: not computed: )"
+        assert re.search(line, result.stdout), result.stdout
     assert len(missed) <= 2, (missed, summary["lift"])  # 12 intervals, each misses rarely
     assert "significant at 95%" in result.stdout
     # The kpis report of c1 (released values) and the retailer's own exact opt-in rates.
